@@ -1,0 +1,3 @@
+module github.com/yardhq/yard
+
+go 1.26.8
