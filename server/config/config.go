@@ -1,0 +1,183 @@
+// Package config is Yard's typed server configuration: every knob with its documented default,
+// read from flags with YARD_* environment variables as fallbacks, and checked by Validate before
+// anything starts. Nothing else in the server reads flags or the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is everything `yard serve` can be told. The zero value is not useful; start from Default.
+type Config struct {
+	// Listen is the HTTP listen address. Default 127.0.0.1:8080. Port 0 picks a free port.
+	Listen string
+	// RedisURL selects the Redis backend (redis://host:port/db). Empty: the single-node in-memory
+	// backend.
+	RedisURL string
+	// Kubeconfig is the kubeconfig file. Empty: $KUBECONFIG, ~/.kube/config, or in-cluster config.
+	Kubeconfig string
+	// Contexts are the kubeconfig contexts to serve, one cluster each. Empty: the current context.
+	Contexts []string
+
+	// JWTSecret verifies (and, with dev auth, signs) HS256 tokens. Prefer the YARD_JWT_SECRET
+	// environment variable to the flag: flags are visible in the process list.
+	JWTSecret string
+	// JWKSURL verifies RS256 tokens of an OIDC provider with keys from this JWKS document.
+	JWKSURL string
+	// DevAuth enables POST /api/auth/dev-login: anyone reaching the server may sign in as anyone.
+	DevAuth bool
+	// InsecureDevAuthAnywhere allows DevAuth on a non-loopback listen address.
+	InsecureDevAuthAnywhere bool
+	// TokenTTL is the lifetime of tokens issued by dev login and refresh. Default 12h.
+	TokenTTL time.Duration
+	// AdminGroup makes its members admins. Default "yard-admins".
+	AdminGroup string
+
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open WebSockets.
+	// The server's own origin is always allowed.
+	AllowedOrigins []string
+	// WriteEnabled allows cluster writes (deploys). Off by default.
+	WriteEnabled bool
+
+	// StaticDir is the built browser app served at /. Default "client/dist"; missing is fine.
+	StaticDir string
+
+	// LogFormat is "text" (default) or "json".
+	LogFormat string
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string
+
+	// Limits bound what one user and the whole server may hold open.
+	Limits Limits
+
+	// ShutdownTimeout bounds graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Limits are the server-wide and per-user ceilings. Refusals are coded errors (HTTP 429 on upgrade).
+type Limits struct {
+	// MaxConnsPerUser bounds a user's open WebSockets. Default 32.
+	MaxConnsPerUser int
+	// MaxConns bounds all open WebSockets. Default 20000.
+	MaxConns int
+	// MaxFrameBytes bounds one multiplexer frame. Default 1 MiB.
+	MaxFrameBytes int
+	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
+	MaxChannelsPerConn int
+	// MaxShellsPerUser bounds a user's shell sessions. Default 8.
+	MaxShellsPerUser int
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		TokenTTL:        12 * time.Hour,
+		AdminGroup:      "yard-admins",
+		StaticDir:       "client/dist",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
+		Limits: Limits{
+			MaxConnsPerUser:    32,
+			MaxConns:           20000,
+			MaxFrameBytes:      1 << 20,
+			MaxChannelsPerConn: 64,
+			MaxShellsPerUser:   8,
+		},
+	}
+}
+
+// Validate reports every problem at once, each naming the flag to fix.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("--listen %q: want host:port (%v)", c.Listen, err)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		bad("--listen %q: bad port", c.Listen)
+	}
+	if c.DevAuth && err == nil && !isLoopback(host) && !c.InsecureDevAuthAnywhere {
+		bad("--dev-auth lets anyone sign in as anyone; it is refused on the non-loopback address %q "+
+			"(listen on 127.0.0.1, or add --insecure-dev-auth-anywhere if you really mean it)", c.Listen)
+	}
+	if c.JWTSecret == "" && c.JWKSURL == "" && !c.DevAuth {
+		bad("no way to sign in: set --jwt-secret (or YARD_JWT_SECRET), --jwks-url, or --dev-auth")
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
+		bad("--jwt-secret must be at least 16 bytes")
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("--jwks-url %q: want an http(s) URL", c.JWKSURL)
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("--redis-url %q: want redis://host:port[/db], rediss://... or unix://path", c.RedisURL)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if _, err := NormalizeOrigin(o); err != nil {
+			bad("--allowed-origins: %v", err)
+		}
+	}
+	if c.TokenTTL < time.Minute {
+		bad("--token-ttl %s: at least 1m", c.TokenTTL)
+	}
+	if c.AdminGroup == "" {
+		bad("--admin-group must not be empty")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("--log-format %q: want text or json", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	l := c.Limits
+	for name, v := range map[string]int{
+		"--max-conns-per-user": l.MaxConnsPerUser, "--max-conns": l.MaxConns,
+		"--max-frame-bytes": l.MaxFrameBytes, "--max-channels-per-conn": l.MaxChannelsPerConn,
+		"--max-shells-per-user": l.MaxShellsPerUser,
+	} {
+		if v <= 0 {
+			bad("%s must be positive (got %d)", name, v)
+		}
+	}
+	if l.MaxFrameBytes > 0 && l.MaxFrameBytes < 4096 {
+		bad("--max-frame-bytes %d: at least 4096", l.MaxFrameBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("--shutdown-timeout must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// NormalizeOrigin turns "HTTP://Example.com:443" into "http://example.com:443" form
+// (lower-case scheme and host, no path), the form browsers send in the Origin header.
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return "", fmt.Errorf("origin %q: want scheme://host[:port]", o)
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsNeedOnlyAWayToSignIn(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "no way to sign in") {
+		t.Fatalf("want the sign-in error, got %v", err)
+	}
+	c.DevAuth = true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults + dev auth: %v", err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.AdminGroup != "yard-admins" || c.WriteEnabled {
+		t.Fatalf("defaults changed: %+v", c)
+	}
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	c, err := Parse([]string{"--listen", "127.0.0.1:9000", "--context", "a", "--context", "b,c"},
+		env(map[string]string{
+			"YARD_LISTEN":     "127.0.0.1:7000",
+			"YARD_REDIS_URL":  "redis://127.0.0.1:6379/0",
+			"YARD_DEV_AUTH":   "true",
+			"YARD_TOKEN_TTL":  "2h",
+			"YARD_MAX_CONNS":  "5",
+			"YARD_JWT_SECRET": "a-secret-long-enough",
+		}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" {
+		t.Errorf("listen %q: the flag must win", c.Listen)
+	}
+	if c.RedisURL != "redis://127.0.0.1:6379/0" || !c.DevAuth || c.TokenTTL != 2*time.Hour || c.Limits.MaxConns != 5 {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	if strings.Join(c.Contexts, "|") != "a|b|c" {
+		t.Errorf("contexts %q", c.Contexts)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadEnvironmentValueNamesTheVariableNotTheValue(t *testing.T) {
+	_, err := Parse(nil, env(map[string]string{"YARD_MAX_CONNS": "lots-secret"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "YARD_MAX_CONNS") || strings.Contains(err.Error(), "lots-secret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		mut  func(*Config)
+		want string
+	}{
+		"dev auth on all interfaces": {func(c *Config) { c.DevAuth, c.Listen = true, "0.0.0.0:8080" }, "non-loopback"},
+		"dev auth on a public name":  {func(c *Config) { c.DevAuth, c.Listen = true, "yard.example.com:80" }, "non-loopback"},
+		"short secret":               {func(c *Config) { c.JWTSecret = "short" }, "at least 16 bytes"},
+		"bad listen":                 {func(c *Config) { c.Listen = "8080" }, "--listen"},
+		"bad origin":                 {func(c *Config) { c.AllowedOrigins = []string{"example.com"} }, "--allowed-origins"},
+		"bad redis":                  {func(c *Config) { c.RedisURL = "http://x" }, "--redis-url"},
+		"bad jwks":                   {func(c *Config) { c.JWKSURL = "ftp://x/keys" }, "--jwks-url"},
+		"bad log format":             {func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		"zero limit":                 {func(c *Config) { c.Limits.MaxConnsPerUser = 0 }, "--max-conns-per-user"},
+		"tiny frames":                {func(c *Config) { c.Limits.MaxFrameBytes = 100 }, "--max-frame-bytes"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			c.JWTSecret = "0123456789abcdef"
+			tc.mut(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+	c := Default()
+	c.DevAuth, c.Listen, c.InsecureDevAuthAnywhere = true, "0.0.0.0:8080", true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("explicit insecure dev auth: %v", err)
+	}
+}
+
+func TestNormalizeOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTP://Example.COM:8080": "http://example.com:8080",
+		"https://yard.dev/":       "https://yard.dev",
+	} {
+		got, err := NormalizeOrigin(in)
+		if err != nil || got != want {
+			t.Errorf("%q -> %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "example.com", "http://x/path", "http://x?q=1"} {
+		if _, err := NormalizeOrigin(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestFlagsTableCoversEveryFlag(t *testing.T) {
+	rows := Flags()
+	if len(rows) < 20 {
+		t.Fatalf("%d flags listed", len(rows))
+	}
+	for _, r := range rows {
+		if r[1] != EnvName(r[0]) || !strings.HasPrefix(r[1], "YARD_") || r[3] == "" {
+			t.Errorf("row %q", r)
+		}
+	}
+}

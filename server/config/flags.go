@@ -1,0 +1,107 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// EnvPrefix prefixes the environment variable of every flag: --redis-url is YARD_REDIS_URL.
+const EnvPrefix = "YARD_"
+
+// EnvName is the environment variable that stands in for a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse reads `yard serve` flags, with YARD_* environment variables (through getenv) as the
+// fallback for every flag not given. A flag given on the command line wins over the environment.
+func Parse(args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("yard serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	bind(fs, &cfg)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: yard serve [flags]\n\nEvery flag can also be set with its %s* environment variable.\n\n", EnvPrefix)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := f.DefValue
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(output, "  --%s (%s, default %s)\n      %s\n", f.Name, EnvName(f.Name), def, f.Usage)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || envErr != nil {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				// The value may be a secret: name the variable, not what it holds.
+				envErr = fmt.Errorf("%s: invalid value", EnvName(f.Name))
+			}
+		}
+	})
+	return cfg, envErr
+}
+
+// Flags lists every flag with its environment variable, default and meaning, sorted by name; the
+// README's configuration table is generated from it (`yard serve --help` prints the same).
+func Flags() [][4]string {
+	cfg := Default()
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	bind(fs, &cfg)
+	var rows [][4]string
+	fs.VisitAll(func(f *flag.Flag) { rows = append(rows, [4]string{f.Name, EnvName(f.Name), f.DefValue, f.Usage}) })
+	sort.Slice(rows, func(i, j int) bool { return rows[i][0] < rows[j][0] })
+	return rows
+}
+
+func bind(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (host:port; port 0 picks a free port)")
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL for rooms, presence and shared terminals across replicas; empty = single-node in-memory backend")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "kubeconfig file; empty = $KUBECONFIG, ~/.kube/config or in-cluster config")
+	fs.Var((*listFlag)(&c.Contexts), "context", "kubeconfig context to serve as a cluster (repeatable or comma-separated); empty = current context")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret for bearer tokens (prefer the environment variable: flags show in ps)")
+	fs.StringVar(&c.JWKSURL, "jwks-url", c.JWKSURL, "JWKS URL of an OIDC provider for RS256 tokens")
+	fs.BoolVar(&c.DevAuth, "dev-auth", c.DevAuth, "enable POST /api/auth/dev-login (sign in as anyone; loopback only)")
+	fs.BoolVar(&c.InsecureDevAuthAnywhere, "insecure-dev-auth-anywhere", c.InsecureDevAuthAnywhere, "allow --dev-auth on a non-loopback listen address")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of tokens issued by dev login and refresh")
+	fs.StringVar(&c.AdminGroup, "admin-group", c.AdminGroup, "members of this group are admins")
+	fs.Var((*listFlag)(&c.AllowedOrigins), "allowed-origins", "browser origins allowed to open WebSockets besides the server's own (comma-separated)")
+	fs.BoolVar(&c.WriteEnabled, "write-enabled", c.WriteEnabled, "allow cluster writes (deploys); off by default")
+	fs.StringVar(&c.StaticDir, "static-dir", c.StaticDir, "directory of the built browser app served at /")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.IntVar(&c.Limits.MaxConnsPerUser, "max-conns-per-user", c.Limits.MaxConnsPerUser, "open WebSockets per user (more: HTTP 429)")
+	fs.IntVar(&c.Limits.MaxConns, "max-conns", c.Limits.MaxConns, "open WebSockets in all (more: HTTP 429)")
+	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest multiplexer frame accepted")
+	fs.IntVar(&c.Limits.MaxChannelsPerConn, "max-channels-per-conn", c.Limits.MaxChannelsPerConn, "channels open at once on one connection")
+	fs.IntVar(&c.Limits.MaxShellsPerUser, "max-shells-per-user", c.Limits.MaxShellsPerUser, "shell sessions per user")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
+}
+
+// listFlag is a string list that accepts repetition and commas.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/metrics"
+)
+
+// Mounter adds a domain's routes to the authenticated /api router (the user is in the request
+// context, see identity.FromContext).
+type Mounter interface {
+	Mount(r chi.Router)
+}
+
+// MountFunc adapts a function to Mounter.
+type MountFunc func(r chi.Router)
+
+// Mount implements Mounter.
+func (f MountFunc) Mount(r chi.Router) { f(r) }
+
+// Check is one dependency that /api/readyz reports on (Redis, a cluster, ...).
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps is everything the router serves.
+type Deps struct {
+	Logger   *slog.Logger
+	Metrics  *metrics.Set
+	Verifier *auth.Verifier
+	Tickets  auth.TicketStore
+	// DevAuth enables POST /api/auth/dev-login.
+	DevAuth bool
+	// Checks feed /api/readyz.
+	Checks []Check
+	// APIs add authenticated routes under /api.
+	APIs []Mounter
+	// WebSockets maps a path pattern (e.g. "/ws", "/ws/sync/{room}") to its upgrade handler; the
+	// handlers authenticate themselves (tickets, bearer, subprotocol token).
+	WebSockets map[string]http.Handler
+	// Static serves the browser app for every other GET; nil: 404.
+	Static http.Handler
+	// OpenAPI is served at /api/openapi.yaml.
+	OpenAPI []byte
+}
+
+// New builds the router.
+func New(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(RequestID, Recover(d.Logger), Metrics(d.Metrics.Registry))
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here")
+	})
+
+	r.Get("/api/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/api/readyz", readyz(d.Checks))
+	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+	r.Get("/api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(d.OpenAPI)
+	})
+
+	a := &authHandlers{verifier: d.Verifier, tickets: d.Tickets, log: d.Logger}
+	if d.DevAuth {
+		r.Post("/api/auth/dev-login", a.devLogin)
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(RequireUser(d.Verifier))
+		r.Post("/api/auth/refresh", a.refresh)
+		r.Post("/api/ws-ticket", a.wsTicket)
+		r.Get("/api/me", a.me)
+		r.Route("/api", func(r chi.Router) {
+			for _, m := range d.APIs {
+				m.Mount(r)
+			}
+		})
+	})
+	for pattern, h := range d.WebSockets {
+		r.Handle(pattern, h)
+	}
+	if d.Static != nil {
+		r.Handle("/*", d.Static)
+	}
+	return r
+}
+
+func readyz(checks []Check) http.HandlerFunc {
+	type result struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		results := make(map[string]result, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, c := range checks {
+			wg.Go(func() {
+				err := c.Check(ctx)
+				res := result{OK: err == nil}
+				if err != nil {
+					res.Error = err.Error()
+				}
+				mu.Lock()
+				results[c.Name] = res
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		status, code := "ok", http.StatusOK
+		for _, res := range results {
+			if !res.OK {
+				status, code = "unavailable", http.StatusServiceUnavailable
+			}
+		}
+		WriteJSON(w, code, map[string]any{"status": status, "checks": results})
+	}
+}

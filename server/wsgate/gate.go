@@ -1,0 +1,220 @@
+// Package wsgate is the door every WebSocket comes through: it checks the Origin against the
+// allowlist (403), authenticates (a single-use ticket, an Authorization bearer header, or a
+// bearer token offered as a subprotocol; 401), enforces the per-user and global connection
+// limits (429), and only then upgrades and hands the connection to the endpoint.
+//
+// Refusals happen before the upgrade so that browsers and tools see an ordinary HTTP status with
+// the JSON error envelope, and no goroutine or buffer is spent on a connection that will not live.
+package wsgate
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/metrics"
+)
+
+// BearerProtocolPrefix marks a Sec-WebSocket-Protocol entry that carries a bearer token
+// ("yard.bearer.<jwt>"), for clients that can set neither headers nor want the token in a URL.
+// The server never selects (echoes) such an entry.
+const BearerProtocolPrefix = "yard.bearer."
+
+// Serve runs one upgraded connection for user; it returns when the connection is over.
+type Serve func(ctx context.Context, conn *websocket.Conn, user identity.User, r *http.Request)
+
+// TokenVerifier checks bearer tokens.
+type TokenVerifier interface {
+	Verify(token string) (identity.User, error)
+}
+
+// TicketRedeemer consumes single-use tickets.
+type TicketRedeemer interface {
+	Redeem(ctx context.Context, ticket string) (identity.User, error)
+}
+
+// Options configure a Gate.
+type Options struct {
+	Verifier TokenVerifier
+	Tickets  TicketRedeemer
+	// AllowedOrigins are extra origins besides the server's own (already normalized or not).
+	AllowedOrigins  []string
+	MaxConnsPerUser int
+	MaxConns        int
+	Metrics         *metrics.Set
+	Logger          *slog.Logger
+	// ReadBufferSize and WriteBufferSize size gorilla's buffers; the write buffer comes from a
+	// pool shared by all connections, so idle connections hold none.
+	ReadBufferSize  int
+	WriteBufferSize int
+}
+
+// Gate admits WebSocket connections.
+type Gate struct {
+	opts     Options
+	origins  map[string]bool
+	upgrader websocket.Upgrader
+
+	mu      sync.Mutex
+	perUser map[string]int
+	total   int
+}
+
+// New returns a Gate.
+func New(o Options) *Gate {
+	if o.ReadBufferSize == 0 {
+		o.ReadBufferSize = 1024
+	}
+	if o.WriteBufferSize == 0 {
+		o.WriteBufferSize = 4096
+	}
+	origins := map[string]bool{}
+	for _, s := range o.AllowedOrigins {
+		if n, err := config.NormalizeOrigin(s); err == nil {
+			origins[n] = true
+		}
+	}
+	return &Gate{
+		opts:    o,
+		origins: origins,
+		perUser: map[string]int{},
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  o.ReadBufferSize,
+			WriteBufferSize: o.WriteBufferSize,
+			WriteBufferPool: &sync.Pool{},
+			// Origin is checked before Upgrade is called, with the allowlist.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+	}
+}
+
+// Handler admits connections for endpoint (a metrics label such as "mux" or "sync") and runs
+// serve on each. subprotocol, if not empty, is selected when the client offers it.
+func (g *Gate) Handler(endpoint, subprotocol string, serve Serve) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !websocket.IsWebSocketUpgrade(r) {
+			g.refuse(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket only")
+			return
+		}
+		if !g.originAllowed(r) {
+			g.refuse(w, http.StatusForbidden, "forbidden_origin", "origin not allowed")
+			return
+		}
+		user, err := g.authenticate(r)
+		if err != nil {
+			g.refuse(w, http.StatusUnauthorized, auth.CodeOf(err), "authentication failed: "+errMessage(err))
+			return
+		}
+		release, code := g.acquire(user)
+		if code != "" {
+			g.refuse(w, http.StatusTooManyRequests, code, "too many connections")
+			return
+		}
+		defer release()
+
+		var hdr http.Header
+		if subprotocol != "" && offers(r, subprotocol) {
+			hdr = http.Header{"Sec-Websocket-Protocol": {subprotocol}}
+		}
+		conn, err := g.upgrader.Upgrade(w, r, hdr)
+		if err != nil {
+			// gorilla has already answered with an HTTP error.
+			g.opts.Logger.Debug("websocket upgrade failed", "endpoint", endpoint, "err", err)
+			return
+		}
+		conns := g.opts.Metrics.Connections.WithLabelValues(endpoint)
+		conns.Inc()
+		defer conns.Dec()
+		serve(r.Context(), conn, user, r)
+	})
+}
+
+func (g *Gate) refuse(w http.ResponseWriter, status int, code, msg string) {
+	g.opts.Metrics.Refusals.WithLabelValues(code).Inc()
+	httpapi.WriteError(w, status, code, msg)
+}
+
+func errMessage(err error) string {
+	if e, ok := err.(*auth.Error); ok {
+		return e.Message
+	}
+	return "invalid credentials"
+}
+
+// originAllowed admits requests without Origin (not a browser, so no ambient credentials to
+// abuse), the server's own origin, and the allowlist.
+func (g *Gate) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	n, err := config.NormalizeOrigin(o)
+	if err != nil {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if n == scheme+"://"+strings.ToLower(r.Host) {
+		return true
+	}
+	return g.origins[n]
+}
+
+func (g *Gate) authenticate(r *http.Request) (identity.User, error) {
+	if t := r.URL.Query().Get("ticket"); t != "" {
+		return g.opts.Tickets.Redeem(r.Context(), t)
+	}
+	if t := auth.BearerToken(r.Header.Get("Authorization")); t != "" {
+		return g.opts.Verifier.Verify(t)
+	}
+	for _, p := range websocket.Subprotocols(r) {
+		if strings.HasPrefix(p, BearerProtocolPrefix) {
+			return g.opts.Verifier.Verify(strings.TrimPrefix(p, BearerProtocolPrefix))
+		}
+	}
+	return identity.User{}, &auth.Error{Code: auth.CodeMissing, Message: "no ticket, bearer header or bearer subprotocol"}
+}
+
+func offers(r *http.Request, proto string) bool {
+	for _, p := range websocket.Subprotocols(r) {
+		if p == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// acquire takes a connection slot for u; code names the limit hit when it cannot.
+func (g *Gate) acquire(u identity.User) (release func(), code string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.total >= g.opts.MaxConns {
+		return nil, "conn_limit_global"
+	}
+	if g.perUser[u.ID] >= g.opts.MaxConnsPerUser {
+		return nil, "conn_limit_user"
+	}
+	g.total++
+	g.perUser[u.ID]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.total--
+			if g.perUser[u.ID]--; g.perUser[u.ID] == 0 {
+				delete(g.perUser, u.ID)
+			}
+		})
+	}, ""
+}
