@@ -68,7 +68,7 @@ func TestVerifyRejects(t *testing.T) {
 		token string
 		code  string
 	}{
-		"empty": {"", CodeMissing},
+		"empty":   {"", CodeMissing},
 		"garbage": {"not.a.jwt", CodeInvalid},
 		"expired": {sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{
 			"sub": "alice", "exp": now.Add(-time.Hour).Unix()}), CodeExpired},

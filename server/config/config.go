@@ -69,8 +69,6 @@ type Limits struct {
 	MaxFrameBytes int
 	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
 	MaxChannelsPerConn int
-	// MaxShellsPerUser bounds a user's shell sessions. Default 8.
-	MaxShellsPerUser int
 }
 
 // Default returns the documented defaults.
@@ -88,7 +86,6 @@ func Default() Config {
 			MaxConns:           20000,
 			MaxFrameBytes:      1 << 20,
 			MaxChannelsPerConn: 64,
-			MaxShellsPerUser:   8,
 		},
 	}
 }
@@ -149,7 +146,6 @@ func (c Config) Validate() error {
 	for name, v := range map[string]int{
 		"--max-conns-per-user": l.MaxConnsPerUser, "--max-conns": l.MaxConns,
 		"--max-frame-bytes": l.MaxFrameBytes, "--max-channels-per-conn": l.MaxChannelsPerConn,
-		"--max-shells-per-user": l.MaxShellsPerUser,
 	} {
 		if v <= 0 {
 			bad("%s must be positive (got %d)", name, v)

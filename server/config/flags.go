@@ -88,7 +88,6 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Limits.MaxConns, "max-conns", c.Limits.MaxConns, "open WebSockets in all (more: HTTP 429)")
 	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest multiplexer frame accepted")
 	fs.IntVar(&c.Limits.MaxChannelsPerConn, "max-channels-per-conn", c.Limits.MaxChannelsPerConn, "channels open at once on one connection")
-	fs.IntVar(&c.Limits.MaxShellsPerUser, "max-shells-per-user", c.Limits.MaxShellsPerUser, "shell sessions per user")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
 }
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every benchmark, each measured against its peer in the same run. Results are printed; the
+# figures quoted in docs/benchmarks.md come from these scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for script in crdt/bench/run.sh hack/bench-mux.sh e2e/scripts/bench.sh; do
+  [ -x "$script" ] || { echo "bench: $script is missing" >&2; exit 1; }
+  echo "== $script"
+  "$script"
+done
