@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,19 @@ func TestFlagsTableCoversEveryFlag(t *testing.T) {
 	for _, r := range rows {
 		if r[1] != EnvName(r[0]) || !strings.HasPrefix(r[1], "YARD_") || r[3] == "" {
 			t.Errorf("row %q", r)
+		}
+	}
+}
+
+// The README's configuration table is the users' reference: every flag must be in it.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Flags() {
+		if !strings.Contains(string(readme), "| `--"+r[0]+"` | `"+r[1]+"` |") {
+			t.Errorf("README.md lacks a row for --%s (%s)", r[0], r[1])
 		}
 	}
 }
