@@ -21,8 +21,9 @@ deps: ## Install what builds and tests need (Debian packages when root, npm ci).
 	@hack/deps.sh
 
 .PHONY: build
-build: ## Build bin/yard (and the browser app once it exists).
+build: deps ## Build bin/yard and the browser app (client/dist).
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/yard ./server/cmd/yard
+	@if [ -f client/vite.config.ts ]; then npm run --silent build; fi
 
 .PHONY: cluster-bins
 cluster-bins: ## Build the local control-plane binaries into ~/.cache/yard (once per version).
