@@ -20,7 +20,10 @@ type Cluster struct {
 	Name string
 	// Config is Yard's own (not impersonating) client config.
 	Config *rest.Config
-	client kubernetes.Interface
+
+	client  kubernetes.Interface
+	clients clientCache
+	access  *accessCache
 }
 
 // Load reads the clusters of kubeconfig (empty: the default loading rules, then in-cluster
@@ -67,6 +70,7 @@ func newCluster(name string, cfg *rest.Config) *Cluster {
 	cfg.QPS, cfg.Burst = 50, 100
 	c := &Cluster{Name: name, Config: cfg}
 	c.client, _ = kubernetes.NewForConfig(cfg)
+	c.access = newAccessCache(c.client, DefaultAccessTTL)
 	return c
 }
 
