@@ -55,6 +55,9 @@ type Config struct {
 	// Limits bound what one user and the whole server may hold open.
 	Limits Limits
 
+	// Clusters tunes how Yard talks to its clusters.
+	Clusters Clusters
+
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -69,6 +72,22 @@ type Limits struct {
 	MaxFrameBytes int
 	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
 	MaxChannelsPerConn int
+}
+
+// Clusters tunes cluster health monitoring, permission caching and shared watches.
+type Clusters struct {
+	// HealthInterval is how often the background monitor asks each apiserver for /readyz.
+	// Default 30s.
+	HealthInterval time.Duration
+	// AccessTTL is how long a permission answer (SubjectAccessReview) is trusted; a revoked
+	// RoleBinding stops a user's live streams within this time. Default 10s.
+	AccessTTL time.Duration
+	// WatchGrace keeps a shared upstream watch open this long after its last subscriber left, so
+	// a page reload does not cost a re-list. Default 30s.
+	WatchGrace time.Duration
+	// WatchHistory is how many events each shared upstream watch keeps for clients resuming with
+	// a resourceVersion; older resume points get a fresh snapshot. Default 4096.
+	WatchHistory int
 }
 
 // Default returns the documented defaults.
@@ -86,6 +105,12 @@ func Default() Config {
 			MaxConns:           20000,
 			MaxFrameBytes:      1 << 20,
 			MaxChannelsPerConn: 64,
+		},
+		Clusters: Clusters{
+			HealthInterval: 30 * time.Second,
+			AccessTTL:      10 * time.Second,
+			WatchGrace:     30 * time.Second,
+			WatchHistory:   4096,
 		},
 	}
 }
@@ -153,6 +178,18 @@ func (c Config) Validate() error {
 	}
 	if l.MaxFrameBytes > 0 && l.MaxFrameBytes < 4096 {
 		bad("--max-frame-bytes %d: at least 4096", l.MaxFrameBytes)
+	}
+	if c.Clusters.HealthInterval < time.Second {
+		bad("--cluster-health-interval %s: at least 1s", c.Clusters.HealthInterval)
+	}
+	if c.Clusters.AccessTTL < 0 || c.Clusters.AccessTTL > 10*time.Minute {
+		bad("--access-ttl %s: between 0 (no caching) and 10m", c.Clusters.AccessTTL)
+	}
+	if c.Clusters.WatchGrace < 0 {
+		bad("--watch-grace must not be negative")
+	}
+	if c.Clusters.WatchHistory < 1 {
+		bad("--watch-history must be positive (got %d)", c.Clusters.WatchHistory)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")

@@ -133,3 +133,27 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterKnobs(t *testing.T) {
+	c, err := Parse([]string{"--dev-auth", "--access-ttl", "2s", "--cluster-health-interval", "5s", "--watch-grace", "0s"},
+		env(map[string]string{"YARD_WATCH_HISTORY": "100"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Clusters.AccessTTL != 2*time.Second || c.Clusters.HealthInterval != 5*time.Second ||
+		c.Clusters.WatchGrace != 0 || c.Clusters.WatchHistory != 100 {
+		t.Fatalf("clusters %+v", c.Clusters)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := Default().Clusters; d.AccessTTL != 10*time.Second || d.HealthInterval != 30*time.Second {
+		t.Fatalf("defaults %+v", d)
+	}
+	c.Clusters.HealthInterval = 0
+	c.Clusters.WatchHistory = 0
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--cluster-health-interval") || !strings.Contains(err.Error(), "--watch-history") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -88,6 +88,10 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Limits.MaxConns, "max-conns", c.Limits.MaxConns, "open WebSockets in all (more: HTTP 429)")
 	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest multiplexer frame accepted")
 	fs.IntVar(&c.Limits.MaxChannelsPerConn, "max-channels-per-conn", c.Limits.MaxChannelsPerConn, "channels open at once on one connection")
+	fs.DurationVar(&c.Clusters.HealthInterval, "cluster-health-interval", c.Clusters.HealthInterval, "how often each cluster's apiserver readiness is checked")
+	fs.DurationVar(&c.Clusters.AccessTTL, "access-ttl", c.Clusters.AccessTTL, "how long a user's permission answers (SubjectAccessReviews) are cached")
+	fs.DurationVar(&c.Clusters.WatchGrace, "watch-grace", c.Clusters.WatchGrace, "how long a shared upstream watch outlives its last subscriber")
+	fs.IntVar(&c.Clusters.WatchHistory, "watch-history", c.Clusters.WatchHistory, "events kept per shared upstream watch for resuming clients")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
 }
 
