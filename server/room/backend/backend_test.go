@@ -1,0 +1,310 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/yardhq/yard/server/internal/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// collector gathers what a follower receives.
+type collector struct {
+	mu      sync.Mutex
+	entries []Entry
+	reloads int
+	ch      chan struct{}
+}
+
+func newCollector() *collector { return &collector{ch: make(chan struct{}, 1)} }
+
+func (c *collector) fn(es []Entry) {
+	c.mu.Lock()
+	if es == nil {
+		c.reloads++
+	}
+	c.entries = append(c.entries, es...)
+	c.mu.Unlock()
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (c *collector) waitFor(t *testing.T, n int) []Entry {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		got := append([]Entry(nil), c.entries...)
+		c.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-c.ch:
+		case <-deadline:
+			t.Fatalf("follower got %d entries, want %d", len(got), n)
+		}
+	}
+}
+
+func newRedisBackend(t *testing.T, url, replica string) *Redis {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	rdb := redis.NewClient(opts)
+	b, err := NewRedis(rdb, RedisOptions{Replica: replica, LogRetention: time.Millisecond, Block: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		_ = rdb.Close()
+	})
+	return b
+}
+
+// conformance runs the behaviour every backend shares.
+func conformance(t *testing.T, newBackend func(t *testing.T) Backend) {
+	ctx := context.Background()
+	t.Run("append, load and follow", func(t *testing.T) {
+		b := newBackend(t)
+		st, err := b.Load(ctx, "empty")
+		if err != nil || st.Snapshot != nil || len(st.Entries) != 0 || !st.Last.IsZero() {
+			t.Fatalf("empty room: %+v, %v", st, err)
+		}
+		p1, err := b.Append(ctx, "r", []byte{1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCollector()
+		stop := b.Follow("r", p1, c.fn)
+		defer stop()
+		var want [][]byte
+		last := p1
+		for i := 2; i < 12; i++ {
+			p, err := b.Append(ctx, "r", []byte{byte(i), 0xff})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !last.Less(p) {
+				t.Fatalf("position %v not after %v", p, last)
+			}
+			last = p
+			want = append(want, []byte{byte(i), 0xff})
+		}
+		got := c.waitFor(t, len(want))
+		for i := range want {
+			if !bytes.Equal(got[i].Update, want[i]) {
+				t.Fatalf("entry %d = %x, want %x", i, got[i].Update, want[i])
+			}
+		}
+		st, err = b.Load(ctx, "r")
+		if err != nil || len(st.Entries) != 11 || st.Last != last {
+			t.Fatalf("load: %d entries, last %v (want 11, %v), %v", len(st.Entries), st.Last, last, err)
+		}
+		rooms, err := b.Rooms(ctx)
+		if err != nil || len(rooms) != 1 || rooms[0] != "r" {
+			t.Fatalf("rooms = %v, %v", rooms, err)
+		}
+	})
+	t.Run("compact keeps what the snapshot does not cover", func(t *testing.T) {
+		b := newBackend(t)
+		var ps []Pos
+		for i := range 5 {
+			p, err := b.Append(ctx, "c", []byte{byte(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		time.Sleep(5 * time.Millisecond) // past the log retention
+		if err := b.Compact(ctx, "c", []byte("snap-3"), ps[2]); err != nil {
+			t.Fatal(err)
+		}
+		st, err := b.Load(ctx, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(st.Snapshot) != "snap-3" || st.SnapshotPos != ps[2] || len(st.Entries) != 2 ||
+			st.Entries[0].Pos != ps[3] || st.Last != ps[4] {
+			t.Fatalf("after compaction: %+v", st)
+		}
+		// An older snapshot arriving late changes nothing.
+		if err := b.Compact(ctx, "c", []byte("snap-1"), ps[0]); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := b.Load(ctx, "c"); string(st.Snapshot) != "snap-3" || len(st.Entries) != 2 {
+			t.Fatalf("older snapshot replaced a newer one: %+v", st)
+		}
+	})
+	t.Run("lease", func(t *testing.T) {
+		b := newBackend(t)
+		if ok, err := b.TryLease(ctx, "l", "a", 200*time.Millisecond); !ok || err != nil {
+			t.Fatalf("first lease: %v %v", ok, err)
+		}
+		if ok, err := b.TryLease(ctx, "l", "b", time.Second); ok || err != nil {
+			t.Fatalf("second lease while held: %v %v", ok, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if ok, err := b.TryLease(ctx, "l", "b", time.Second); !ok || err != nil {
+			t.Fatalf("lease after expiry: %v %v", ok, err)
+		}
+	})
+	t.Run("presence expires", func(t *testing.T) {
+		b := newBackend(t)
+		in := []Presence{{Room: "p", UserID: "u1", ConnID: "c1", Replica: "r1", ConnectedAt: time.Unix(100, 0).UTC()}}
+		if err := b.PutPresence(ctx, "r1", in, 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		out, err := b.ListPresence(ctx)
+		if err != nil || len(out) != 1 || out[0].UserID != "u1" || !out[0].ConnectedAt.Equal(in[0].ConnectedAt) {
+			t.Fatalf("presence = %+v, %v", out, err)
+		}
+		time.Sleep(400 * time.Millisecond)
+		if out, err := b.ListPresence(ctx); err != nil || len(out) != 0 {
+			t.Fatalf("expired presence still listed: %+v, %v", out, err)
+		}
+	})
+}
+
+func TestMemory(t *testing.T) {
+	conformance(t, func(*testing.T) Backend { return NewMemory() })
+}
+
+func TestRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	n := 0
+	conformance(t, func(t *testing.T) Backend {
+		n++
+		// Each subtest gets its own database so rooms listings do not mix.
+		return newRedisBackend(t, fmt.Sprintf("redis://%s/%d", srv.Addr(), n), "r1")
+	})
+}
+
+func TestRedisReplicasShareRooms(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newRedisBackend(t, srv.URL(), "a")
+	b := newRedisBackend(t, srv.URL(), "b")
+	ctx := context.Background()
+
+	c := newCollector()
+	stop := b.Follow("shared", Pos{}, c.fn)
+	defer stop()
+	for i := range 20 {
+		if _, err := a.Append(ctx, "shared", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := c.waitFor(t, 20)
+	for i, e := range got {
+		if e.Update[0] != byte(i) {
+			t.Fatalf("entry %d = %x", i, e.Update)
+		}
+	}
+
+	// Awareness reaches the other replica, never the sender.
+	gotA, gotB := make(chan AwarenessMessage, 4), make(chan AwarenessMessage, 4)
+	stopA := a.Subscribe("shared", func(m AwarenessMessage) { gotA <- m })
+	defer stopA()
+	stopB := b.Subscribe("shared", func(m AwarenessMessage) { gotB <- m })
+	defer stopB()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Subscriptions are asynchronous: publish until one arrives.
+		if err := a.Publish(ctx, "shared", AwarenessMessage{Update: []byte{1, 2, 3}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-gotB:
+			if m.Replica != "a" || !bytes.Equal(m.Update, []byte{1, 2, 3}) {
+				t.Fatalf("b got %+v", m)
+			}
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("awareness never reached replica b")
+			}
+			continue
+		}
+		break
+	}
+	select {
+	case m := <-gotA:
+		t.Fatalf("sender received its own awareness: %+v", m)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// Presence of both replicas is listed together.
+	if err := a.PutPresence(ctx, "a", []Presence{{Room: "shared", UserID: "ua", Replica: "a"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutPresence(ctx, "b", []Presence{{Room: "shared", UserID: "ub", Replica: "b"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := a.ListPresence(ctx)
+	if err != nil || len(ps) != 2 || ps[0].UserID != "ua" || ps[1].UserID != "ub" {
+		t.Fatalf("presence = %+v, %v", ps, err)
+	}
+}
+
+func TestRedisOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newRedisBackend(t, srv.URL(), "a")
+	b := newRedisBackend(t, srv.URL(), "b")
+	ctx := context.Background()
+	c := newCollector()
+	stop := b.Follow("o", Pos{}, c.fn)
+	defer stop()
+	var acked []byte
+	for i := range 5 {
+		if _, err := a.Append(ctx, "o", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, byte(i))
+	}
+	c.waitFor(t, 5)
+
+	srv.Kill()
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err := a.Append(actx, "o", []byte{99})
+	cancel()
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("append with Redis down: %v, want ErrUnavailable", err)
+	}
+	if err := a.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ping with Redis down: %v", err)
+	}
+	srv.Restart(t)
+
+	for i := 5; i < 10; i++ {
+		if _, err := a.Append(ctx, "o", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, byte(i))
+	}
+	got := c.waitFor(t, 10)
+	var seen []byte
+	for _, e := range got {
+		seen = append(seen, e.Update...)
+	}
+	if !bytes.Equal(seen, acked) {
+		t.Fatalf("follower saw %v, acknowledged %v", seen, acked)
+	}
+	st, err := b.Load(ctx, "o")
+	if err != nil || len(st.Entries) != 10 {
+		t.Fatalf("after restart load: %d entries, %v", len(st.Entries), err)
+	}
+}

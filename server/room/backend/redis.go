@@ -1,0 +1,471 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis key layout. Every per-room key carries the room in a hash tag so that a room's keys live
+// in one Redis Cluster slot (compaction runs a script over two of them). Room ids never contain
+// braces (see room.ValidID), so no id can escape its tag.
+//
+//	yard:{room}:updates    stream of v1 updates (field "u")
+//	yard:{room}:snapshot   hash: "snap" v2 snapshot, "pos" the stream id it covers
+//	yard:{room}:lease      compaction lease (SET NX PX), value = holder
+//	yard:{room}:awareness  pub/sub channel between replicas
+//	yard:rooms             sorted set of room ids by last write (ms)
+//	yard:presence:{id}     one replica's presence entries (JSON), with a TTL
+//	yard:presence:replicas set of replica ids that registered presence
+func updatesKey(room string) string    { return "yard:{" + room + "}:updates" }
+func snapshotKey(room string) string   { return "yard:{" + room + "}:snapshot" }
+func leaseKey(room string) string      { return "yard:{" + room + "}:lease" }
+func awarenessChan(room string) string { return "yard:{" + room + "}:awareness" }
+
+const (
+	roomsKey            = "yard:rooms"
+	presenceReplicasKey = "yard:presence:replicas"
+)
+
+func presenceKey(replica string) string { return "yard:presence:{" + replica + "}" }
+
+// RedisOptions tune the Redis backend.
+type RedisOptions struct {
+	// Replica names this process in awareness messages and presence. Required.
+	Replica string
+	// LogRetention keeps compacted log entries this long, so a replica that fell behind can still
+	// read them. Default 60s.
+	LogRetention time.Duration
+	// Block is how long one XREAD waits; rooms started while it waits are read from the next
+	// one. Default 250ms.
+	Block  time.Duration
+	Logger *slog.Logger
+}
+
+// Redis is the backend for several replicas sharing rooms through Redis.
+type Redis struct {
+	rdb  redis.UniversalClient
+	opts RedisOptions
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	follows map[string]*follow
+	subs    map[string]func(AwarenessMessage)
+	wake    chan struct{}
+
+	pubsub *redis.PubSub
+}
+
+type follow struct {
+	cursor Pos
+	fn     func([]Entry)
+}
+
+var _ Backend = (*Redis)(nil)
+
+// NewRedis starts the backend's log reader and awareness subscriber on rdb, which the caller
+// keeps owning (Close does not close it).
+func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
+	if o.Replica == "" {
+		return nil, errors.New("redis backend: a replica id is required")
+	}
+	if o.LogRetention <= 0 {
+		o.LogRetention = 60 * time.Second
+	}
+	if o.Block <= 0 {
+		o.Block = 250 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Redis{
+		rdb: rdb, opts: o, ctx: ctx, cancel: cancel,
+		follows: map[string]*follow{},
+		subs:    map[string]func(AwarenessMessage){},
+		wake:    make(chan struct{}, 1),
+		pubsub:  rdb.Subscribe(ctx),
+	}
+	r.wg.Go(r.readLogs)
+	r.wg.Go(r.readAwareness)
+	return r, nil
+}
+
+// Close stops the reader goroutines.
+func (r *Redis) Close() error {
+	r.cancel()
+	err := r.pubsub.Close()
+	r.wg.Wait()
+	return err
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// Load implements Store: the snapshot and the whole remaining stream in one MULTI, so a
+// compaction cannot trim entries between reading the snapshot and reading the stream.
+func (r *Redis) Load(ctx context.Context, room string) (State, error) {
+	var snap *redis.SliceCmd
+	var xr *redis.XMessageSliceCmd
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		snap = p.HMGet(ctx, snapshotKey(room), "snap", "pos")
+		xr = p.XRange(ctx, updatesKey(room), "-", "+")
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return State{}, unavailable("load room", err)
+	}
+	var st State
+	if v := snap.Val(); len(v) == 2 && v[0] != nil && v[1] != nil {
+		s, _ := v[0].(string)
+		ps, _ := v[1].(string)
+		pos, err := ParsePos(ps)
+		if err != nil {
+			return State{}, fmt.Errorf("load room %s: snapshot: %w", room, err)
+		}
+		st.Snapshot, st.SnapshotPos, st.Last = []byte(s), pos, pos
+	}
+	for _, m := range xr.Val() {
+		e, err := toEntry(m)
+		if err != nil {
+			return State{}, fmt.Errorf("load room %s: %w", room, err)
+		}
+		if !st.SnapshotPos.Less(e.Pos) {
+			continue
+		}
+		st.Entries = append(st.Entries, e)
+		st.Last = e.Pos
+	}
+	return st, nil
+}
+
+func toEntry(m redis.XMessage) (Entry, error) {
+	p, err := ParsePos(m.ID)
+	if err != nil {
+		return Entry{}, err
+	}
+	u, _ := m.Values["u"].(string)
+	return Entry{Pos: p, Update: []byte(u)}, nil
+}
+
+// Append implements Store.
+func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, error) {
+	var add *redis.StringCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		add = p.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey(room), Values: []any{"u", update}})
+		p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(time.Now().UnixMilli()), Member: room})
+		return nil
+	})
+	if add == nil || add.Err() != nil {
+		if add != nil {
+			err = add.Err()
+		}
+		return Pos{}, unavailable("append update", err)
+	}
+	// The room index is advisory (GET /api/rooms); the update itself is stored.
+	return ParsePos(add.Val())
+}
+
+// Follow implements Store. One follower per room per process.
+func (r *Redis) Follow(room string, after Pos, fn func([]Entry)) (stop func()) {
+	f := &follow{cursor: after, fn: fn}
+	r.mu.Lock()
+	r.follows[room] = f
+	r.mu.Unlock()
+	r.poke()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.follows[room] == f {
+			delete(r.follows, room)
+		}
+	}
+}
+
+func (r *Redis) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// readLogs is the one XREAD loop of this process: every followed room's stream in one blocking
+// read, so a thousand idle rooms cost one connection.
+func (r *Redis) readLogs() {
+	var failingSince time.Time
+	backoff := 50 * time.Millisecond
+	for r.ctx.Err() == nil {
+		r.mu.Lock()
+		n := len(r.follows)
+		streams := make([]string, 0, 2*n)
+		rooms := make([]string, 0, n)
+		for room := range r.follows {
+			rooms = append(rooms, room)
+			streams = append(streams, updatesKey(room))
+		}
+		for _, room := range rooms {
+			streams = append(streams, r.follows[room].cursor.String())
+		}
+		r.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-r.wake:
+			case <-r.ctx.Done():
+			}
+			continue
+		}
+		res, err := r.rdb.XRead(r.ctx, &redis.XReadArgs{Streams: streams, Count: 1000, Block: r.opts.Block}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if r.ctx.Err() != nil {
+				return
+			}
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+				r.opts.Logger.Warn("reading room logs failed", "err", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-r.ctx.Done():
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		if !failingSince.IsZero() {
+			// Entries may have been compacted away while the logs were unreadable: followers
+			// reload from the snapshot when the gap could exceed the retention.
+			lost := time.Since(failingSince) > r.opts.LogRetention/2
+			r.opts.Logger.Info("reading room logs again", "after", time.Since(failingSince).Round(time.Millisecond), "reload", lost)
+			failingSince, backoff = time.Time{}, 50*time.Millisecond
+			if lost {
+				r.deliverAll(nil)
+			}
+		}
+		for _, s := range res {
+			room := roomOfUpdatesKey(s.Stream)
+			entries := make([]Entry, 0, len(s.Messages))
+			for _, m := range s.Messages {
+				e, err := toEntry(m)
+				if err != nil {
+					r.opts.Logger.Error("bad stream entry", "room", room, "err", err)
+					continue
+				}
+				entries = append(entries, e)
+			}
+			if len(entries) == 0 {
+				continue
+			}
+			r.mu.Lock()
+			f := r.follows[room]
+			if f == nil || !f.cursor.Less(entries[0].Pos) {
+				// Stopped, or replaced by a follower that started later.
+				r.mu.Unlock()
+				continue
+			}
+			f.cursor = entries[len(entries)-1].Pos
+			r.mu.Unlock()
+			f.fn(entries)
+		}
+	}
+}
+
+func (r *Redis) deliverAll(entries []Entry) {
+	r.mu.Lock()
+	fs := make([]*follow, 0, len(r.follows))
+	for _, f := range r.follows {
+		fs = append(fs, f)
+	}
+	r.mu.Unlock()
+	for _, f := range fs {
+		f.fn(entries)
+	}
+}
+
+func roomOfUpdatesKey(key string) string {
+	const prefix, suffix = "yard:{", "}:updates"
+	if len(key) < len(prefix)+len(suffix) {
+		return ""
+	}
+	return key[len(prefix) : len(key)-len(suffix)]
+}
+
+// TryLease implements Store.
+func (r *Redis) TryLease(ctx context.Context, room, holder string, ttl time.Duration) (bool, error) {
+	ok, err := r.rdb.SetNX(ctx, leaseKey(room), holder, ttl).Result()
+	if err != nil {
+		return false, unavailable("take compaction lease", err)
+	}
+	return ok, nil
+}
+
+// compactScript stores a snapshot unless a newer one is stored, then trims the stream below
+// both the snapshot's position and the retention window (computed from the server's clock, so
+// replicas' clocks do not matter).
+var compactScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'pos')
+local ums, useq = tonumber(ARGV[2]), tonumber(ARGV[3])
+if cur then
+  local ms, seq = string.match(cur, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms), tonumber(seq)
+  if ums < ms or (ums == ms and useq < seq) then return 0 end
+end
+redis.call('HSET', KEYS[1], 'snap', ARGV[1], 'pos', ARGV[2] .. '-' .. ARGV[3])
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
+local minid
+if cutoff <= ums then minid = cutoff .. '-0' else minid = ARGV[2] .. '-' .. (useq + 1) end
+redis.call('XTRIM', KEYS[2], 'MINID', minid)
+return 1
+`)
+
+// Compact implements Store.
+func (r *Redis) Compact(ctx context.Context, room string, snapshot []byte, upTo Pos) error {
+	err := compactScript.Run(ctx, r.rdb, []string{snapshotKey(room), updatesKey(room)},
+		snapshot, strconv.FormatUint(upTo.Ms, 10), strconv.FormatUint(upTo.Seq, 10),
+		r.opts.LogRetention.Milliseconds()).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("compact room", err)
+	}
+	return nil
+}
+
+// Rooms implements Store.
+func (r *Redis) Rooms(ctx context.Context) ([]string, error) {
+	rooms, err := r.rdb.ZRange(ctx, roomsKey, 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("list rooms", err)
+	}
+	slices.Sort(rooms)
+	return rooms, nil
+}
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Publish implements Awareness.
+func (r *Redis) Publish(ctx context.Context, room string, msg AwarenessMessage) error {
+	msg.Replica = r.opts.Replica
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	if err := r.rdb.Publish(ctx, awarenessChan(room), b).Err(); err != nil {
+		return unavailable("publish awareness", err)
+	}
+	return nil
+}
+
+// Subscribe implements Awareness. One subscriber per room per process.
+func (r *Redis) Subscribe(room string, fn func(AwarenessMessage)) (stop func()) {
+	r.mu.Lock()
+	r.subs[room] = fn
+	r.mu.Unlock()
+	// go-redis re-subscribes by itself after reconnecting; an error here only means Redis is
+	// down right now, and that re-subscription covers it.
+	if err := r.pubsub.Subscribe(r.ctx, awarenessChan(room)); err != nil {
+		r.opts.Logger.Warn("subscribing to awareness", "room", room, "err", err)
+	}
+	return func() {
+		r.mu.Lock()
+		delete(r.subs, room)
+		r.mu.Unlock()
+		if err := r.pubsub.Unsubscribe(r.ctx, awarenessChan(room)); err != nil && r.ctx.Err() == nil {
+			r.opts.Logger.Warn("unsubscribing from awareness", "room", room, "err", err)
+		}
+	}
+}
+
+func (r *Redis) readAwareness() {
+	ch := r.pubsub.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var msg AwarenessMessage
+			if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil || msg.Replica == r.opts.Replica {
+				continue
+			}
+			room := m.Channel[len("yard:{") : len(m.Channel)-len("}:awareness")]
+			r.mu.Lock()
+			fn := r.subs[room]
+			r.mu.Unlock()
+			if fn != nil {
+				fn(msg)
+			}
+		}
+	}
+}
+
+// PutPresence implements PresenceRegistry.
+func (r *Redis) PutPresence(ctx context.Context, replica string, entries []Presence, ttl time.Duration) error {
+	if entries == nil {
+		entries = []Presence{}
+	}
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, presenceKey(replica), b, ttl)
+		p.SAdd(ctx, presenceReplicasKey, replica)
+		return nil
+	})
+	if err != nil {
+		return unavailable("put presence", err)
+	}
+	return nil
+}
+
+// ListPresence implements PresenceRegistry. Replicas whose entry expired are dropped from the
+// index on the way.
+func (r *Redis) ListPresence(ctx context.Context) ([]Presence, error) {
+	replicas, err := r.rdb.SMembers(ctx, presenceReplicasKey).Result()
+	if err != nil {
+		return nil, unavailable("list presence", err)
+	}
+	slices.Sort(replicas)
+	cmds := make([]*redis.StringCmd, len(replicas))
+	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range replicas {
+			cmds[i] = p.Get(ctx, presenceKey(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("list presence", err)
+	}
+	var out []Presence
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			r.rdb.SRem(ctx, presenceReplicasKey, replicas[i])
+			continue
+		}
+		var ps []Presence
+		if err := json.Unmarshal(b, &ps); err != nil {
+			return nil, fmt.Errorf("presence of replica %s: %w", replicas[i], err)
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
+}
