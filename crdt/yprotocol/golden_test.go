@@ -55,13 +55,13 @@ type golden struct {
 		Name     string `json:"name"`
 		ClientID uint64 `json:"clientID"`
 		Steps    []struct {
-			Op      string   `json:"op"`
-			Name    string   `json:"name"`
-			Update  hexBytes `json:"update"`
-			State   string   `json:"state"`
-			Clients []uint64 `json:"clients"`
-			Bytes   hexBytes `json:"bytes"`
-			Events  []event  `json:"events"`
+			Op      string            `json:"op"`
+			Name    string            `json:"name"`
+			Update  hexBytes          `json:"update"`
+			State   string            `json:"state"`
+			Clients []uint64          `json:"clients"`
+			Bytes   hexBytes          `json:"bytes"`
+			Events  []event           `json:"events"`
 			States  map[string]string `json:"states"`
 			Clocks  map[string]uint64 `json:"clocks"`
 		} `json:"steps"`
