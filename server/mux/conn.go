@@ -1,0 +1,482 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/yardhq/yard/server/identity"
+)
+
+// maxControlPayload bounds an incoming control frame (open parameters included).
+const maxControlPayload = 64 << 10
+
+// maxPingPayload bounds a ping's payload, as WebSocket does for its own pings: pongs are queued,
+// and this keeps the control queue's memory small.
+const maxPingPayload = 125
+
+// conn is one multiplexed connection.
+type conn struct {
+	s      *Server
+	ws     *websocket.Conn
+	user   identity.User
+	id     string
+	parent context.Context
+	ctx    context.Context // parent of every channel; cancelled when the connection closes
+	cancel context.CancelFunc
+
+	wake       chan struct{} // the writer has something to do
+	writerDone chan struct{}
+	runners    sync.WaitGroup
+	closingF   atomic.Bool // mirrors closing for the reader's lock-free check
+
+	mu          sync.Mutex
+	chans       map[uint32]*channel
+	list        []*channel // chans in open order, for the writer's scan
+	rr          [PriorityLogs + 1]uint32
+	control     [][]byte
+	closing     bool
+	closeCode   int
+	closeReason string
+	peerClosed  bool // the peer's close frame was received (gorilla has answered it)
+}
+
+func newConn(parent context.Context, s *Server, ws *websocket.Conn, user identity.User) *conn {
+	ctx, cancel := context.WithCancel(parent)
+	return &conn{
+		s: s, ws: ws, user: user, id: newConnID(), parent: parent, ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1), writerDone: make(chan struct{}),
+		chans: map[uint32]*channel{},
+	}
+}
+
+func (c *conn) serve() {
+	go c.writeLoop()
+	stop := context.AfterFunc(c.parent, func() {
+		c.fail(CloseGoingAway, closeReason(CodeShuttingDown, "connection context ended"))
+	})
+	c.readLoop()
+	stop()
+	c.fail(websocket.CloseAbnormalClosure, "")
+	<-c.writerDone
+	_ = c.ws.Close()
+	c.runners.Wait()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fail starts closing the connection: the writer sends a close frame with code and reason
+// (unless the peer closed first) and every channel's context ends. The first call wins.
+func (c *conn) fail(code int, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.closingF.Store(true)
+	c.closeCode, c.closeReason = code, reason
+	c.mu.Unlock()
+	c.cancel()
+	c.signal()
+}
+
+func (c *conn) failCoded(e *Error) {
+	c.s.m.refuse(e.Code)
+	c.fail(CloseCode(e.Code), closeReason(e.Code, e.Message))
+}
+
+func (c *conn) kill() { _ = c.ws.UnderlyingConn().Close() }
+
+// queueControlLocked queues a control frame; a client that lets too many pile up (it sends pings
+// or opens but does not read) is disconnected.
+func (c *conn) queueControlLocked(frame []byte) {
+	if c.closing {
+		return
+	}
+	if len(c.control) >= c.s.cfg.ControlQueue {
+		c.closing = true
+		c.closingF.Store(true)
+		c.closeCode = CloseCode(CodeSlowConsumer)
+		c.closeReason = closeReason(CodeSlowConsumer, "control queue full")
+		c.s.m.refuse(CodeSlowConsumer)
+		c.cancel() // AfterFuncs run in their own goroutines, so holding c.mu is fine
+		c.signal()
+		return
+	}
+	c.control = append(c.control, frame)
+	c.signal()
+}
+
+// readLoop reads frames until the connection fails; it never waits on a channel.
+func (c *conn) readLoop() {
+	cfg := c.s.cfg
+	hardCap := int64(cfg.MaxFrameBytes) * 4
+	for {
+		c.extendDeadline()
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if typ != websocket.BinaryMessage {
+			c.failCoded(Errorf(CodeBadFrame, "text WebSocket messages are not part of %s", Subprotocol))
+			return
+		}
+		buf, err := io.ReadAll(io.LimitReader(r, int64(cfg.MaxFrameBytes)+1))
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.s.m.framesIn.Inc()
+		c.s.m.bytesIn.Add(float64(len(buf)))
+		f, derr := DecodeFrame(buf)
+		if derr != nil {
+			c.failCoded(AsError(derr))
+			return
+		}
+		if len(buf) > cfg.MaxFrameBytes {
+			n, err := io.Copy(io.Discard, io.LimitReader(r, hardCap))
+			if err != nil {
+				c.readFailed(err)
+				return
+			}
+			if n+int64(len(buf)) >= hardCap {
+				c.failCoded(Errorf(CodeFrameTooLarge, "frame over %d bytes", hardCap))
+				return
+			}
+			c.frameTooLarge(f)
+			continue
+		}
+		if f.Channel == ControlChannel {
+			if e := c.handleControl(f); e != nil {
+				c.failCoded(e)
+				return
+			}
+			continue
+		}
+		c.handleData(f)
+	}
+}
+
+// extendDeadline pushes the idle deadline out, unless the connection is closing, when the close
+// grace set by the writer must stand.
+func (c *conn) extendDeadline() {
+	if c.closingF.Load() {
+		return
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	if c.closingF.Load() {
+		// The writer may have set the grace deadline between the check and the set above.
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.CloseGrace))
+	}
+}
+
+func (c *conn) readFailed(err error) {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		c.mu.Lock()
+		c.peerClosed = true
+		c.mu.Unlock()
+		c.fail(ce.Code, ce.Text)
+	case errors.As(err, &ne) && ne.Timeout() && !c.closingF.Load():
+		c.failCoded(Errorf(CodeIdleTimeout, "nothing received for %s", c.s.cfg.IdleTimeout))
+	default:
+		c.fail(websocket.CloseAbnormalClosure, "")
+	}
+}
+
+func (c *conn) frameTooLarge(f Frame) {
+	e := Errorf(CodeFrameTooLarge, "frame over %d bytes", c.s.cfg.MaxFrameBytes)
+	c.s.m.refuse(e.Code)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch := c.chans[f.Channel]; ch != nil && f.Channel != ControlChannel {
+		ch.abortLocked(e)
+		return
+	}
+	c.queueControlLocked(ControlFrame(OpError, ErrorMsg{Channel: f.Channel, Code: e.Code, Message: e.Message}))
+}
+
+func (c *conn) handleData(f Frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.chans[f.Channel]
+	if ch == nil {
+		c.s.m.refuse(CodeUnknownChannel)
+		c.queueControlLocked(ControlFrame(OpError, ErrorMsg{Channel: f.Channel, Code: CodeUnknownChannel, Message: "no such channel"}))
+		return
+	}
+	if ch.gotClose || ch.closeMsg != nil || ch.sentClose {
+		return // in flight while the channel closes
+	}
+	if ch.opening || ch.inCredit <= 0 {
+		c.s.m.refuse(CodeFlowControl)
+		ch.abortLocked(Errorf(CodeFlowControl, "sent past the channel's credit"))
+		return
+	}
+	ch.inCredit -= cost(len(f.Payload))
+	ch.in = append(ch.in, Message{Type: MessageType(f.Type), Data: f.Payload})
+	select {
+	case ch.inSig <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) handleControl(f Frame) *Error {
+	if f.Type != OpPing && f.Type != OpPong && len(f.Payload) > maxControlPayload {
+		return Errorf(CodeBadFrame, "control message over %d bytes", maxControlPayload)
+	}
+	switch f.Type {
+	case OpPing:
+		if len(f.Payload) > maxPingPayload {
+			return Errorf(CodeBadFrame, "ping payload over %d bytes", maxPingPayload)
+		}
+		c.mu.Lock()
+		c.queueControlLocked(ControlFrame(OpPong, f.Payload))
+		c.mu.Unlock()
+	case OpPong:
+		// Receiving anything already pushed the idle deadline out.
+	case OpOpen:
+		var m OpenMsg
+		if err := DecodeControl(f.Payload, &m); err != nil {
+			return AsError(err)
+		}
+		return c.open(m)
+	case OpClose:
+		var m CloseMsg
+		if err := DecodeControl(f.Payload, &m); err != nil {
+			return AsError(err)
+		}
+		c.clientClose(m)
+	case OpCredit:
+		var m CreditMsg
+		if err := DecodeControl(f.Payload, &m); err != nil {
+			return AsError(err)
+		}
+		if m.Bytes <= 0 || m.Bytes > 1<<40 {
+			return Errorf(CodeBadFrame, "credit %d out of range", m.Bytes)
+		}
+		c.mu.Lock()
+		if ch := c.chans[m.Channel]; ch != nil && !ch.opening {
+			ch.outCredit = min(ch.outCredit+m.Bytes, 1<<42)
+			c.signal()
+		}
+		c.mu.Unlock()
+	case OpError:
+		var m ErrorMsg
+		if err := DecodeControl(f.Payload, &m); err != nil {
+			return AsError(err)
+		}
+		c.s.log.Debug("mux: client reported an error", "conn", c.id, "channel", m.Channel, "code", m.Code)
+	default: // OpOpened
+		return Errorf(CodeBadFrame, "control operation %d is server-to-client only", f.Type)
+	}
+	return nil
+}
+
+func (c *conn) open(m OpenMsg) *Error {
+	if m.Channel == ControlChannel {
+		return Errorf(CodeBadFrame, "open of channel 0")
+	}
+	if m.Credit < 0 || m.Credit > 1<<40 {
+		return Errorf(CodeBadFrame, "credit %d out of range", m.Credit)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil
+	}
+	refuse := func(e *Error) *Error {
+		c.s.m.refuse(e.Code)
+		c.queueControlLocked(ControlFrame(OpClose, CloseMsg{Channel: m.Channel, Code: e.Code, Message: e.Message}))
+		return nil
+	}
+	if _, busy := c.chans[m.Channel]; busy {
+		// Not a refusal (a close would name the channel that is open): a notice.
+		c.s.m.refuse(CodeBadFrame)
+		c.queueControlLocked(ControlFrame(OpError, ErrorMsg{Channel: m.Channel, Code: CodeBadFrame, Message: "channel id in use"}))
+		return nil
+	}
+	if len(c.chans) >= c.s.cfg.MaxChannels {
+		return refuse(Errorf(CodeChannelLimit, "at most %d channels per connection", c.s.cfg.MaxChannels))
+	}
+	k, ok := c.s.kinds.Lookup(m.Kind)
+	if !ok {
+		return refuse(Errorf(CodeUnknownKind, "no channel kind %q", m.Kind))
+	}
+	credit := m.Credit
+	if credit == 0 {
+		credit = DefaultWindow
+	}
+	ch := newChannel(c, m.Channel, k, credit)
+	c.chans[ch.id] = ch
+	c.list = append(c.list, ch)
+	req := OpenRequest{User: c.user, Params: nonNil(m.Params), ConnID: c.id}
+	c.runners.Add(1)
+	go ch.run(k, req)
+	return nil
+}
+
+func nonNil(p Params) map[string][]string {
+	if p == nil {
+		return map[string][]string{}
+	}
+	return p
+}
+
+// clientClose handles the client's close of a channel (a request, or the answer to ours).
+func (c *conn) clientClose(m CloseMsg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.chans[m.Channel]
+	if ch == nil || ch.gotClose {
+		return // a late close for a refused or already closed channel
+	}
+	ch.gotClose = true
+	ch.dropQueueLocked()
+	ch.cancel()
+	if ch.sentClose {
+		c.freeLocked(ch)
+	}
+	c.signal()
+}
+
+func (c *conn) freeLocked(ch *channel) {
+	if c.chans[ch.id] != ch {
+		return
+	}
+	delete(c.chans, ch.id)
+	for i, x := range c.list {
+		if x == ch {
+			c.list = append(c.list[:i], c.list[i+1:]...)
+			break
+		}
+	}
+}
+
+// writeItem is one frame for the writer: a prebuilt control frame or a data message.
+type writeItem struct {
+	frame []byte
+	ch    uint32
+	msg   Message
+}
+
+// nextLocked pops what the writer sends next: control first, then data by priority.
+func (c *conn) nextLocked() (writeItem, bool) {
+	if len(c.control) > 0 {
+		f := c.control[0]
+		c.control[0] = nil
+		c.control = c.control[1:]
+		if len(c.control) == 0 {
+			c.control = nil
+		}
+		return writeItem{frame: f}, true
+	}
+	for p := PriorityShell; p <= PriorityLogs; p++ {
+		var best, first *channel
+		for _, ch := range c.list {
+			if ch.prio != p || !ch.readyLocked() {
+				continue
+			}
+			if first == nil || ch.id < first.id {
+				first = ch
+			}
+			if ch.id > c.rr[p] && (best == nil || ch.id < best.id) {
+				best = ch
+			}
+		}
+		if best == nil {
+			best = first
+		}
+		if best != nil {
+			c.rr[p] = best.id
+			return best.popLocked(), true
+		}
+	}
+	return writeItem{}, false
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.s.cfg.PingInterval)
+	defer ping.Stop()
+	var hdr [MaxHeaderLen]byte
+	for {
+		c.mu.Lock()
+		if c.closing {
+			code, reason, peer := c.closeCode, c.closeReason, c.peerClosed
+			c.mu.Unlock()
+			c.writeClose(code, reason, peer)
+			return
+		}
+		it, ok := c.nextLocked()
+		c.mu.Unlock()
+		if !ok {
+			select {
+			case <-c.wake:
+			case <-ping.C:
+				c.mu.Lock()
+				c.queueControlLocked(ControlFrame(OpPing, nil))
+				c.mu.Unlock()
+			}
+			continue
+		}
+		if err := c.write(it, hdr[:0]); err != nil {
+			c.fail(websocket.CloseAbnormalClosure, "")
+		}
+	}
+}
+
+func (c *conn) write(it writeItem, hdr []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	n := len(it.frame)
+	if it.frame != nil {
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, it.frame); err != nil {
+			return err
+		}
+	} else {
+		hdr = AppendHeader(hdr, it.ch, byte(it.msg.Type))
+		n = len(hdr) + len(it.msg.Data)
+		w, err := c.ws.NextWriter(websocket.BinaryMessage)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		if _, err := w.Write(it.msg.Data); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	c.s.m.framesOut.Inc()
+	c.s.m.bytesOut.Add(float64(n))
+	return nil
+}
+
+// writeClose sends the close frame and gives the peer CloseGrace to answer it; the reader ends
+// on the answer or the deadline, and only then is the socket closed, so the close frame is never
+// lost to a TCP reset.
+func (c *conn) writeClose(code int, reason string, peerClosed bool) {
+	if !peerClosed && code != websocket.CloseAbnormalClosure {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+			time.Now().Add(c.s.cfg.WriteTimeout))
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.CloseGrace))
+}
