@@ -58,6 +58,9 @@ type Config struct {
 	// Clusters tunes how Yard talks to its clusters.
 	Clusters Clusters
 
+	// Rooms tunes the shared documents (sync).
+	Rooms Rooms
+
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -90,6 +93,25 @@ type Clusters struct {
 	WatchHistory int
 }
 
+// Rooms tunes the shared documents.
+type Rooms struct {
+	// Replica names this process in presence and in Redis; it must differ between replicas.
+	// Empty (the default): the host name plus a random suffix.
+	Replica string
+	// ReadOnly lists who may read rooms but not change them: "user", "group:name", or either
+	// prefixed with "room/" for one room only. Default none.
+	ReadOnly []string
+	// Grace keeps a room's document loaded this long after its last client left. Default 30s.
+	Grace time.Duration
+	// CompactEvery folds a room's update log into a snapshot after this many updates. Default 500.
+	CompactEvery int
+	// MaxMessageBytes bounds one sync message from a client. Default 1 MiB.
+	MaxMessageBytes int
+	// MessageRate bounds the sync messages per second read from one connection (bursts of twice
+	// as many); a faster client is read more slowly. Default 200.
+	MessageRate int
+}
+
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
@@ -111,6 +133,12 @@ func Default() Config {
 			AccessTTL:      10 * time.Second,
 			WatchGrace:     30 * time.Second,
 			WatchHistory:   4096,
+		},
+		Rooms: Rooms{
+			Grace:           30 * time.Second,
+			CompactEvery:    500,
+			MaxMessageBytes: 1 << 20,
+			MessageRate:     200,
 		},
 	}
 }
@@ -193,6 +221,17 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
+	}
+	if c.Rooms.Grace < 0 {
+		bad("--room-grace must not be negative")
+	}
+	if c.Rooms.CompactEvery < 1 || c.Rooms.MaxMessageBytes < 1024 || c.Rooms.MessageRate < 1 {
+		bad("--room-compact-every and --room-message-rate must be positive, --room-max-message-bytes at least 1024")
+	}
+	for _, r := range c.Rooms.ReadOnly {
+		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, " {}") {
+			bad("--room-read-only %q: want user, group:name, room/user or room/group:name", r)
+		}
 	}
 	return errors.Join(errs...)
 }
