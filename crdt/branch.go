@@ -1,0 +1,245 @@
+package crdt
+
+import (
+	"github.com/yardhq/yard/crdt/lib0"
+)
+
+// Type refs of ContentType.
+const (
+	typeArray       = 0
+	typeMap         = 1
+	typeText        = 2
+	typeXmlElement  = 3
+	typeXmlFragment = 4
+	typeXmlHook     = 5
+	typeXmlText     = 6
+	typeUnknown     = -1 // a root whose type the application has not named yet
+)
+
+// Branch is the shared state of every Y type: a list of items (arrays,
+// text, XML children) and a map of keys to the newest item of each key.
+type Branch struct {
+	doc      *Doc
+	item     *Item // the item holding this type; nil for a root
+	name     string
+	typeRef  int8
+	nodeName string
+	start    *Item
+	mp       map[string]*Item
+	keys     []string // map keys in first-set order (JavaScript Map order)
+	length   int      // countable, undeleted length of the list
+
+	// A position cache for index lookups in long lists and text: markItem's
+	// start index among countable, undeleted units is markIndex.
+	markItem  *Item
+	markIndex int
+}
+
+func (b *Branch) setMapEntry(key string, it *Item) {
+	if b.mp == nil {
+		b.mp = make(map[string]*Item)
+	}
+	if _, ok := b.mp[key]; !ok {
+		b.keys = append(b.keys, key)
+	}
+	b.mp[key] = it
+}
+
+func (d *Doc) root(name string) *Branch {
+	b := d.share[name]
+	if b == nil {
+		b = &Branch{doc: d, name: name, typeRef: typeUnknown}
+		d.share[name] = b
+		d.order = append(d.order, name)
+	}
+	return b
+}
+
+func (d *Doc) typedRoot(name string, ref int8) *Branch {
+	b := d.root(name)
+	if b.typeRef == typeUnknown {
+		b.typeRef = ref
+	}
+	return b
+}
+
+// GetMap returns the root map called name.
+func (d *Doc) GetMap(name string) *Map { return &Map{d.typedRoot(name, typeMap)} }
+
+// GetArray returns the root array called name.
+func (d *Doc) GetArray(name string) *Array { return &Array{d.typedRoot(name, typeArray)} }
+
+// GetText returns the root text called name.
+func (d *Doc) GetText(name string) *Text { return &Text{d.typedRoot(name, typeText)} }
+
+// GetXmlFragment returns the root XML fragment called name (read access).
+func (d *Doc) GetXmlFragment(name string) *XmlFragment {
+	return &XmlFragment{d.typedRoot(name, typeXmlFragment)}
+}
+
+// RootNames lists the root types in the order they were created.
+func (d *Doc) RootNames() []string { return append([]string(nil), d.order...) }
+
+// RootJSON returns every root type by name, like yjs doc.toJSON(). Roots
+// never named through GetMap/GetArray/GetText are read as a map if they hold
+// keys, as text if they hold only text, else as an array.
+func (d *Doc) RootJSON() map[string]any {
+	out := make(map[string]any, len(d.order))
+	for _, name := range d.order {
+		out[name] = lib0.ToPlain(d.share[name].toJSON())
+	}
+	return out
+}
+
+// MarshalJSON renders the document like JSON.stringify(doc.toJSON()).
+func (d *Doc) MarshalJSON() ([]byte, error) {
+	o := lib0.Object{}
+	for _, name := range d.order {
+		o.Set(name, d.share[name].toJSON())
+	}
+	return lib0.AppendJSON(nil, o)
+}
+
+// toJSON returns the ordered JSON value of a type (lib0.Object for maps).
+func (b *Branch) toJSON() any {
+	switch b.typeRef {
+	case typeMap, typeXmlHook:
+		return b.mapJSON()
+	case typeArray:
+		return b.listJSON()
+	case typeText:
+		return b.text()
+	case typeXmlText:
+		return b.xmlText()
+	case typeXmlElement, typeXmlFragment:
+		return b.xmlString()
+	}
+	// An untyped root: infer.
+	for _, k := range b.keys {
+		if it := b.mp[k]; it != nil && !it.deleted() {
+			return b.mapJSON()
+		}
+	}
+	onlyText := b.start != nil
+	for n := b.start; n != nil; n = n.right {
+		if !n.deleted() && n.countable() && n.kind != kindString {
+			onlyText = false
+		}
+	}
+	if onlyText {
+		return b.text()
+	}
+	return b.listJSON()
+}
+
+func (b *Branch) mapJSON() lib0.Object {
+	o := make(lib0.Object, 0, len(b.keys))
+	for _, k := range b.keys {
+		it := b.mp[k]
+		if it == nil || it.deleted() {
+			continue
+		}
+		o.Set(k, jsonValue(itemValue(it, it.length-1)))
+	}
+	return o
+}
+
+func (b *Branch) listJSON() []any {
+	out := []any{}
+	for n := b.start; n != nil; n = n.right {
+		if n.deleted() || !n.countable() {
+			continue
+		}
+		for i := 0; i < n.length; i++ {
+			out = append(out, jsonValue(itemValue(n, i)))
+		}
+	}
+	return out
+}
+
+func (b *Branch) text() string {
+	var s []byte
+	for n := b.start; n != nil; n = n.right {
+		if !n.deleted() && n.kind == kindString {
+			s = append(s, n.str...)
+		}
+	}
+	return string(s)
+}
+
+// itemValue returns the i-th value of an item's content as yjs's
+// getContent()[i] would: Y types come back as *Map, *Array, *Text or the
+// XML wrappers.
+func itemValue(it *Item, i int) any {
+	switch it.kind {
+	case kindAny, kindJSON:
+		return it.ext.vals[i]
+	case kindBinary:
+		return it.str
+	case kindString:
+		return stringUnitAt(it.str, i)
+	case kindEmbed:
+		return it.ext.vals[0]
+	case kindType:
+		return wrapBranch(it.ext.typ)
+	case kindDoc:
+		return lib0.Object{{Key: "guid", Value: string(it.str)}}
+	}
+	return lib0.Undefined{}
+}
+
+// stringUnitAt returns the i-th UTF-16 unit of text as a string (a whole
+// surrogate pair is returned for either of its halves).
+func stringUnitAt(b []byte, i int) string {
+	n := 0
+	for k := 0; k < len(b); {
+		r, size := decodeRune(b[k:])
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if i < n+w {
+			return string(b[k : k+size])
+		}
+		n += w
+		k += size
+	}
+	return ""
+}
+
+func wrapBranch(t *Branch) any {
+	switch t.typeRef {
+	case typeMap, typeXmlHook:
+		return &Map{t}
+	case typeArray:
+		return &Array{t}
+	case typeText:
+		return &Text{t}
+	case typeXmlText:
+		return &XmlText{t}
+	case typeXmlElement:
+		return &XmlElement{t}
+	case typeXmlFragment:
+		return &XmlFragment{t}
+	}
+	return &Array{t}
+}
+
+// jsonValue turns a value into its toJSON form: types become their JSON.
+func jsonValue(v any) any {
+	switch t := v.(type) {
+	case *Map:
+		return t.b.toJSON()
+	case *Array:
+		return t.b.toJSON()
+	case *Text:
+		return t.b.toJSON()
+	case *XmlText:
+		return t.b.toJSON()
+	case *XmlElement:
+		return t.b.toJSON()
+	case *XmlFragment:
+		return t.b.toJSON()
+	}
+	return v
+}

@@ -1,0 +1,79 @@
+package crdt
+
+import (
+	"os"
+	"testing"
+
+	"github.com/yardhq/yard/crdt/lib0"
+)
+
+const dataDir = "../../shared/data/yjs/"
+
+func readData(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(dataDir + name)
+	if err != nil {
+		t.Fatalf("read test data: %v (the Yjs conformance data lives in /work/shared/data/yjs)", err)
+	}
+	return b
+}
+
+// TestSmallDataset replays every case of yrs's small-test-dataset.bin and
+// compares text, map JSON and array JSON (key order included) with what
+// yjs produces.
+func TestSmallDataset(t *testing.T) {
+	data := readData(t, "small-test-dataset.bin")
+	d := lib0.NewDecoder(data)
+	n, err := d.ReadVarUint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 5320 {
+		t.Fatalf("dataset has %d cases, want 5320", n)
+	}
+	failed := 0
+	for i := uint64(0); i < n; i++ {
+		k, err := d.ReadVarUint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := NewDocWithClientID(1 << 40)
+		var applyErr error
+		for j := uint64(0); j < k; j++ {
+			u, err := d.ReadVarUint8Array()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := doc.ApplyUpdate(u); err != nil && applyErr == nil {
+				applyErr = err
+			}
+		}
+		text, err := d.ReadVarString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := d.ReadAny()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := d.ReadAny()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMap, _ := lib0.StringifyJSON(m)
+		wantArr, _ := lib0.StringifyJSON(a)
+		gotMap, _ := doc.GetMap("map").MarshalJSON()
+		gotArr, _ := doc.GetArray("array").MarshalJSON()
+		gotText := doc.GetText("text").String()
+		if applyErr != nil || gotText != text || string(gotMap) != wantMap || string(gotArr) != wantArr {
+			failed++
+			if failed <= 5 {
+				t.Errorf("case %d: err=%v\n text %q\n want %q\n map  %s\n want %s\n arr  %s\n want %s",
+					i, applyErr, gotText, text, gotMap, wantMap, gotArr, wantArr)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d cases differ from yjs", failed, n)
+	}
+}

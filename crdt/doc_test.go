@@ -1,0 +1,208 @@
+package crdt
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func hexb(t testing.TB, s string) []byte {
+	t.Helper()
+	s = strings.NewReplacer(" ", "", "|", "", "\n", "").Replace(s)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func quoted(s string) string {
+	return hex.EncodeToString(append([]byte{byte(len(s))}, s...))
+}
+
+// Byte vectors produced by yjs 13.6.31 (see the research notes, §1.5).
+var (
+	vecMapSet = "01 01 01 00 28 01" + quoted("krates") + quoted("a") +
+		"01 76 02" + quoted("x") + "7d 01" + quoted("y") + "7c 40 20 00 00 00"
+	vecMapOverwrite = "01 02 01 00 21 01" + quoted("krates") + quoted("a") + "01" +
+		"a8 01 00 01 77" + quoted("deployed") + "01 01 01 00 01"
+	vecNested = "01 03 09 00 27 01" + quoted("krates") + quoted("k1") + "01" +
+		"28 00 09 00" + quoted("pos") + "01 76 02" + quoted("x") + "7d 0a" + quoted("y") + "7d 14" +
+		"28 00 09 00" + quoted("status") + "01 77" + quoted("pending") + "00"
+	vecText = "01 03 01 00 01 01" + quoted("t") + "01 84 01 00" + quoted("bc") +
+		"c4 01 00 01 01" + quoted("X") + "01 01 01 00 01"
+)
+
+func TestYjsVectors(t *testing.T) {
+	// Map set, then overwrite: the full state equals yjs's bytes.
+	d := NewDocWithClientID(1)
+	var updates [][]byte
+	d.OnUpdate(func(u []byte) { updates = append(updates, append([]byte(nil), u...)) })
+	m := d.GetMap("krates")
+	d.Transact(func(tx *Transaction) {
+		if err := m.Set(tx, "a", map[string]any{"x": 1, "y": 2.5}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got, want := updates[0], hexb(t, vecMapSet); !bytes.Equal(got, want) {
+		t.Fatalf("map set update\n got %x\nwant %x", got, want)
+	}
+	d.Transact(func(tx *Transaction) { _ = m.Set(tx, "a", "deployed") })
+	full, _ := d.EncodeStateAsUpdate(nil)
+	if want := hexb(t, vecMapOverwrite); !bytes.Equal(full, want) {
+		t.Fatalf("after overwrite\n got %x\nwant %x", full, want)
+	}
+	if sv := d.EncodeStateVector(); !bytes.Equal(sv, []byte{1, 1, 2}) {
+		t.Errorf("state vector %x", sv)
+	}
+
+	// Nested map, written from Go with client 9.
+	d3 := NewDocWithClientID(9)
+	d3.Transact(func(tx *Transaction) {
+		k1 := d3.GetMap("krates").SetMap(tx, "k1")
+		_ = k1.Set(tx, "pos", map[string]any{"x": 10, "y": 20})
+		_ = k1.Set(tx, "status", "pending")
+	})
+	full3, _ := d3.EncodeStateAsUpdate(nil)
+	if want := hexb(t, vecNested); !bytes.Equal(full3, want) {
+		t.Errorf("nested\n got %x\nwant %x", full3, want)
+	}
+	js, _ := d3.GetMap("krates").MarshalJSON()
+	if string(js) != `{"k1":{"pos":{"x":10,"y":20},"status":"pending"}}` {
+		t.Errorf("nested JSON %s", js)
+	}
+
+	// Text 'abc' insert(1,'X') delete(0,1).
+	d4 := NewDocWithClientID(1)
+	tt := d4.GetText("t")
+	d4.Transact(func(tx *Transaction) { _ = tt.Insert(tx, 0, "abc") })
+	d4.Transact(func(tx *Transaction) { _ = tt.Insert(tx, 1, "X") })
+	d4.Transact(func(tx *Transaction) { _ = tt.Delete(tx, 0, 1) })
+	if tt.String() != "Xbc" {
+		t.Fatalf("text %q", tt.String())
+	}
+	full4, _ := d4.EncodeStateAsUpdate(nil)
+	want4 := hexb(t, vecText)
+	if !bytes.Equal(full4, want4) {
+		t.Errorf("text\n got %x\nwant %x", full4, want4)
+	}
+
+	// The peers' bytes decode to the same values.
+	for _, v := range []string{vecMapSet, vecMapOverwrite, vecNested} {
+		r := NewDoc()
+		if err := r.ApplyUpdate(hexb(t, v)); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := r.EncodeStateAsUpdate(nil)
+		if !bytes.Equal(again, hexb(t, v)) {
+			t.Errorf("re-encode of %s\n got %x", v, again)
+		}
+	}
+	// Empty document.
+	e, _ := NewDoc().EncodeStateAsUpdate(nil)
+	if !bytes.Equal(e, []byte{0, 0}) {
+		t.Errorf("empty update %x", e)
+	}
+}
+
+func TestConcurrentMapWinner(t *testing.T) {
+	a, b := NewDocWithClientID(5), NewDocWithClientID(100)
+	a.Transact(func(tx *Transaction) { _ = a.GetMap("m").Set(tx, "k", "from5") })
+	b.Transact(func(tx *Transaction) { _ = b.GetMap("m").Set(tx, "k", "from100") })
+	ua, _ := a.EncodeStateAsUpdate(nil)
+	ub, _ := b.EncodeStateAsUpdate(nil)
+	if err := a.ApplyUpdate(ub); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ApplyUpdate(ua); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*Doc{a, b} {
+		v, _ := d.GetMap("m").Get("k")
+		if v != "from100" {
+			t.Errorf("client %d sees %v", d.ClientID(), v)
+		}
+	}
+}
+
+func TestPendingUpdates(t *testing.T) {
+	src := NewDocWithClientID(1)
+	var ups [][]byte
+	src.OnUpdate(func(u []byte) { ups = append(ups, append([]byte(nil), u...)) })
+	txt := src.GetText("t")
+	for i, s := range []string{"a", "b", "c"} {
+		src.Transact(func(tx *Transaction) { _ = txt.Insert(tx, i, s) })
+	}
+	src.Transact(func(tx *Transaction) { _ = txt.Delete(tx, 1, 1) })
+	d := NewDoc()
+	// The delete arrives first, then #3, then #1, then #2.
+	for _, i := range []int{3, 2, 0} {
+		if err := d.ApplyUpdate(ups[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := d.GetText("t").String(); got != "a" {
+		t.Errorf("text %q", got)
+	}
+	if !d.HasPending() {
+		t.Error("expected pending content")
+	}
+	// The pending struct is relayed by EncodeStateAsUpdate.
+	relay, _ := d.EncodeStateAsUpdate(nil)
+	if err := d.ApplyUpdate(ups[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.GetText("t").String(); got != "ac" || d.HasPending() {
+		t.Errorf("text %q pending %v", got, d.HasPending())
+	}
+	r := NewDoc()
+	_ = r.ApplyUpdate(relay)
+	_ = r.ApplyUpdate(ups[1])
+	if got := r.GetText("t").String(); got != "ac" {
+		t.Errorf("relayed text %q", got)
+	}
+	if !bytes.Equal(d.EncodeStateVector(), src.EncodeStateVector()) {
+		t.Errorf("state vectors differ")
+	}
+}
+
+func TestMalformedUpdateLeavesDocUnchanged(t *testing.T) {
+	d := NewDocWithClientID(3)
+	d.Transact(func(tx *Transaction) { _ = d.GetText("t").Insert(tx, 0, "hello") })
+	before, _ := d.EncodeStateAsUpdate(nil)
+	good := hexb(t, vecNested)
+	for i := 1; i < len(good)-1; i++ {
+		bad := append([]byte(nil), good[:i]...)
+		if err := d.ApplyUpdate(bad); err == nil {
+			continue
+		} else if !errors.Is(err, ErrMalformedUpdate) {
+			t.Fatalf("error %v is not ErrMalformedUpdate", err)
+		}
+		after, _ := d.EncodeStateAsUpdate(nil)
+		if !bytes.Equal(before, after) {
+			t.Fatalf("truncated at %d changed the document", i)
+		}
+	}
+	// Huge counts are rejected without allocation.
+	if err := d.ApplyUpdate([]byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}); !errors.Is(err, ErrMalformedUpdate) {
+		t.Errorf("huge client count: %v", err)
+	}
+}
+
+func TestSurrogateSplit(t *testing.T) {
+	d := NewDocWithClientID(3)
+	tx := d.GetText("t")
+	d.Transact(func(t2 *Transaction) { _ = tx.Insert(t2, 0, "a😀b") })
+	if tx.Len() != 4 {
+		t.Fatalf("len %d", tx.Len())
+	}
+	d.Transact(func(t2 *Transaction) { _ = tx.Insert(t2, 2, "X") })
+	if got := tx.String(); got != "a\uFFFDX\uFFFDb" {
+		t.Errorf("got %q", got)
+	}
+	if tx.Len() != 5 {
+		t.Errorf("len %d", tx.Len())
+	}
+}

@@ -1,0 +1,412 @@
+package crdt
+
+// getMissing resolves an item's references against the store. It returns
+// the client whose structs are missing (and false) when a dependency has
+// not arrived yet; otherwise it links left/right and the parent.
+func (tx *Transaction) getMissing(it *Item) (uint64, bool) {
+	store := &tx.doc.store
+	if it.hasOrigin() && it.origin.Client != it.id.Client && it.origin.Clock >= store.state(it.origin.Client) {
+		return it.origin.Client, true
+	}
+	if it.hasRight() && it.rightOrigin.Client != it.id.Client && it.rightOrigin.Clock >= store.state(it.rightOrigin.Client) {
+		return it.rightOrigin.Client, true
+	}
+	x := it.ext
+	if x != nil && x.parentKind == parentItem && x.parentID.Client != it.id.Client && x.parentID.Clock >= store.state(x.parentID.Client) {
+		return x.parentID.Client, true
+	}
+	// Same-client references were checked at decode time to lie before the
+	// item; the item's own clock is integrated only when its client's state
+	// reached it, so they resolve.
+	if it.hasOrigin() {
+		it.left = tx.cleanEnd(it.origin)
+		if it.left == nil {
+			return it.origin.Client, true
+		}
+		it.origin = it.left.lastID()
+	}
+	if it.hasRight() {
+		it.right = tx.cleanStart(it.rightOrigin)
+		if it.right == nil {
+			return it.rightOrigin.Client, true
+		}
+		it.rightOrigin = it.right.id
+	}
+	switch {
+	case (it.left != nil && it.left.isGC()) || (it.right != nil && it.right.isGC()):
+		it.parent = nil
+	case x == nil || x.parentKind == parentNone:
+		if it.left != nil {
+			it.parent = it.left.parent
+			it.setParentSubFrom(it.left)
+		} else if it.right != nil {
+			it.parent = it.right.parent
+			it.setParentSubFrom(it.right)
+		}
+	case x.parentKind == parentRoot:
+		it.parent = tx.doc.root(x.parentName)
+	case x.parentKind == parentItem:
+		p := store.find(x.parentID)
+		if p == nil {
+			return x.parentID.Client, true
+		}
+		it.parent = p.typ() // nil for GC or non-type content: the item becomes GC
+	}
+	return 0, false
+}
+
+func (it *Item) setParentSubFrom(n *Item) {
+	it.parentSub = n.parentSub
+	it.flags = it.flags&^fParentSub | n.flags&fParentSub
+}
+
+// integrate links a resolved item into its parent's list (YATA) and adds it
+// to the store. offset > 0 integrates only the part from that clock on.
+func (tx *Transaction) integrate(it *Item, offset int) {
+	store := &tx.doc.store
+	if offset > 0 {
+		it.id.Clock += uint64(offset)
+		it.left = tx.cleanEnd(ID{it.id.Client, it.id.Clock - 1})
+		it.origin = it.left.lastID()
+		it.flags |= fOrigin
+		tail := &Item{}
+		it.spliceContent(tail, offset)
+		it.str = tail.str
+		if tail.ext != nil {
+			it.ext.vals = tail.ext.vals
+		}
+		it.length -= offset
+		if it.left.isGC() {
+			it.parent = nil
+		}
+	}
+	if it.parent == nil {
+		gc := &Item{id: it.id, length: it.length, kind: kindGC, flags: fDeleted}
+		tx.addStruct(gc)
+		return
+	}
+	parent := it.parent
+	parent.markItem = nil
+	if (it.left == nil && (it.right == nil || it.right.left != nil)) || (it.left != nil && it.left.right != it.right) {
+		tx.resolveConflict(it)
+	}
+	if it.left != nil {
+		it.right = it.left.right
+		it.left.right = it
+	} else {
+		var r *Item
+		if it.hasParentSub() {
+			r = parent.mp[it.parentSub]
+			for r != nil && r.left != nil {
+				r = r.left
+			}
+		} else {
+			r = parent.start
+			parent.start = it
+		}
+		it.right = r
+	}
+	if it.right != nil {
+		it.right.left = it
+	} else if it.hasParentSub() {
+		parent.setMapEntry(it.parentSub, it)
+		if it.left != nil {
+			tx.deleteItem(it.left)
+		}
+	}
+	if !it.hasParentSub() && it.countable() && !it.deleted() {
+		parent.length += it.length
+	}
+	tx.addStruct(it)
+	// Content integration.
+	switch it.kind {
+	case kindDeleted:
+		tx.ds.add(it.id.Client, it.id.Clock, uint64(it.length))
+		it.flags |= fDeleted
+	case kindType:
+		t := it.ext.typ
+		t.doc = tx.doc
+		t.item = it
+	}
+	_ = store
+	if (parent.item != nil && parent.item.deleted()) || (it.hasParentSub() && it.right != nil) {
+		tx.deleteItem(it)
+	}
+}
+
+// resolveConflict finds it's left neighbour among concurrent insertions
+// between origin and rightOrigin (the YATA rule yjs implements).
+func (tx *Transaction) resolveConflict(it *Item) {
+	left := it.left
+	var o *Item
+	if left != nil {
+		o = left.right
+	} else if it.hasParentSub() {
+		o = it.parent.mp[it.parentSub]
+		for o != nil && o.left != nil {
+			o = o.left
+		}
+	} else {
+		o = it.parent.start
+	}
+	store := &tx.doc.store
+	before := tx.doc.scratchBefore[:0]
+	conflicting := tx.doc.scratchConflict[:0]
+	contains := func(s []*Item, x *Item) bool {
+		for _, e := range s {
+			if e == x {
+				return true
+			}
+		}
+		return false
+	}
+	for o != nil && o != it.right {
+		before = append(before, o)
+		conflicting = append(conflicting, o)
+		if sameOptID(it.hasOrigin(), it.origin, o.hasOrigin(), o.origin) {
+			if o.id.Client < it.id.Client {
+				left = o
+				conflicting = conflicting[:0]
+			} else if sameOptID(it.hasRight(), it.rightOrigin, o.hasRight(), o.rightOrigin) {
+				break
+			}
+		} else if o.hasOrigin() {
+			oo := store.find(o.origin)
+			if oo != nil && contains(before, oo) {
+				if !contains(conflicting, oo) {
+					left = o
+					conflicting = conflicting[:0]
+				}
+			} else {
+				break
+			}
+		} else {
+			break
+		}
+		o = o.right
+	}
+	tx.doc.scratchBefore = before[:0]
+	tx.doc.scratchConflict = conflicting[:0]
+	it.left = left
+}
+
+func sameOptID(ha bool, a ID, hb bool, b ID) bool {
+	if ha != hb {
+		return false
+	}
+	return !ha || a == b
+}
+
+// addStruct appends a struct at its client's state.
+func (tx *Transaction) addStruct(it *Item) {
+	c := tx.doc.store.getOrCreate(it.id.Client)
+	st := c.state()
+	tx.noteClient(it.id.Client, st)
+	c.structs = append(c.structs, it)
+}
+
+// deleteItem marks an item deleted, recording it in the transaction's
+// delete set; deleting a type deletes everything in it.
+func (tx *Transaction) deleteItem(it *Item) {
+	if it.deleted() {
+		return
+	}
+	if it.countable() && !it.hasParentSub() && it.parent != nil {
+		it.parent.length -= it.length
+	}
+	if it.parent != nil {
+		it.parent.markItem = nil
+	}
+	it.flags |= fDeleted
+	tx.ds.add(it.id.Client, it.id.Clock, uint64(it.length))
+	if t := it.typ(); t != nil {
+		for c := t.start; c != nil; c = c.right {
+			if !c.deleted() {
+				tx.deleteItem(c)
+			} else if c.id.Clock < tx.beforeState(c.id.Client) {
+				tx.mergeStructs = append(tx.mergeStructs, c)
+			}
+		}
+		for _, k := range t.keys {
+			c := t.mp[k]
+			if c == nil {
+				continue
+			}
+			if !c.deleted() {
+				tx.deleteItem(c)
+			} else if c.id.Clock < tx.beforeState(c.id.Client) {
+				tx.mergeStructs = append(tx.mergeStructs, c)
+			}
+		}
+	}
+}
+
+// pendingStructs holds structs that wait for missing dependencies.
+type pendingStructs struct {
+	clients []clientRefs
+	missing []clientClock // lowest missing clock per client
+}
+
+// integrateStructs integrates decoded structs, following dependencies
+// across clients with a stack as yjs does, and returns what could not be
+// integrated yet.
+func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
+	if len(refs) == 0 {
+		return nil
+	}
+	store := &tx.doc.store
+	type cursor struct {
+		client uint64
+		refs   []*Item
+		i      int
+	}
+	cursors := make([]cursor, len(refs))
+	for i, r := range refs {
+		cursors[i] = cursor{client: r.client, refs: r.refs}
+	}
+	// Process clients in descending order: sort ascending and pop from the end.
+	sortCursors := func() {
+		for i := 1; i < len(cursors); i++ {
+			for j := i; j > 0 && cursors[j-1].client > cursors[j].client; j-- {
+				cursors[j-1], cursors[j] = cursors[j], cursors[j-1]
+			}
+		}
+	}
+	sortCursors()
+	find := func(client uint64) *cursor {
+		for i := range cursors {
+			if cursors[i].client == client {
+				return &cursors[i]
+			}
+		}
+		return nil
+	}
+	order := make([]uint64, len(cursors))
+	for i := range cursors {
+		order[i] = cursors[i].client
+	}
+	nextTarget := func() *cursor {
+		for len(order) > 0 {
+			c := find(order[len(order)-1])
+			if c != nil && c.i < len(c.refs) {
+				return c
+			}
+			order = order[:len(order)-1]
+		}
+		return nil
+	}
+	cur := nextTarget()
+	if cur == nil {
+		return nil
+	}
+	type stackEntry struct {
+		it  *Item
+		idx int
+	}
+	var stack []stackEntry
+	rest := &pendingStructs{}
+	updateMissing := func(client, clock uint64) {
+		for i := range rest.missing {
+			if rest.missing[i].client == client {
+				if clock < rest.missing[i].clock {
+					rest.missing[i].clock = clock
+				}
+				return
+			}
+		}
+		rest.missing = append(rest.missing, clientClock{client, clock})
+	}
+	addStackToRest := func() {
+		for _, e := range stack {
+			c := find(e.it.id.Client)
+			if c == nil || c.i == len(c.refs) && c.refs == nil {
+				continue
+			}
+			from := e.idx
+			for _, e2 := range stack {
+				if e2.it.id.Client == e.it.id.Client && e2.idx < from {
+					from = e2.idx
+				}
+			}
+			rest.clients = append(rest.clients, clientRefs{c.client, c.refs[from:]})
+			c.refs = nil
+			c.i = 0
+			for k, o := range order {
+				if o == c.client {
+					order = append(order[:k:k], order[k+1:]...)
+					break
+				}
+			}
+		}
+		stack = stack[:0]
+	}
+	head := stackEntry{cur.refs[cur.i], cur.i}
+	cur.i++
+	state := tx.doc.scratchState[:0]
+	localState := func(client uint64) uint64 {
+		for _, s := range state {
+			if s.client == client {
+				return s.clock
+			}
+		}
+		st := store.state(client)
+		state = append(state, clientClock{client, st})
+		return st
+	}
+	setState := func(client, clock uint64) {
+		for i := range state {
+			if state[i].client == client {
+				state[i].clock = clock
+				return
+			}
+		}
+		state = append(state, clientClock{client, clock})
+	}
+	for {
+		it := head.it
+		if !it.isSkip() {
+			local := localState(it.id.Client)
+			if it.id.Clock > local {
+				stack = append(stack, head)
+				updateMissing(it.id.Client, it.id.Clock-1)
+				addStackToRest()
+			} else if end := it.id.Clock + uint64(it.length); end > local {
+				missing, isMissing := tx.getMissing(it)
+				if isMissing {
+					stack = append(stack, head)
+					mc := find(missing)
+					if mc == nil || mc.i >= len(mc.refs) {
+						updateMissing(missing, store.state(missing))
+						addStackToRest()
+					} else {
+						head = stackEntry{mc.refs[mc.i], mc.i}
+						mc.i++
+						continue
+					}
+				} else {
+					tx.integrate(it, int(local-it.id.Clock))
+					setState(it.id.Client, it.id.Clock+uint64(it.length))
+				}
+			}
+		}
+		if len(stack) > 0 {
+			head = stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+		} else if cur != nil && cur.i < len(cur.refs) {
+			head = stackEntry{cur.refs[cur.i], cur.i}
+			cur.i++
+		} else {
+			cur = nextTarget()
+			if cur == nil {
+				break
+			}
+			head = stackEntry{cur.refs[cur.i], cur.i}
+			cur.i++
+		}
+	}
+	tx.doc.scratchState = state[:0]
+	if len(rest.clients) == 0 {
+		return nil
+	}
+	return rest
+}

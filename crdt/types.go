@@ -1,0 +1,605 @@
+package crdt
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/yardhq/yard/crdt/lib0"
+)
+
+var decodeRune = utf8.DecodeRune
+
+// ErrOutOfRange is returned for an index or length beyond a list's end.
+var ErrOutOfRange = errors.New("crdt: index out of range")
+
+// Map is a Y.Map.
+type Map struct{ b *Branch }
+
+// Array is a Y.Array.
+type Array struct{ b *Branch }
+
+// Text is a Y.Text. Indexes and lengths count UTF-16 code units, as in yjs.
+type Text struct{ b *Branch }
+
+// XmlFragment is a Y.XmlFragment (read access).
+type XmlFragment struct{ b *Branch }
+
+// XmlElement is a Y.XmlElement (read access).
+type XmlElement struct{ b *Branch }
+
+// XmlText is a Y.XmlText (read access).
+type XmlText struct{ b *Branch }
+
+// ---- Map ----
+
+// Get returns the value of key: a JSON-like value (numbers are float64,
+// objects lib0.Object), []byte, or a nested *Map, *Array, *Text.
+func (m *Map) Get(key string) (any, bool) {
+	it := m.b.mp[key]
+	if it == nil || it.deleted() {
+		return nil, false
+	}
+	return itemValue(it, it.length-1), true
+}
+
+// Has reports whether key is set.
+func (m *Map) Has(key string) bool { _, ok := m.Get(key); return ok }
+
+// Keys returns the set keys in yjs iteration order.
+func (m *Map) Keys() []string {
+	var out []string
+	for _, k := range m.b.keys {
+		if it := m.b.mp[k]; it != nil && !it.deleted() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Len returns the number of set keys.
+func (m *Map) Len() int { return len(m.Keys()) }
+
+// ToJSON returns the map like yjs toJSON(), as plain Go values.
+func (m *Map) ToJSON() map[string]any { return m.b.mapJSON().Map() }
+
+// MarshalJSON renders the map as JSON.stringify(map.toJSON()) would, key
+// order included.
+func (m *Map) MarshalJSON() ([]byte, error) { return lib0.AppendJSON(nil, m.b.mapJSON()) }
+
+// Set sets key to value (anything lib0.Normalize accepts; []byte is stored as
+// binary content).
+func (m *Map) Set(tx *Transaction, key string, value any) error {
+	it, err := newValueItem(value)
+	if err != nil {
+		return err
+	}
+	tx.mapSet(m.b, key, it)
+	return nil
+}
+
+// SetMap sets key to a new nested map and returns it.
+func (m *Map) SetMap(tx *Transaction, key string) *Map {
+	return &Map{tx.mapSet(m.b, key, newTypeItem(typeMap)).ext.typ}
+}
+
+// SetArray sets key to a new nested array and returns it.
+func (m *Map) SetArray(tx *Transaction, key string) *Array {
+	return &Array{tx.mapSet(m.b, key, newTypeItem(typeArray)).ext.typ}
+}
+
+// SetText sets key to a new nested text and returns it.
+func (m *Map) SetText(tx *Transaction, key string) *Text {
+	return &Text{tx.mapSet(m.b, key, newTypeItem(typeText)).ext.typ}
+}
+
+// Delete removes key.
+func (m *Map) Delete(tx *Transaction, key string) {
+	if it := m.b.mp[key]; it != nil {
+		tx.deleteItem(it)
+	}
+}
+
+func (tx *Transaction) mapSet(b *Branch, key string, it *Item) *Item {
+	tx.checkDoc(b)
+	left := b.mp[key]
+	d := tx.doc
+	it.id = ID{d.clientID, d.store.state(d.clientID)}
+	it.left = left
+	if left != nil {
+		it.origin = left.lastID()
+		it.flags |= fOrigin
+	}
+	it.parent = b
+	it.parentSub = key
+	it.flags |= fParentSub
+	tx.integrate(it, 0)
+	return it
+}
+
+func (tx *Transaction) checkDoc(b *Branch) {
+	if b.doc != tx.doc {
+		panic("crdt: type used with another document's transaction")
+	}
+}
+
+func newValueItem(v any) (*Item, error) {
+	if bin, ok := v.([]byte); ok {
+		return &Item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1}, nil
+	}
+	n, err := lib0.Normalize(v)
+	if err != nil {
+		return nil, fmt.Errorf("crdt: %w", err)
+	}
+	it := &Item{kind: kindAny, length: 1}
+	it.x().vals = []any{n}
+	return it, nil
+}
+
+func newTypeItem(ref int8) *Item {
+	it := &Item{kind: kindType, length: 1}
+	it.x().typ = &Branch{typeRef: ref}
+	return it
+}
+
+// ---- Array ----
+
+// Len returns the number of elements.
+func (a *Array) Len() int { return a.b.length }
+
+// Get returns element i.
+func (a *Array) Get(i int) (any, bool) {
+	if i < 0 || i >= a.b.length {
+		return nil, false
+	}
+	for n := a.b.start; n != nil; n = n.right {
+		if n.deleted() || !n.countable() {
+			continue
+		}
+		if i < n.length {
+			return itemValue(n, i), true
+		}
+		i -= n.length
+	}
+	return nil, false
+}
+
+// ToJSON returns the array like yjs toJSON().
+func (a *Array) ToJSON() []any {
+	l := a.b.listJSON()
+	for i, v := range l {
+		l[i] = lib0.ToPlain(v)
+	}
+	return l
+}
+
+// MarshalJSON renders the array as JSON.stringify(array.toJSON()) would.
+func (a *Array) MarshalJSON() ([]byte, error) { return lib0.AppendJSON(nil, a.b.listJSON()) }
+
+// Insert inserts values at index. Consecutive plain values share one item;
+// []byte values become binary items.
+func (a *Array) Insert(tx *Transaction, index int, values ...any) error {
+	tx.checkDoc(a.b)
+	if index < 0 || index > a.b.length {
+		return ErrOutOfRange
+	}
+	items := make([]*Item, 0, 1)
+	var pack []any
+	flush := func() {
+		if len(pack) > 0 {
+			it := &Item{kind: kindAny, length: len(pack)}
+			it.x().vals = pack
+			items = append(items, it)
+			pack = nil
+		}
+	}
+	for _, v := range values {
+		if bin, ok := v.([]byte); ok {
+			flush()
+			items = append(items, &Item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1})
+			continue
+		}
+		n, err := lib0.Normalize(v)
+		if err != nil {
+			return fmt.Errorf("crdt: %w", err)
+		}
+		pack = append(pack, n)
+	}
+	flush()
+	left := tx.listRefAt(a.b, index)
+	tx.insertAfter(a.b, left, items)
+	return nil
+}
+
+// Push appends values.
+func (a *Array) Push(tx *Transaction, values ...any) error {
+	return a.Insert(tx, a.b.length, values...)
+}
+
+// InsertMap inserts a new nested map at index and returns it.
+func (a *Array) InsertMap(tx *Transaction, index int) (*Map, error) {
+	t, err := a.insertType(tx, index, typeMap)
+	if err != nil {
+		return nil, err
+	}
+	return &Map{t}, nil
+}
+
+// InsertArray inserts a new nested array at index and returns it.
+func (a *Array) InsertArray(tx *Transaction, index int) (*Array, error) {
+	t, err := a.insertType(tx, index, typeArray)
+	if err != nil {
+		return nil, err
+	}
+	return &Array{t}, nil
+}
+
+// InsertText inserts a new nested text at index and returns it.
+func (a *Array) InsertText(tx *Transaction, index int) (*Text, error) {
+	t, err := a.insertType(tx, index, typeText)
+	if err != nil {
+		return nil, err
+	}
+	return &Text{t}, nil
+}
+
+func (a *Array) insertType(tx *Transaction, index int, ref int8) (*Branch, error) {
+	tx.checkDoc(a.b)
+	if index < 0 || index > a.b.length {
+		return nil, ErrOutOfRange
+	}
+	it := newTypeItem(ref)
+	tx.insertAfter(a.b, tx.listRefAt(a.b, index), []*Item{it})
+	return it.ext.typ, nil
+}
+
+// Delete removes length elements from index.
+func (a *Array) Delete(tx *Transaction, index, length int) error {
+	tx.checkDoc(a.b)
+	if index < 0 || length < 0 || index+length > a.b.length {
+		return ErrOutOfRange
+	}
+	tx.listDelete(a.b, index, length)
+	return nil
+}
+
+// listRefAt returns the item after which index falls, splitting an item when
+// index is inside it (yjs typeListInsertGenerics).
+func (tx *Transaction) listRefAt(b *Branch, index int) *Item {
+	if index == 0 {
+		return nil
+	}
+	n, rem := b.seek(index)
+	for ; n != nil; n = n.right {
+		if !n.deleted() && n.countable() {
+			if rem <= n.length {
+				if rem < n.length {
+					tx.cleanStart(ID{n.id.Client, n.id.Clock + uint64(rem)})
+				}
+				b.markItem, b.markIndex = n, index-rem
+				return n
+			}
+			rem -= n.length
+		}
+	}
+	return nil
+}
+
+// seek returns an item to start walking from and the remaining count, using
+// the position cache when it is valid.
+func (b *Branch) seek(index int) (*Item, int) {
+	n, idx := b.markItem, b.markIndex
+	if n == nil || n.parent != b || index == 0 {
+		return b.start, index
+	}
+	// Start strictly before index so the walk ends where a walk from the
+	// start would.
+	for idx >= index && n != nil {
+		n = n.left
+		if n != nil && !n.deleted() && n.countable() {
+			idx -= n.length
+		}
+	}
+	if n == nil {
+		return b.start, index
+	}
+	return n, index - idx
+}
+
+func (tx *Transaction) insertAfter(b *Branch, left *Item, items []*Item) {
+	var right *Item
+	if left == nil {
+		right = b.start
+	} else {
+		right = left.right
+	}
+	d := tx.doc
+	for _, it := range items {
+		it.id = ID{d.clientID, d.store.state(d.clientID)}
+		it.left, it.right, it.parent = left, right, b
+		if left != nil {
+			it.origin = left.lastID()
+			it.flags |= fOrigin
+		}
+		if right != nil {
+			it.rightOrigin = right.id
+			it.flags |= fRightOrigin
+		}
+		tx.integrate(it, 0)
+		left = it
+	}
+}
+
+func (tx *Transaction) listDelete(b *Branch, index, length int) {
+	n, rem := b.seek(index)
+	for ; n != nil && rem > 0; n = n.right {
+		if !n.deleted() && n.countable() {
+			if rem < n.length {
+				tx.cleanStart(ID{n.id.Client, n.id.Clock + uint64(rem)})
+			}
+			rem -= n.length
+		}
+	}
+	for length > 0 && n != nil {
+		if !n.deleted() {
+			if length < n.length {
+				tx.cleanStart(ID{n.id.Client, n.id.Clock + uint64(length)})
+			}
+			tx.deleteItem(n)
+			length -= n.length
+		}
+		n = n.right
+	}
+	b.markItem, b.markIndex = nil, 0
+}
+
+// ---- Text ----
+
+// String returns the text.
+func (t *Text) String() string { return t.b.text() }
+
+// Len returns the length in UTF-16 code units.
+func (t *Text) Len() int { return t.b.length }
+
+// MarshalJSON renders the text as a JSON string.
+func (t *Text) MarshalJSON() ([]byte, error) { return lib0.AppendJSONString(nil, t.b.text()), nil }
+
+// textPos is a position between two items of a text.
+type textPos struct {
+	left, right *Item
+	index       int
+}
+
+// findTextPos walks to UTF-16 index like yjs findPosition: it stops as
+// soon as the count is reached, splitting an item when index is inside it.
+func (tx *Transaction) findTextPos(b *Branch, index int) textPos {
+	n, rem := b.seek(index)
+	pos := textPos{right: n, index: index - rem}
+	if n != nil {
+		pos.left = n.left
+	}
+	for pos.right != nil && rem > 0 {
+		r := pos.right
+		if !r.deleted() && r.kind != kindFormat {
+			if rem < r.length {
+				tx.cleanStart(ID{r.id.Client, r.id.Clock + uint64(rem)})
+			}
+			if r.countable() {
+				pos.index += r.length
+				rem -= r.length
+			}
+		}
+		pos.left = r
+		pos.right = r.right
+	}
+	return pos
+}
+
+// Insert inserts s at UTF-16 index.
+func (t *Text) Insert(tx *Transaction, index int, s string) error {
+	tx.checkDoc(t.b)
+	if index < 0 || index > t.b.length {
+		return ErrOutOfRange
+	}
+	if s == "" {
+		return nil
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	pos := tx.findTextPos(t.b, index)
+	// Skip deleted items to the right, as yjs's minimizeAttributeChanges does.
+	for pos.right != nil && pos.right.deleted() {
+		pos.left = pos.right
+		pos.right = pos.right.right
+	}
+	it := &Item{kind: kindString, str: []byte(s), length: lib0.UTF16Len(s)}
+	t.insertItemBetween(tx, pos.left, pos.right, it)
+	t.b.markItem, t.b.markIndex = it, index
+	return nil
+}
+
+func (t *Text) insertItemBetween(tx *Transaction, left, right *Item, it *Item) {
+	d := tx.doc
+	it.id = ID{d.clientID, d.store.state(d.clientID)}
+	it.left, it.right, it.parent = left, right, t.b
+	if left != nil {
+		it.origin = left.lastID()
+		it.flags |= fOrigin
+	}
+	if right != nil {
+		it.rightOrigin = right.id
+		it.flags |= fRightOrigin
+	}
+	tx.integrate(it, 0)
+}
+
+// Delete removes length UTF-16 units from index.
+func (t *Text) Delete(tx *Transaction, index, length int) error {
+	tx.checkDoc(t.b)
+	if index < 0 || length < 0 || index+length > t.b.length {
+		return ErrOutOfRange
+	}
+	pos := tx.findTextPos(t.b, index)
+	for length > 0 && pos.right != nil {
+		r := pos.right
+		if !r.deleted() {
+			switch r.kind {
+			case kindType, kindEmbed, kindString:
+				if length < r.length {
+					tx.cleanStart(ID{r.id.Client, r.id.Clock + uint64(length)})
+				}
+				length -= r.length
+				tx.deleteItem(r)
+			}
+		}
+		pos.left = r
+		pos.right = r.right
+	}
+	if pos.right != nil {
+		t.b.markItem, t.b.markIndex = pos.right, index
+	} else {
+		t.b.markItem = nil
+	}
+	return nil
+}
+
+// ---- XML (read access) ----
+
+// String renders the fragment's children like yjs toString().
+func (x *XmlFragment) String() string { return x.b.xmlString() }
+
+// Len returns the number of children.
+func (x *XmlFragment) Len() int { return x.b.length }
+
+// String renders the element like yjs toString().
+func (x *XmlElement) String() string { return x.b.xmlString() }
+
+// NodeName returns the element's tag name.
+func (x *XmlElement) NodeName() string { return x.b.nodeName }
+
+// Attributes returns the element's attributes.
+func (x *XmlElement) Attributes() map[string]any { return (&Map{x.b}).ToJSON() }
+
+// String returns the text.
+func (x *XmlText) String() string { return x.b.xmlText() }
+
+func (b *Branch) xmlString() string {
+	var sb strings.Builder
+	if b.typeRef == typeXmlElement {
+		name := strings.ToLower(b.nodeName)
+		sb.WriteString("<" + name)
+		keys := (&Map{b}).Keys()
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, _ := (&Map{b}).Get(k)
+			sb.WriteString(" " + k + `="` + jsString(v) + `"`)
+		}
+		sb.WriteString(">")
+		b.writeXmlChildren(&sb)
+		return sb.String() + "</" + name + ">"
+	}
+	b.writeXmlChildren(&sb)
+	return sb.String()
+}
+
+func (b *Branch) writeXmlChildren(sb *strings.Builder) {
+	for n := b.start; n != nil; n = n.right {
+		if n.deleted() || !n.countable() {
+			continue
+		}
+		for i := 0; i < n.length; i++ {
+			switch v := itemValue(n, i).(type) {
+			case *XmlElement:
+				sb.WriteString(v.b.xmlString())
+			case *XmlText:
+				sb.WriteString(v.b.xmlText())
+			case *XmlFragment:
+				sb.WriteString(v.b.xmlString())
+			case string:
+				sb.WriteString(v)
+			default:
+				sb.WriteString(jsString(v))
+			}
+		}
+	}
+}
+
+// xmlText renders text with its formatting marks as nested tags, as yjs's
+// YXmlText.toString does.
+func (b *Branch) xmlText() string {
+	var sb strings.Builder
+	attrs := lib0.Object{}
+	var run []byte
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		var names []string
+		for _, f := range attrs {
+			if f.Value != nil {
+				names = append(names, f.Key)
+			}
+		}
+		sort.Strings(names)
+		for _, nm := range names {
+			sb.WriteString("<" + nm)
+			v, _ := attrs.Get(nm)
+			if o, ok := v.(lib0.Object); ok {
+				ks := make([]string, 0, len(o))
+				for _, f := range o {
+					ks = append(ks, f.Key)
+				}
+				sort.Strings(ks)
+				for _, k := range ks {
+					av, _ := o.Get(k)
+					sb.WriteString(" " + k + `="` + jsString(av) + `"`)
+				}
+			}
+			sb.WriteString(">")
+		}
+		sb.Write(run)
+		for i := len(names) - 1; i >= 0; i-- {
+			sb.WriteString("</" + names[i] + ">")
+		}
+		run = run[:0]
+	}
+	for n := b.start; n != nil; n = n.right {
+		if n.deleted() {
+			continue
+		}
+		switch n.kind {
+		case kindFormat:
+			flush()
+			attrs.Set(n.ext.key, n.ext.vals[0])
+		case kindString:
+			run = append(run, n.str...)
+		}
+	}
+	flush()
+	return sb.String()
+}
+
+// jsString renders a value as JavaScript's String(v) would for JSON-like
+// values.
+func jsString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return lib0.FormatNumber(t)
+	case nil:
+		return "null"
+	case lib0.Undefined:
+		return "undefined"
+	case bool:
+		if t {
+			return "true"
+		}
+		return "false"
+	case lib0.Object:
+		return "[object Object]"
+	}
+	s, _ := lib0.StringifyJSON(v)
+	return s
+}
