@@ -74,8 +74,11 @@ func TestB4Update(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("b4-update.bin: %d bytes in, v1 re-encoded %d bytes", len(b4), len(v1))
-	if len(v1) > 311038 {
-		t.Errorf("v1 encoding is %d bytes, more than yjs's 311,038", len(v1))
+	// yjs 13.6.31 re-encodes this yrs-produced file to 385,866 bytes (its
+	// 311,038-byte figure is for the document yjs builds by replaying the
+	// trace itself, checked in TestB4Replay).
+	if len(v1) > 385866 {
+		t.Errorf("v1 encoding is %d bytes, more than yjs's 385,866 for the same document", len(v1))
 	}
 	d2 := NewDoc()
 	if err := d2.ApplyUpdate(v1); err != nil {
@@ -123,7 +126,9 @@ func (d *Doc) structCount() int {
 }
 
 func b4Updates(t testing.TB, patches []patch, want string) [][]byte {
-	src := NewDocWithClientID(1)
+	// A client ID that takes 5 bytes as a varUint, like yjs's random 32-bit
+	// IDs, so sizes compare with yjs's.
+	src := NewDocWithClientID(3_000_000_001)
 	text := src.GetText("text")
 	updates := make([][]byte, 0, len(patches))
 	src.OnUpdate(func(u []byte) { updates = append(updates, append([]byte(nil), u...)) })
