@@ -1,0 +1,179 @@
+// Package app is Yard's composition root: it turns a validated config.Config into a running
+// server by building every dependency once and wiring them together. Nothing below this package
+// reads flags or the environment, and nothing else constructs the long-lived pieces.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/metrics"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/mux/ping"
+	"github.com/yardhq/yard/server/wsgate"
+)
+
+// App is one running Yard server.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	metrics *metrics.Set
+	mux     *mux.Server
+	http    *http.Server
+	redis   *redis.Client // nil without --redis-url
+
+	ln       net.Listener
+	serveErr chan error
+	stopOnce sync.Once
+}
+
+// New builds the server from cfg (which must be valid). Nothing listens until Start.
+func New(cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	clusters, err := loadClusters(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := openRedis(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 && cfg.DevAuth {
+		// Dev login without a configured secret: tokens are good until this process exits.
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("generating a dev token secret: %w", err)
+		}
+	}
+	var jwks *auth.JWKS
+	if cfg.JWKSURL != "" {
+		jwks = auth.NewJWKS(cfg.JWKSURL, auth.JWKSOptions{})
+	}
+	verifier, err := auth.NewVerifier(auth.Options{Secret: secret, JWKS: jwks, AdminGroup: cfg.AdminGroup, TokenTTL: cfg.TokenTTL})
+	if err != nil {
+		return nil, err
+	}
+	tickets := auth.NewMemoryTickets(nil)
+
+	muxCfg := mux.DefaultConfig()
+	muxCfg.MaxFrameBytes = cfg.Limits.MaxFrameBytes
+	muxCfg.MaxChannels = cfg.Limits.MaxChannelsPerConn
+	if err := muxCfg.Validate(); err != nil {
+		return nil, fmt.Errorf("multiplexer config: %w", err)
+	}
+	kinds := mux.NewRegistry()
+	if err := kinds.Register(ping.Kind{}); err != nil {
+		return nil, err
+	}
+	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
+
+	gate := wsgate.New(wsgate.Options{
+		Verifier:        verifier,
+		Tickets:         tickets,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		MaxConnsPerUser: cfg.Limits.MaxConnsPerUser,
+		MaxConns:        cfg.Limits.MaxConns,
+		Metrics:         m,
+		Logger:          log,
+	})
+
+	handler := httpapi.New(httpapi.Deps{
+		Logger:   log,
+		Metrics:  m,
+		Verifier: verifier,
+		Tickets:  tickets,
+		DevAuth:  cfg.DevAuth,
+		Checks:   readinessChecks(rdb, clusters),
+		WebSockets: map[string]http.Handler{
+			"/ws": gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
+		},
+		Static:  httpapi.Static(cfg.StaticDir),
+		OpenAPI: httpapi.OpenAPISpec,
+	})
+
+	return &App{
+		cfg:     cfg,
+		log:     log,
+		metrics: m,
+		mux:     muxServer,
+		redis:   rdb,
+		http: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		serveErr: make(chan error, 1),
+	}, nil
+}
+
+// Start listens on the configured address and serves in the background. The "listening" log line
+// carries the URL (tests and scripts that listen on port 0 read it from there).
+func (a *App) Start() (net.Addr, error) {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	go func() { a.serveErr <- a.http.Serve(ln) }()
+	a.log.Info("listening", "url", "http://"+ln.Addr().String(), "dev_auth", a.cfg.DevAuth,
+		"redis", a.cfg.RedisURL != "", "write_enabled", a.cfg.WriteEnabled)
+	return ln.Addr(), nil
+}
+
+// Shutdown stops accepting, closes every WebSocket with 1001 (going away) and waits for the
+// connections' goroutines, all within ctx.
+func (a *App) Shutdown(ctx context.Context) error {
+	var err error
+	a.stopOnce.Do(func() {
+		var wg sync.WaitGroup
+		var httpErr, muxErr error
+		// http.Server.Shutdown does not wait for hijacked connections; the multiplexer closes and
+		// awaits those itself.
+		wg.Go(func() { httpErr = a.http.Shutdown(ctx) })
+		wg.Go(func() { muxErr = a.mux.Shutdown(ctx) })
+		wg.Wait()
+		if serveErr := <-a.serveErr; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = serveErr
+		}
+		err = errors.Join(err, httpErr, muxErr)
+		if a.redis != nil {
+			err = errors.Join(err, a.redis.Close())
+		}
+		a.log.Info("stopped", "err", err)
+	})
+	return err
+}
+
+// Run starts the server and shuts it down when ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	if _, err := a.Start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-a.serveErr:
+		a.serveErr <- err
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	return a.Shutdown(sctx)
+}

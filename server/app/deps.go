@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/server/cluster"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/httpapi"
+)
+
+// loadClusters returns the configured clusters. An explicit --kubeconfig or --context that cannot
+// be loaded is an error; with neither, a machine without any kubeconfig serves no clusters (rooms
+// and the canvas still work) and says so.
+func loadClusters(cfg config.Config, log *slog.Logger) ([]*cluster.Cluster, error) {
+	cs, err := cluster.Load(cfg.Kubeconfig, cfg.Contexts)
+	if err != nil {
+		if cfg.Kubeconfig != "" || len(cfg.Contexts) > 0 {
+			return nil, err
+		}
+		log.Warn("serving no cluster", "reason", err)
+		return nil, nil
+	}
+	for _, c := range cs {
+		log.Info("cluster", "name", c.Name, "server", c.Config.Host)
+	}
+	return cs, nil
+}
+
+// openRedis connects to Redis when configured; the client connects lazily, readiness reports it.
+func openRedis(cfg config.Config) (*redis.Client, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	return redis.NewClient(opts), nil
+}
+
+func readinessChecks(rdb *redis.Client, clusters []*cluster.Cluster) []httpapi.Check {
+	var checks []httpapi.Check
+	if rdb != nil {
+		checks = append(checks, httpapi.Check{Name: "redis", Check: func(ctx context.Context) error {
+			return rdb.Ping(ctx).Err()
+		}})
+	}
+	for _, c := range clusters {
+		checks = append(checks, httpapi.Check{Name: "cluster:" + c.Name, Check: c.Ping})
+	}
+	return checks
+}

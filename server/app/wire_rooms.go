@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/metrics"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/room"
+	"github.com/yardhq/yard/server/room/backend"
+	"github.com/yardhq/yard/server/wsgate"
+)
+
+// rooms is the shared-document domain as wired into the server.
+type rooms struct {
+	manager *room.Manager
+	backend backend.Backend
+	kind    room.Kind
+}
+
+// wireRooms builds the room manager on Redis when configured (else in memory) and registers the
+// sync channel kind.
+func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, kinds *mux.Registry) (*rooms, error) {
+	replica := cfg.Rooms.Replica
+	if replica == "" {
+		host, _ := os.Hostname()
+		replica = host + "-" + room.NewConnID()[:6]
+	}
+	var be backend.Backend
+	if rdb != nil {
+		rb, err := backend.NewRedis(rdb, backend.RedisOptions{Replica: replica, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		be = rb
+	} else {
+		be = backend.NewMemory()
+	}
+	mgr, err := room.NewManager(room.Options{
+		Backend:         be,
+		NewDoc:          func(clientID uint64) room.Doc { return crdt.NewDocWithClientID(clientID) },
+		Replica:         replica,
+		Grace:           cfg.Rooms.Grace,
+		CompactEvery:    cfg.Rooms.CompactEvery,
+		MaxMessageBytes: cfg.Rooms.MaxMessageBytes,
+		MessageRate:     float64(cfg.Rooms.MessageRate),
+		MessageBurst:    2 * cfg.Rooms.MessageRate,
+		ReadOnly:        cfg.Rooms.ReadOnly,
+		Logger:          log.With("component", "rooms", "replica", replica),
+		Metrics:         m,
+	})
+	if err != nil {
+		_ = be.Close()
+		return nil, err
+	}
+	r := &rooms{manager: mgr, backend: be, kind: room.Kind{M: mgr}}
+	if err := kinds.Register(r.kind); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close stops every room (compacting what it can) and then the backend.
+func (r *rooms) Close() error {
+	r.manager.Close()
+	return r.backend.Close()
+}
+
+// singleSync serves /ws/sync/{room}: the plain y-websocket protocol for one room, so an
+// unmodified y-websocket WebsocketProvider(serverURL + "/ws/sync", room, doc) works.
+func (r *rooms) singleSync(gate *wsgate.Gate) http.Handler {
+	return gate.Handler("sync", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
+		params := url.Values{"room": {chi.URLParam(req, "room")}}
+		mux.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params, ConnID: room.NewConnID()})
+	})
+}
+
+// Mount implements httpapi.Mounter: the rooms API.
+func (r *rooms) Mount(api chi.Router) {
+	api.Get("/rooms", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		list, err := r.manager.Rooms(ctx)
+		if err != nil {
+			writeRoomError(w, err)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"rooms": list})
+	})
+	api.Get("/rooms/{room}/doc", func(w http.ResponseWriter, req *http.Request) {
+		id := chi.URLParam(req, "room")
+		if !room.ValidID(id) {
+			httpapi.WriteError(w, http.StatusBadRequest, mux.CodeBadParams,
+				fmt.Sprintf("room ids are 1-%d characters of A-Z a-z 0-9 . _ -", room.MaxIDLength))
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		doc, err := r.manager.JSON(ctx, id)
+		if err != nil {
+			writeRoomError(w, err)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, doc)
+	})
+	api.Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
+		if u, _ := identity.FromContext(req.Context()); !u.Admin {
+			httpapi.WriteError(w, http.StatusForbidden, mux.CodeForbidden, "admins only")
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		ps, err := r.manager.Presence(ctx)
+		if err != nil {
+			writeRoomError(w, err)
+			return
+		}
+		if ps == nil {
+			ps = []backend.Presence{}
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"presence": ps})
+	})
+}
+
+func writeRoomError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, backend.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		httpapi.WriteError(w, http.StatusServiceUnavailable, mux.CodeUnavailable, "the room store is unreachable; retry")
+	default:
+		e := mux.AsError(err)
+		status := http.StatusInternalServerError
+		switch e.Code {
+		case mux.CodeBadParams:
+			status = http.StatusBadRequest
+		case mux.CodeShuttingDown:
+			status = http.StatusServiceUnavailable
+		}
+		httpapi.WriteError(w, status, e.Code, e.Message)
+	}
+}
