@@ -1,0 +1,146 @@
+package room
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/room/backend"
+)
+
+// conn is one client in one room.
+type conn struct {
+	r           *room
+	ch          mux.Channel
+	user        identity.User
+	connID      string
+	readOnly    bool
+	connectedAt time.Time
+
+	mu    sync.Mutex // owned is read by the presence loop
+	owned []uint64
+}
+
+func (c *conn) owns(id uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.owned, id)
+}
+
+func (c *conn) claim(id uint64, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.owned) >= max {
+		return false
+	}
+	c.owned = append(c.owned, id)
+	return true
+}
+
+func (c *conn) ownedIDs() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.owned)
+}
+
+func (c *conn) presence(replica string) backend.Presence {
+	p := backend.Presence{
+		Room: c.r.id, UserID: c.user.ID, UserName: c.user.Name, ConnID: c.connID,
+		Replica: replica, ConnectedAt: c.connectedAt, ReadOnly: c.readOnly, ClientIDs: c.ownedIDs(),
+	}
+	for _, id := range p.ClientIDs {
+		if s, ok := c.r.aw.State(id); ok {
+			p.Awareness = s
+			break
+		}
+	}
+	return p
+}
+
+// Serve runs one sync client in room on ch until the client goes away: the body of the sync
+// channel kind and of /ws/sync/{room}.
+func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, connID, roomID string) error {
+	if !ValidID(roomID) {
+		return mux.Errorf(mux.CodeBadParams, "invalid room id")
+	}
+	r, err := m.acquire(roomID)
+	if err != nil {
+		return err
+	}
+	defer m.release(r)
+	c := &conn{r: r, ch: ch, user: u, connID: connID, readOnly: m.ReadOnly(u, roomID), connectedAt: time.Now().UTC()}
+	joined := make(chan struct{})
+	if err := r.post(ctx, joinEv{c: c, done: joined}); err != nil {
+		return err
+	}
+	select {
+	case <-joined:
+	case <-ctx.Done():
+		// The join is queued; leave after it so the room does not keep a dead client.
+		_ = r.post(m.ctx, leaveEv{c: c})
+		return nil
+	}
+	defer func() { _ = r.post(m.ctx, leaveEv{c: c}) }()
+
+	limit := newBucket(m.opts.MessageRate, m.opts.MessageBurst)
+	for {
+		msg, err := ch.Recv(ctx)
+		if err != nil {
+			return nil
+		}
+		if len(msg.Data) > m.opts.MaxMessageBytes {
+			m.m.updates.WithLabelValues("too_large").Inc()
+			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: larger than the limit")})
+			continue
+		}
+		if err := limit.wait(ctx); err != nil {
+			return nil
+		}
+		ym, _, err := yprotocol.DecodeMessage(msg.Data)
+		if err != nil {
+			m.m.updates.WithLabelValues("malformed").Inc()
+			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: malformed")})
+			continue
+		}
+		if err := r.post(ctx, msgEv{c: c, msg: ym}); err != nil {
+			return nil
+		}
+	}
+}
+
+// bucket is a token bucket: wait takes a token, sleeping until one is available.
+type bucket struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(rate float64, burst int) *bucket {
+	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+func (b *bucket) wait(ctx context.Context) error {
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return nil
+	}
+	d := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		b.tokens = 0
+		b.last = time.Now()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

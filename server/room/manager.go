@@ -1,0 +1,353 @@
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/room/backend"
+)
+
+// Manager owns this replica's live rooms.
+type Manager struct {
+	opts Options
+	be   backend.Backend
+	m    roomMetrics
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	rooms map[string]*room
+	conns map[*conn]struct{}
+
+	presenceKick chan struct{}
+}
+
+type roomMetrics struct {
+	loaded   prometheus.Gauge
+	clients  prometheus.Gauge
+	updates  *prometheus.CounterVec
+	compacts *prometheus.CounterVec
+}
+
+// NewManager starts the presence registration loop; Close stops it and every room.
+func NewManager(o Options) (*Manager, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	o.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		opts: o, be: o.Backend, ctx: ctx, cancel: cancel,
+		rooms: map[string]*room{}, conns: map[*conn]struct{}{},
+		presenceKick: make(chan struct{}, 1),
+		m: roomMetrics{
+			loaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
+			clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_room_clients", Help: "Sync clients connected to this replica."}),
+			updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_updates_total",
+				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable)."}, []string{"result"}),
+			compacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_compactions_total",
+				Help: "Room log compactions by result (done, lease_held, failed)."}, []string{"result"}),
+		},
+	}
+	if o.Metrics != nil {
+		for _, c := range []prometheus.Collector{m.m.loaded, m.m.clients, m.m.updates, m.m.compacts} {
+			if err := o.Metrics.Registry.Register(c); err != nil {
+				cancel()
+				return nil, fmt.Errorf("rooms: register metrics: %w", err)
+			}
+		}
+	}
+	m.wg.Go(m.presenceLoop)
+	return m, nil
+}
+
+// Close stops every room (compacting what it can) and waits for their goroutines.
+func (m *Manager) Close() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+// acquire returns the live room id, loading it if needed, holding a reference until release.
+func (m *Manager) acquire(id string) (*room, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx.Err() != nil {
+		return nil, mux.Errorf(mux.CodeShuttingDown, "the server is stopping")
+	}
+	r := m.rooms[id]
+	if r == nil {
+		r = newRoom(m, id)
+		m.rooms[id] = r
+		m.m.loaded.Inc()
+		m.wg.Go(r.run)
+	}
+	r.refs++
+	return r, nil
+}
+
+func (m *Manager) release(r *room) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.refs--
+	if r.refs == 0 {
+		r.idleSince = time.Now()
+	}
+}
+
+// tryUnload removes r if nobody held it for the grace period; after true, r must exit.
+func (m *Manager) tryUnload(r *room, force bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.refs > 0 || (!force && time.Since(r.idleSince) < m.opts.Grace) {
+		return false
+	}
+	delete(m.rooms, r.id)
+	m.m.loaded.Dec()
+	return true
+}
+
+// ReadOnly reports whether u may only read room.
+func (m *Manager) ReadOnly(u identity.User, room string) bool { return readOnly(m.opts.ReadOnly, u, room) }
+
+// Read runs fn on the room's document (loading it if needed) on the room's goroutine.
+func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
+	if !ValidID(id) {
+		return mux.Errorf(mux.CodeBadParams, "invalid room id")
+	}
+	r, err := m.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer m.release(r)
+	done := make(chan struct{})
+	if err := r.post(ctx, readEv{fn: fn, done: done}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// JSON returns the room's document as yjs toJSON gives it.
+func (m *Manager) JSON(ctx context.Context, id string) (map[string]any, error) {
+	var out map[string]any
+	err := m.Read(ctx, id, func(d Doc) { out = d.RootJSON() })
+	return out, err
+}
+
+// Write runs fn on the room's document as the server (fn makes local changes through the
+// engine); what fn changed is stored and reaches every client on every replica. When the store
+// is unreachable the change stays in this replica's document and is stored once it is back;
+// the error says so.
+func (m *Manager) Write(ctx context.Context, id string, fn func(Doc)) error {
+	if !ValidID(id) {
+		return mux.Errorf(mux.CodeBadParams, "invalid room id")
+	}
+	r, err := m.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer m.release(r)
+	done := make(chan error, 1)
+	if err := r.post(ctx, writeEv{fn: fn, done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Info is one room in the rooms listing.
+type Info struct {
+	ID           string `json:"id"`
+	Participants int    `json:"participants"`
+	Users        int    `json:"users"`
+}
+
+// Rooms lists every stored or occupied room with its participants on every replica.
+func (m *Manager) Rooms(ctx context.Context) ([]Info, error) {
+	ids, err := m.be.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := m.Presence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Info{}
+	users := map[string]map[string]bool{}
+	for _, id := range ids {
+		byID[id] = &Info{ID: id}
+	}
+	for _, p := range ps {
+		in := byID[p.Room]
+		if in == nil {
+			in = &Info{ID: p.Room}
+			byID[p.Room] = in
+			users[p.Room] = map[string]bool{}
+		}
+		if users[p.Room] == nil {
+			users[p.Room] = map[string]bool{}
+		}
+		in.Participants++
+		if !users[p.Room][p.UserID] {
+			users[p.Room][p.UserID] = true
+			in.Users++
+		}
+	}
+	out := make([]Info, 0, len(byID))
+	for _, in := range byID {
+		out = append(out, *in)
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// Presence lists every connection in every room on every replica. This replica's own entries
+// are current; the others' are as fresh as their last registration.
+func (m *Manager) Presence(ctx context.Context) ([]backend.Presence, error) {
+	all, err := m.be.ListPresence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := m.localPresence()
+	for _, p := range all {
+		if p.Replica != m.opts.Replica {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b backend.Presence) int {
+		switch {
+		case a.Room != b.Room:
+			return cmpStr(a.Room, b.Room)
+		case a.UserName != b.UserName:
+			return cmpStr(a.UserName, b.UserName)
+		default:
+			return cmpStr(a.ConnID, b.ConnID)
+		}
+	})
+	return out, nil
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (m *Manager) localPresence() []backend.Presence {
+	m.mu.Lock()
+	cs := make([]*conn, 0, len(m.conns))
+	for c := range m.conns {
+		cs = append(cs, c)
+	}
+	m.mu.Unlock()
+	out := make([]backend.Presence, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.presence(m.opts.Replica))
+	}
+	return out
+}
+
+func (m *Manager) addConn(c *conn) {
+	m.mu.Lock()
+	m.conns[c] = struct{}{}
+	m.mu.Unlock()
+	m.m.clients.Inc()
+	m.kickPresence()
+}
+
+func (m *Manager) removeConn(c *conn) {
+	m.mu.Lock()
+	_, ok := m.conns[c]
+	delete(m.conns, c)
+	m.mu.Unlock()
+	if ok {
+		m.m.clients.Dec()
+		m.kickPresence()
+	}
+}
+
+func (m *Manager) kickPresence() {
+	select {
+	case m.presenceKick <- struct{}{}:
+	default:
+	}
+}
+
+// presenceLoop registers this replica's connections every interval and shortly after a change
+// (changes within 200 ms are registered together).
+func (m *Manager) presenceLoop() {
+	t := time.NewTicker(m.opts.PresenceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			// Leave no ghost entries behind a clean shutdown.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = m.be.PutPresence(ctx, m.opts.Replica, nil, time.Second)
+			cancel()
+			return
+		case <-t.C:
+		case <-m.presenceKick:
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-m.ctx.Done():
+				continue
+			}
+		}
+		ctx, cancel := context.WithTimeout(m.ctx, m.opts.StoreTimeout)
+		if err := m.be.PutPresence(ctx, m.opts.Replica, m.localPresence(), 3*m.opts.PresenceInterval); err != nil && m.ctx.Err() == nil {
+			m.opts.Logger.Warn("registering presence", "err", err)
+		}
+		cancel()
+	}
+}
+
+// NewConnID returns a random connection id.
+func NewConnID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// randomClientID returns a Yjs client id for this replica's copy of a room: a fresh one per load,
+// since the server never holds another incarnation's history of its own id.
+func randomClientID() uint64 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return uint64(binary.LittleEndian.Uint32(b[:]))
+}
+
+var errUnavailable = errors.New("room store unavailable")

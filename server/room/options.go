@@ -1,0 +1,128 @@
+package room
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/metrics"
+	"github.com/yardhq/yard/server/room/backend"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Backend stores and relays rooms. Required.
+	Backend backend.Backend
+	// NewDoc returns an empty document that writes as clientID. Required.
+	NewDoc func(clientID uint64) Doc
+	// Replica names this process in presence and awareness relays. Required.
+	Replica string
+	// Grace keeps a room loaded this long after its last client left. Default 30s.
+	Grace time.Duration
+	// CompactEvery compacts a room's log into a snapshot after this many entries. Default 500.
+	CompactEvery int
+	// LeaseTTL is how long a compaction lease is held (at most one compaction per room per
+	// LeaseTTL across all replicas). Default 10s.
+	LeaseTTL time.Duration
+	// StoreTimeout bounds one append or load. Default 5s.
+	StoreTimeout time.Duration
+	// PresenceInterval is how often presence is re-registered; entries live 3 intervals.
+	// Default 10s.
+	PresenceInterval time.Duration
+	// MaxMessageBytes bounds one message from a client. Default 1 MiB.
+	MaxMessageBytes int
+	// MessageRate and MessageBurst bound how fast one connection's messages are read (a token
+	// bucket: excess waits, which pushes back on the client through TCP). Defaults 200/s, 400.
+	MessageRate  float64
+	MessageBurst int
+	// ReadOnly lists who may read but not write: "user", "group:name", or either prefixed with
+	// "room/" to apply to one room only.
+	ReadOnly []string
+	Logger   *slog.Logger
+	Metrics  *metrics.Set
+}
+
+func (o *Options) defaults() {
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
+	}
+	if o.CompactEvery <= 0 {
+		o.CompactEvery = 500
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 5 * time.Second
+	}
+	if o.PresenceInterval <= 0 {
+		o.PresenceInterval = 10 * time.Second
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 1 << 20
+	}
+	if o.MessageRate <= 0 {
+		o.MessageRate = 200
+	}
+	if o.MessageBurst <= 0 {
+		o.MessageBurst = 400
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports what is missing or malformed.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Backend == nil {
+		errs = append(errs, errors.New("rooms: a backend is required"))
+	}
+	if o.NewDoc == nil {
+		errs = append(errs, errors.New("rooms: a document constructor is required"))
+	}
+	if o.Replica == "" {
+		errs = append(errs, errors.New("rooms: a replica id is required"))
+	}
+	errs = append(errs, ValidateReadOnly(o.ReadOnly))
+	return errors.Join(errs...)
+}
+
+// ValidateReadOnly checks read-only rules ("user", "group:g", "room/user", "room/group:g").
+func ValidateReadOnly(rules []string) error {
+	var errs []error
+	for _, r := range rules {
+		room, who, scoped := strings.Cut(r, "/")
+		if !scoped {
+			who, room = room, ""
+		}
+		if (scoped && !ValidID(room)) || who == "" || who == "group:" {
+			errs = append(errs, fmt.Errorf("read-only rule %q: want user, group:name, room/user or room/group:name", r))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func readOnly(rules []string, u identity.User, room string) bool {
+	for _, r := range rules {
+		rr, who, scoped := strings.Cut(r, "/")
+		if !scoped {
+			who = rr
+		} else if rr != room {
+			continue
+		}
+		if g, ok := strings.CutPrefix(who, "group:"); ok {
+			for _, ug := range u.Groups {
+				if ug == g {
+					return true
+				}
+			}
+		} else if who == u.Name || who == u.ID {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,586 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/room/backend"
+)
+
+// room is one live document on this replica. Its goroutine (run) owns the document, the
+// connection set and the log cursor; everyone else talks to it through events.
+type room struct {
+	id string
+	m  *Manager
+
+	// Guarded by m.mu.
+	refs      int
+	idleSince time.Time
+
+	inbox chan event
+
+	// From the backend's goroutines, which must never block: queued here, drained by run.
+	extMu     sync.Mutex
+	extEntries []backend.Entry
+	extReload  bool
+	extAware   []backend.AwarenessMessage
+	extSignal  chan struct{}
+
+	// Owned by run.
+	doc          Doc
+	aw           *yprotocol.Awareness
+	changed      [][]byte
+	conns        map[*conn]struct{}
+	own          map[backend.Pos]struct{}
+	cursor       backend.Pos
+	sinceCompact int
+	degraded     bool
+	unstored     [][]byte
+	probing      bool
+	stopFollow   func()
+	stopSub      func()
+	wg           sync.WaitGroup
+}
+
+type event interface{}
+
+type joinEv struct {
+	c    *conn
+	done chan struct{}
+}
+type leaveEv struct{ c *conn }
+type msgEv struct {
+	c   *conn
+	msg yprotocol.Message
+}
+type readEv struct {
+	fn   func(Doc)
+	done chan struct{}
+}
+type writeEv struct {
+	fn   func(Doc)
+	done chan error
+}
+type recoveredEv struct{}
+
+func newRoom(m *Manager, id string) *room {
+	return &room{
+		id: id, m: m,
+		inbox:     make(chan event, 256),
+		extSignal: make(chan struct{}, 1),
+		conns:     map[*conn]struct{}{},
+		own:       map[backend.Pos]struct{}{},
+	}
+}
+
+// post hands ev to the room, waiting while its inbox is full.
+func (r *room) post(ctx context.Context, ev event) error {
+	select {
+	case r.inbox <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.m.ctx.Done():
+		return mux.Errorf(mux.CodeShuttingDown, "the server is stopping")
+	}
+}
+
+func (r *room) signal() {
+	select {
+	case r.extSignal <- struct{}{}:
+	default:
+	}
+}
+
+func (r *room) onEntries(es []backend.Entry) {
+	r.extMu.Lock()
+	if es == nil {
+		r.extReload = true
+	}
+	r.extEntries = append(r.extEntries, es...)
+	r.extMu.Unlock()
+	r.signal()
+}
+
+func (r *room) onAwareness(msg backend.AwarenessMessage) {
+	r.extMu.Lock()
+	r.extAware = append(r.extAware, msg)
+	r.extMu.Unlock()
+	r.signal()
+}
+
+func (r *room) run() {
+	log := r.m.opts.Logger.With("room", r.id)
+	if !r.load() {
+		return
+	}
+	defer func() {
+		r.stopFollow()
+		r.stopSub()
+		r.wg.Wait()
+	}()
+	tick := time.NewTicker(yprotocol.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case ev := <-r.inbox:
+			r.handle(ev)
+		case <-r.extSignal:
+			r.drainExternal()
+		case <-tick.C:
+			_, expired := r.aw.Tick()
+			if len(expired.Removed) > 0 {
+				r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(expired.Removed)))
+			}
+			if len(r.conns) == 0 && r.m.tryUnload(r, false) {
+				r.compact(true)
+				log.Debug("room unloaded")
+				return
+			}
+		case <-r.m.ctx.Done():
+			for c := range r.conns {
+				r.drop(c)
+			}
+			r.compact(true)
+			return
+		}
+	}
+}
+
+// load reads the room from the store, retrying while the store is unreachable.
+func (r *room) load() bool {
+	r.aw = yprotocol.NewAwareness(0, nil)
+	_, _ = r.aw.SetLocalState(nil)
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(r.m.ctx, r.m.opts.StoreTimeout)
+		st, err := r.m.be.Load(ctx, r.id)
+		cancel()
+		if err == nil {
+			r.doc = r.m.opts.NewDoc(randomClientID())
+			r.doc.OnUpdate(func(u []byte) { r.changed = append(r.changed, u) })
+			r.applyState(st)
+			r.changed = nil
+			break
+		}
+		if attempt == 0 {
+			r.m.opts.Logger.Warn("loading room", "room", r.id, "err", err)
+		}
+		select {
+		case <-r.m.ctx.Done():
+			r.m.tryUnload(r, true)
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	r.stopFollow = r.m.be.Follow(r.id, r.cursor, r.onEntries)
+	r.stopSub = r.m.be.Subscribe(r.id, r.onAwareness)
+	ctx, cancel := context.WithTimeout(r.m.ctx, time.Second)
+	_ = r.m.be.Publish(ctx, r.id, backend.AwarenessMessage{Query: true})
+	cancel()
+	return true
+}
+
+func (r *room) applyState(st backend.State) {
+	if st.Snapshot != nil {
+		if err := r.doc.ApplyUpdateV2(st.Snapshot); err != nil {
+			r.m.opts.Logger.Error("room snapshot does not apply", "room", r.id, "err", err)
+		}
+	}
+	for _, e := range st.Entries {
+		if err := r.doc.ApplyUpdate(e.Update); err != nil {
+			r.m.opts.Logger.Error("stored update does not apply", "room", r.id, "pos", e.Pos.String(), "err", err)
+		}
+	}
+	if r.cursor.Less(st.Last) {
+		r.cursor = st.Last
+	}
+	r.sinceCompact = len(st.Entries)
+}
+
+func (r *room) takeChanged() [][]byte {
+	c := r.changed
+	r.changed = nil
+	return c
+}
+
+func (r *room) handle(ev event) {
+	switch ev := ev.(type) {
+	case joinEv:
+		r.join(ev.c)
+		close(ev.done)
+	case leaveEv:
+		r.leave(ev.c)
+	case msgEv:
+		if _, ok := r.conns[ev.c]; ok {
+			r.message(ev.c, ev.msg)
+		}
+	case readEv:
+		ev.fn(r.doc)
+		close(ev.done)
+	case writeEv:
+		ev.fn(r.doc)
+		ev.done <- r.store(r.takeChanged())
+	case recoveredEv:
+		r.probing = false
+		r.recover()
+	}
+}
+
+// join greets a client as the y-websocket server does: the server's step 1 (so the client sends
+// what the server lacks) and every known awareness state.
+func (r *room) join(c *conn) {
+	r.conns[c] = struct{}{}
+	r.m.addConn(c)
+	r.send(c, yprotocol.SyncStep1For(r.doc))
+	if u, ok := r.aw.EncodeAll(); ok {
+		r.send(c, yprotocol.EncodeAwareness(u))
+	}
+}
+
+func (r *room) leave(c *conn) {
+	if _, ok := r.conns[c]; !ok {
+		return
+	}
+	delete(r.conns, c)
+	r.m.removeConn(c)
+	if ids := c.ownedIDs(); len(ids) > 0 {
+		// Removals at the same clock: receivers accept a null state at an equal clock.
+		ch := r.aw.Remove(ids)
+		if len(ch.Removed) > 0 {
+			u := r.aw.EncodeUpdate(ch.Removed)
+			r.broadcast(yprotocol.EncodeAwareness(u))
+			r.publish(u)
+		}
+	}
+}
+
+// drop disconnects a client from the server side.
+func (r *room) drop(c *conn) {
+	r.leave(c)
+}
+
+func (r *room) message(c *conn, msg yprotocol.Message) {
+	switch msg.Type {
+	case yprotocol.MessageSync:
+		switch msg.Sync {
+		case yprotocol.SyncStep1:
+			reply, err := yprotocol.HandleSync(r.doc, msg)
+			if err != nil {
+				r.refuse(c, "malformed state vector")
+				return
+			}
+			r.send(c, reply)
+		default:
+			r.clientUpdate(c, msg.Payload)
+		}
+	case yprotocol.MessageAwareness:
+		r.clientAwareness(c, msg.Payload)
+	case yprotocol.MessageQueryAwareness:
+		if u, ok := r.aw.EncodeAll(); ok {
+			r.send(c, yprotocol.EncodeAwareness(u))
+		}
+	case yprotocol.MessageAuth:
+		// Clients have nothing to tell the server here.
+	}
+}
+
+func (r *room) refuse(c *conn, reason string) {
+	r.send(c, yprotocol.EncodePermissionDenied(reason))
+}
+
+func (r *room) clientUpdate(c *conn, update []byte) {
+	upd := r.m.m.updates
+	switch {
+	case c.readOnly:
+		upd.WithLabelValues("read_only").Inc()
+		r.refuse(c, "read-only: you may not change room "+r.id)
+		return
+	case r.degraded:
+		upd.WithLabelValues("unavailable").Inc()
+		r.refuse(c, "room "+r.id+" is read-only until its store is reachable again; your changes will be synced then")
+		return
+	}
+	if err := r.doc.ApplyUpdate(update); err != nil {
+		r.takeChanged()
+		upd.WithLabelValues("malformed").Inc()
+		r.refuse(c, "update rejected: malformed")
+		return
+	}
+	changed := r.takeChanged()
+	if len(changed) == 0 {
+		upd.WithLabelValues("duplicate").Inc()
+		return
+	}
+	if err := r.store(changed); err != nil {
+		upd.WithLabelValues("unavailable").Inc()
+		r.refuse(c, "room "+r.id+" is read-only until its store is reachable again; your changes will be synced then")
+		return
+	}
+	upd.WithLabelValues("stored").Inc()
+}
+
+// store appends updates the document just integrated and broadcasts each once stored. After a
+// failure the rest wait in unstored for the store to return, and the room refuses writes.
+func (r *room) store(updates [][]byte) error {
+	for i, u := range updates {
+		if r.degraded {
+			r.unstored = append(r.unstored, updates[i:]...)
+			return errUnavailable
+		}
+		ctx, cancel := context.WithTimeout(r.m.ctx, r.m.opts.StoreTimeout)
+		pos, err := r.m.be.Append(ctx, r.id, u)
+		cancel()
+		if err != nil {
+			r.m.opts.Logger.Warn("room store unavailable: refusing writes", "room", r.id, "err", err)
+			r.unstored = append(r.unstored, updates[i:]...)
+			r.degrade()
+			return err
+		}
+		r.own[pos] = struct{}{}
+		r.sinceCompact++
+		r.broadcast(yprotocol.EncodeUpdate(u))
+	}
+	if r.sinceCompact >= r.m.opts.CompactEvery {
+		r.compact(false)
+	}
+	return nil
+}
+
+func (r *room) degrade() {
+	r.degraded = true
+	if r.probing {
+		return
+	}
+	r.probing = true
+	r.wg.Go(func() {
+		for {
+			select {
+			case <-r.m.ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(r.m.ctx, time.Second)
+			err := r.m.be.Ping(ctx)
+			cancel()
+			if err == nil {
+				_ = r.post(r.m.ctx, recoveredEv{})
+				return
+			}
+		}
+	})
+}
+
+// recover stores what waited, then asks every client for what it holds that the room lacks
+// (the writes refused meanwhile), and re-reads the log in case entries were missed.
+func (r *room) recover() {
+	pending := r.unstored
+	r.unstored = nil
+	r.degraded = false
+	if err := r.store(pending); err != nil {
+		return
+	}
+	r.m.opts.Logger.Info("room store reachable again: accepting writes", "room", r.id)
+	sv := yprotocol.SyncStep1For(r.doc)
+	for c := range r.conns {
+		r.send(c, sv)
+	}
+}
+
+func (r *room) drainExternal() {
+	r.extMu.Lock()
+	entries, reload, aware := r.extEntries, r.extReload, r.extAware
+	r.extEntries, r.extReload, r.extAware = nil, false, nil
+	r.extMu.Unlock()
+	if reload {
+		ctx, cancel := context.WithTimeout(r.m.ctx, r.m.opts.StoreTimeout)
+		st, err := r.m.be.Load(ctx, r.id)
+		cancel()
+		if err == nil {
+			r.applyState(st)
+			r.broadcastChanged()
+		}
+	}
+	for _, e := range entries {
+		if !r.cursor.Less(e.Pos) {
+			continue
+		}
+		r.cursor = e.Pos
+		if _, mine := r.own[e.Pos]; mine {
+			delete(r.own, e.Pos)
+			continue
+		}
+		r.sinceCompact++
+		if err := r.doc.ApplyUpdate(e.Update); err != nil {
+			r.m.opts.Logger.Error("stored update does not apply", "room", r.id, "pos", e.Pos.String(), "err", err)
+		}
+		r.broadcastChanged()
+	}
+	for _, msg := range aware {
+		switch {
+		case msg.Query:
+			if ids := r.localClientIDs(); len(ids) > 0 {
+				r.publish(r.aw.EncodeUpdate(ids))
+			}
+		case msg.Update != nil:
+			ch, err := r.aw.ApplyUpdate(msg.Update)
+			if err == nil && ch.IsUpdate() {
+				r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(ch.Clients())))
+			}
+		}
+	}
+	if r.sinceCompact >= r.m.opts.CompactEvery {
+		r.compact(false)
+	}
+}
+
+func (r *room) broadcastChanged() {
+	for _, u := range r.takeChanged() {
+		r.broadcast(yprotocol.EncodeUpdate(u))
+	}
+}
+
+func (r *room) localClientIDs() []uint64 {
+	var ids []uint64
+	for c := range r.conns {
+		for _, id := range c.ownedIDs() {
+			if _, ok := r.aw.State(id); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// maxOwnedClients bounds the awareness client ids one connection may speak for (a y-websocket
+// client speaks for one).
+const maxOwnedClients = 4
+
+func (r *room) clientAwareness(c *conn, payload []byte) {
+	u, err := yprotocol.DecodeAwarenessUpdate(payload)
+	if err != nil {
+		r.refuse(c, "awareness rejected: malformed")
+		return
+	}
+	kept := u.Clients[:0]
+	for _, e := range u.Clients {
+		if c.owns(e.ClientID) {
+			kept = append(kept, e)
+			continue
+		}
+		if r.ownedElsewhere(c, e.ClientID) || !c.claim(e.ClientID, maxOwnedClients) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == 0 {
+		return
+	}
+	ch := r.aw.Apply(yprotocol.AwarenessUpdate{Clients: kept})
+	if !ch.IsUpdate() {
+		return
+	}
+	out := r.aw.EncodeUpdate(ch.Clients())
+	// Everyone, the sender included: the echo of its 15 s renewal is what keeps a lone
+	// y-websocket client from timing out at 30 s.
+	r.broadcast(yprotocol.EncodeAwareness(out))
+	r.publish(out)
+	if ch.IsChange() {
+		r.m.kickPresence()
+	}
+}
+
+func (r *room) ownedElsewhere(c *conn, id uint64) bool {
+	for o := range r.conns {
+		if o != c && o.owns(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *room) publish(update []byte) {
+	if r.degraded {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.m.ctx, time.Second)
+	defer cancel()
+	if err := r.m.be.Publish(ctx, r.id, backend.AwarenessMessage{Update: update}); err != nil {
+		r.m.opts.Logger.Debug("publishing awareness", "room", r.id, "err", err)
+	}
+}
+
+func (r *room) broadcast(msg []byte) {
+	for c := range r.conns {
+		r.send(c, msg)
+	}
+}
+
+// send never waits: a client that cannot keep up is disconnected with a code rather than
+// skipped, because a skipped sync message would leave it silently diverged.
+func (r *room) send(c *conn, msg []byte) {
+	err := c.ch.Send(noWait, mux.Message{Type: mux.Binary, Data: msg})
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, context.Canceled):
+		// The queue is full.
+		c.ch.CloseConn(mux.CloseCode(mux.CodeSlowConsumer), "slow consumer: sync messages are never dropped")
+	}
+	r.leave(c)
+}
+
+// noWait makes Send fail at once instead of waiting for room in the queue; unlike TrySend it
+// tells a full queue (context.Canceled) from a closed channel.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// compact folds the log into a snapshot when this replica gets the room's lease.
+func (r *room) compact(final bool) {
+	if r.degraded || len(r.unstored) > 0 || r.sinceCompact == 0 {
+		return
+	}
+	cm := r.m.m.compacts
+	ctx, cancel := context.WithTimeout(context.Background(), r.m.opts.StoreTimeout)
+	defer cancel()
+	if !final && r.m.ctx.Err() != nil {
+		return
+	}
+	ok, err := r.m.be.TryLease(ctx, r.id, r.m.opts.Replica, r.m.opts.LeaseTTL)
+	if err != nil || !ok {
+		if err == nil {
+			cm.WithLabelValues("lease_held").Inc()
+		}
+		r.sinceCompact = 0 // another replica compacts now; look again after as many entries
+		return
+	}
+	snap, err := encodeSnapshot(r.doc)
+	if err == nil {
+		err = r.m.be.Compact(ctx, r.id, snap, r.cursor)
+	}
+	if err != nil {
+		cm.WithLabelValues("failed").Inc()
+		r.m.opts.Logger.Warn("compacting room", "room", r.id, "err", err)
+		return
+	}
+	cm.WithLabelValues("done").Inc()
+	r.sinceCompact = 0
+}
+
+// encodeSnapshot encodes the whole document as v2. A panic in the engine fails this compaction
+// (the log stays as it is, nothing is lost) instead of the server.
+func encodeSnapshot(d Doc) (snap []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("encoding a v2 snapshot: %v", p)
+		}
+	}()
+	return d.EncodeStateAsUpdateV2(nil)
+}
