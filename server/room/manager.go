@@ -54,7 +54,7 @@ func NewManager(o Options) (*Manager, error) {
 		rooms: map[string]*room{}, conns: map[*conn]struct{}{},
 		presenceKick: make(chan struct{}, 1),
 		m: roomMetrics{
-			loaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
+			loaded:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
 			clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_room_clients", Help: "Sync clients connected to this replica."}),
 			updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_updates_total",
 				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable)."}, []string{"result"}),
@@ -120,7 +120,9 @@ func (m *Manager) tryUnload(r *room, force bool) bool {
 }
 
 // ReadOnly reports whether u may only read room.
-func (m *Manager) ReadOnly(u identity.User, room string) bool { return readOnly(m.opts.ReadOnly, u, room) }
+func (m *Manager) ReadOnly(u identity.User, room string) bool {
+	return readOnly(m.opts.ReadOnly, u, room)
+}
 
 // Read runs fn on the room's document (loading it if needed) on the room's goroutine.
 func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {

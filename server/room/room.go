@@ -25,7 +25,7 @@ type room struct {
 	inbox chan event
 
 	// From the backend's goroutines, which must never block: queued here, drained by run.
-	extMu     sync.Mutex
+	extMu      sync.Mutex
 	extEntries []backend.Entry
 	extReload  bool
 	extAware   []backend.AwarenessMessage
