@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,9 +22,11 @@ type Cluster struct {
 	// Config is Yard's own (not impersonating) client config.
 	Config *rest.Config
 
-	client  kubernetes.Interface
-	clients clientCache
-	access  *accessCache
+	client    kubernetes.Interface
+	dynamic   dynamic.Interface
+	clients   clientCache
+	access    *accessCache
+	discovery discovered
 }
 
 // Load reads the clusters of kubeconfig (empty: the default loading rules, then in-cluster
@@ -70,9 +73,18 @@ func newCluster(name string, cfg *rest.Config) *Cluster {
 	cfg.QPS, cfg.Burst = 50, 100
 	c := &Cluster{Name: name, Config: cfg}
 	c.client, _ = kubernetes.NewForConfig(cfg)
+	c.dynamic, _ = dynamic.NewForConfig(cfg)
 	c.access = newAccessCache(c.client, DefaultAccessTTL)
 	return c
 }
+
+// Client returns Yard's own (not impersonating) clientset; use it only for what Yard does on its
+// own behalf (shared watches, access reviews, health), never to answer a user.
+func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// Dynamic returns Yard's own dynamic client, for the shared watches (each user's view of them is
+// filtered by that user's permissions).
+func (c *Cluster) Dynamic() dynamic.Interface { return c.dynamic }
 
 // Ping asks the apiserver for /readyz and reports whether it answered ready.
 func (c *Cluster) Ping(ctx context.Context) error {

@@ -1,0 +1,445 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+	kwatch "k8s.io/apimachinery/pkg/watch"
+
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/mux"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type wireMsg struct {
+	Type            string          `json:"type"`
+	Kind            string          `json:"kind"`
+	ResourceVersion string          `json:"resourceVersion"`
+	Code            string          `json:"code"`
+	Message         string          `json:"message"`
+	Namespace       string          `json:"namespace"`
+	Object          json.RawMessage `json:"object"`
+	name            string
+}
+
+func decodeAll(t *testing.T, raw [][]byte) []wireMsg {
+	t.Helper()
+	out := make([]wireMsg, 0, len(raw))
+	for _, b := range raw {
+		var m wireMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("bad message %s: %v", b, err)
+		}
+		if m.Object != nil {
+			var o struct {
+				Metadata struct {
+					Namespace, Name string
+					ManagedFields   []any
+				}
+			}
+			_ = json.Unmarshal(m.Object, &o)
+			m.name = o.Metadata.Namespace + "/" + o.Metadata.Name
+			if o.Metadata.ManagedFields != nil {
+				t.Fatalf("managedFields sent: %s", b)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func summary(msgs []wireMsg) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "%s:%s%s%s ", m.Type, m.Kind, m.name, m.Code)
+	}
+	return b.String()
+}
+
+func has(msgs []wireMsg, typ, name string) bool {
+	return slices.ContainsFunc(msgs, func(m wireMsg) bool { return m.Type == typ && m.name == name })
+}
+
+// state replays messages into the client's view: kind/ns/name present.
+func state(msgs []wireMsg) []string {
+	set := map[string]bool{}
+	for _, m := range msgs {
+		switch m.Type {
+		case Added, Modified:
+			set[m.name] = true
+		case Deleted:
+			delete(set, m.name)
+		case Reset:
+			clear(set)
+		}
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type env struct {
+	api  *fakeAPI
+	cl   *fakeCluster
+	hub  *Hub
+	kind *Kind
+	reg  *prometheus.Registry
+}
+
+func newEnv(t *testing.T, o Options) *env {
+	api := newFakeAPI()
+	cl := &fakeCluster{api: api, may: map[string]map[string]bool{}}
+	cl.set("alice", "", true)
+	cl.set("bob", "team-a", true)
+	cl.set("carol", "demo", true)
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
+	if o.Recheck == 0 {
+		o.Recheck = 20 * time.Millisecond
+	}
+	h := NewHub(o)
+	t.Cleanup(h.Close)
+	return &env{api: api, cl: cl, hub: h, kind: NewKind(h, fakeClusters{cl}), reg: reg}
+}
+
+type running struct {
+	ch     *fakeChannel
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) open(t *testing.T, user string, params string) (*running, error) {
+	t.Helper()
+	p, err := url.ParseQuery(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.kind.Open(context.Background(), mux.OpenRequest{User: identity.User{Name: user}, Params: p})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{ch: newFakeChannel(), cancel: cancel, done: make(chan error, 1)}
+	go func() { run.done <- r.Run(ctx, run.ch) }()
+	t.Cleanup(run.stop)
+	return run, nil
+}
+
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+	r.done <- nil // later stops return at once
+}
+
+func synced(kind string) func([]wireMsg) bool {
+	return func(ms []wireMsg) bool {
+		return slices.ContainsFunc(ms, func(m wireMsg) bool { return m.Type == Synced && m.Kind == kind })
+	}
+}
+
+func TestSnapshotThenEventsFilteredPerUser(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	e.api.change(kwatch.Added, "team-a", "b", nil)
+
+	alice, err := e.open(t, "alice", "kinds=pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, _ := e.open(t, "carol", "kinds=pods")
+	bob, _ := e.open(t, "bob", "kinds=pods&namespaces=team-a")
+	for _, r := range []*running{alice, carol, bob} {
+		r.ch.waitFor(t, "SYNCED", synced("pods"))
+	}
+	e.api.change(kwatch.Added, "demo", "c", nil)
+	e.api.change(kwatch.Added, "team-a", "d", nil)
+	e.api.change(kwatch.Deleted, "demo", "a", nil)
+
+	want := func(r *running, names ...string) {
+		t.Helper()
+		r.ch.waitFor(t, strings.Join(names, ","), func(ms []wireMsg) bool { return slices.Equal(state(ms), names) })
+	}
+	want(alice, "demo/c", "team-a/b", "team-a/d")
+	want(carol, "demo/c")
+	want(bob, "team-a/b", "team-a/d")
+
+	msgs := decodeAll(t, alice.ch.all())
+	syncAt := slices.IndexFunc(msgs, func(m wireMsg) bool { return m.Type == Synced })
+	if syncAt != 2 || msgs[syncAt].ResourceVersion != "2" {
+		t.Fatalf("want two ADDED then SYNCED at rv 2: %s", summary(msgs))
+	}
+	for _, m := range decodeAll(t, carol.ch.all()) {
+		if strings.HasPrefix(m.name, "team-a/") {
+			t.Fatalf("carol saw %s", m.name)
+		}
+	}
+	if n := e.hub.Upstreams(); n != 2 { // pods everywhere (alice, carol) and pods in team-a (bob)
+		t.Fatalf("%d upstreams, want 2", n)
+	}
+}
+
+func TestOpenRefusals(t *testing.T) {
+	e := newEnv(t, Options{})
+	cases := map[string]string{
+		"kinds=":                               mux.CodeBadParams,
+		"kinds=nosuchthing":                    mux.CodeBadParams,
+		"kinds=pods&namespaces=Not_A_NS":       mux.CodeBadParams,
+		"kinds=pods&labelSelector=a%3D%3D%3Db": mux.CodeBadParams,
+		"kinds=pods&resourceVersion=abc":       mux.CodeBadParams,
+		"kinds=pods&cluster=elsewhere":         mux.CodeNotFound,
+		"kinds=pods&namespaces=team-a":         mux.CodeForbidden, // carol
+		"kinds=nodes":                          mux.CodeForbidden, // cluster-scoped, carol
+	}
+	for params, code := range cases {
+		_, err := e.open(t, "carol", params)
+		if err == nil || mux.AsError(err).Code != code {
+			t.Errorf("%s: err %v, want code %s", params, err, code)
+		}
+	}
+	if e.hub.Upstreams() != 0 {
+		t.Fatal("a refused open started an upstream")
+	}
+}
+
+func TestOneUpstreamForManyStreamsStoppedAfterGrace(t *testing.T) {
+	e := newEnv(t, Options{Grace: 100 * time.Millisecond})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	var rs []*running
+	for i := range 50 {
+		r, err := e.open(t, []string{"alice", "carol"}[i%2], "kinds=pods")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	for _, r := range rs {
+		r.ch.waitFor(t, "SYNCED", synced("pods"))
+	}
+	if got := testutil.ToFloat64(e.hub.upstreams.WithLabelValues("test", "pods")); got != 1 {
+		t.Fatalf("yard_watch_upstream = %v, want 1", got)
+	}
+	if l, w := e.api.counts(); l != 1 || w != 1 {
+		t.Fatalf("%d lists and %d watches upstream, want 1 and 1", l, w)
+	}
+	for _, r := range rs {
+		r.stop()
+	}
+	if e.hub.Upstreams() != 1 {
+		t.Fatal("upstream stopped before the grace period")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for testutil.ToFloat64(e.hub.upstreams.WithLabelValues("test", "pods")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("upstream still open after the grace period")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLabelSelectorEntersAndLeaves(t *testing.T) {
+	e := newEnv(t, Options{})
+	r, _ := e.open(t, "alice", "kinds=pods&labelSelector=app%3Dweb")
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	e.api.change(kwatch.Added, "demo", "x", map[string]string{"app": "db"})
+	e.api.change(kwatch.Modified, "demo", "x", map[string]string{"app": "web"})
+	r.ch.waitFor(t, "x enters", func(ms []wireMsg) bool { return has(ms, Added, "demo/x") })
+	e.api.change(kwatch.Modified, "demo", "x", map[string]string{"app": "other"})
+	msgs := r.ch.waitFor(t, "x leaves", func(ms []wireMsg) bool { return has(ms, Deleted, "demo/x") })
+	if len(state(msgs)) != 0 {
+		t.Fatalf("state %v", state(msgs))
+	}
+}
+
+func TestRevokedAccessStopsEventsAndIsReported(t *testing.T) {
+	e := newEnv(t, Options{})
+	r, _ := e.open(t, "bob", "kinds=pods&namespaces=team-a")
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	e.api.change(kwatch.Added, "team-a", "before", nil)
+	r.ch.waitFor(t, "before", func(ms []wireMsg) bool { return has(ms, Added, "team-a/before") })
+
+	e.cl.set("bob", "team-a", false)
+	r.ch.waitFor(t, "forbidden", func(ms []wireMsg) bool {
+		return slices.ContainsFunc(ms, func(m wireMsg) bool {
+			return m.Type == ErrorMsg && m.Code == mux.CodeForbidden && m.Namespace == "team-a"
+		})
+	})
+	e.api.change(kwatch.Added, "team-a", "after", nil)
+	time.Sleep(200 * time.Millisecond)
+	if has(decodeAll(t, r.ch.all()), Added, "team-a/after") {
+		t.Fatal("an event was delivered after access was revoked")
+	}
+
+	e.cl.set("bob", "team-a", true)
+	r.ch.waitFor(t, "regranted snapshot", func(ms []wireMsg) bool { return has(ms, Added, "team-a/after") })
+}
+
+func TestResumeGivesOnlyMissedChanges(t *testing.T) {
+	e := newEnv(t, Options{Grace: time.Minute})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	e.api.change(kwatch.Added, "demo", "b", nil)
+	first, _ := e.open(t, "alice", "kinds=pods")
+	msgs := first.ch.waitFor(t, "SYNCED", synced("pods"))
+	rv := msgs[len(msgs)-1].ResourceVersion
+	first.stop()
+
+	e.api.change(kwatch.Modified, "demo", "a", nil)
+	e.api.change(kwatch.Added, "demo", "c", nil)
+	e.api.change(kwatch.Deleted, "demo", "b", nil)
+	time.Sleep(100 * time.Millisecond) // let the upstream (kept by the grace period) see them
+
+	again, _ := e.open(t, "alice", "kinds=pods&resourceVersion="+rv)
+	got := again.ch.waitFor(t, "SYNCED", synced("pods"))
+	if s := summary(got); s != "MODIFIED:podsdemo/a ADDED:podsdemo/c DELETED:podsdemo/b SYNCED:pods " {
+		t.Fatalf("resume got %s", s)
+	}
+	if got[len(got)-1].ResourceVersion != "5" {
+		t.Fatalf("SYNCED at %s, want 5", got[len(got)-1].ResourceVersion)
+	}
+
+	later, _ := e.open(t, "alice", "kinds=pods&resourceVersion=pods=3")
+	got = later.ch.waitFor(t, "SYNCED", synced("pods"))
+	if s := summary(got); s != "ADDED:podsdemo/c DELETED:podsdemo/b SYNCED:pods " {
+		t.Fatalf("resume from 3 got %s", s)
+	}
+	// Before the upstream's first list (rv 2) there is no history: RESET and a snapshot.
+	before, _ := e.open(t, "alice", "kinds=pods&resourceVersion=1")
+	got = before.ch.waitFor(t, "SYNCED", synced("pods"))
+	if got[0].Type != Reset || !slices.Equal(state(got), []string{"demo/a", "demo/c"}) {
+		t.Fatalf("resume from before the history: %s", summary(got))
+	}
+
+	// History trimmed past the resume point: RESET too.
+	small := newEnv(t, Options{History: 4})
+	for i := range 10 {
+		small.api.change(kwatch.Added, "demo", fmt.Sprintf("n%d", i), nil)
+	}
+	keep, _ := small.open(t, "alice", "kinds=pods")
+	keep.ch.waitFor(t, "SYNCED", synced("pods"))
+	for i := range 10 {
+		small.api.change(kwatch.Modified, "demo", fmt.Sprintf("n%d", i), nil)
+	}
+	keep.ch.waitFor(t, "changes", func(ms []wireMsg) bool { return len(ms) >= 21 })
+	old, _ := small.open(t, "alice", "kinds=pods&resourceVersion=11")
+	got = old.ch.waitFor(t, "SYNCED", synced("pods"))
+	if got[0].Type != Reset || len(state(got)) != 10 {
+		t.Fatalf("expired resume point: %s", summary(got))
+	}
+}
+
+func TestApiserverRestartConverges(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	e.api.change(kwatch.Added, "demo", "b", nil)
+	r, _ := e.open(t, "alice", "kinds=pods")
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	e.api.restart(func() {
+		e.api.change(kwatch.Deleted, "demo", "a", nil)
+		e.api.change(kwatch.Added, "demo", "c", nil)
+		e.api.change(kwatch.Modified, "demo", "b", nil)
+	})
+	r.ch.waitFor(t, "converged", func(ms []wireMsg) bool { return slices.Equal(state(ms), []string{"demo/b", "demo/c"}) })
+	e.api.change(kwatch.Added, "demo", "d", nil)
+	r.ch.waitFor(t, "live again", func(ms []wireMsg) bool { return has(ms, Added, "demo/d") })
+	if l, _ := e.api.counts(); l != 2 {
+		t.Fatalf("%d lists, want 2 (one re-list after the restart)", l)
+	}
+}
+
+func TestSlowClientGetsCoalescedState(t *testing.T) {
+	e := newEnv(t, Options{})
+	r, _ := e.open(t, "alice", "kinds=pods")
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	r.ch.setBlocked(true)
+	for i := range 2000 {
+		e.api.change(kwatch.Added, "demo", fmt.Sprintf("p%d", i%10), map[string]string{"i": fmt.Sprint(i)})
+	}
+	e.api.change(kwatch.Added, "demo", "gone", nil)
+	e.api.change(kwatch.Deleted, "demo", "gone", nil)
+	for testutil.ToFloat64(e.hub.events.WithLabelValues("test", "pods")) < 2002 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.ch.setBlocked(false)
+	msgs := r.ch.waitFor(t, "flush", func(ms []wireMsg) bool { return len(state(ms)) == 10 })
+	time.Sleep(50 * time.Millisecond)
+	msgs = decodeAll(t, r.ch.all())
+	if len(msgs) != 11 { // SYNCED + one message per object; "gone" coalesced away
+		t.Fatalf("%d messages after a blocked period, want 11: %s", len(msgs), summary(msgs))
+	}
+	var last struct {
+		Metadata struct{ Labels map[string]string }
+	}
+	_ = json.Unmarshal(msgs[10].Object, &last)
+	if last.Metadata.Labels["i"] != "1999" {
+		t.Fatalf("latest state not delivered: %v", last.Metadata.Labels)
+	}
+}
+
+func TestQueueCoalescing(t *testing.T) {
+	q := newQueue()
+	obj := func(typ, key string) *entry {
+		return &entry{key: key, kind: "pods", typ: typ, obj: []byte(`{"k":"` + key + `","t":"` + typ + `"}`), objType: typ}
+	}
+	q.push(obj(Added, "a"))
+	q.push(&entry{key: "m", marker: true, msg: []byte("marker")})
+	q.push(obj(Modified, "a")) // ADDED+MODIFIED: still ADDED, first place
+	q.push(obj(Added, "b"))
+	q.push(obj(Deleted, "b")) // never seen: gone
+	q.push(obj(Modified, "c"))
+	q.push(obj(Deleted, "c")) // MODIFIED+DELETED: DELETED
+	q.push(obj(Deleted, "d"))
+	q.push(obj(Added, "d")) // DELETED+ADDED: MODIFIED (the client holds the old one)
+	var got []string
+	for {
+		e, ok := q.front()
+		if !ok {
+			break
+		}
+		var m map[string]any
+		q.take(e.key, func(b []byte) bool {
+			_ = json.Unmarshal(b, &m)
+			got = append(got, e.key+":"+fmt.Sprint(m["type"]))
+			return true
+		})
+	}
+	want := "a:ADDED m:<nil> c:DELETED d:MODIFIED"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %q want %q", strings.Join(got, " "), want)
+	}
+	q.push(obj(Added, "x"))
+	e, _ := q.front()
+	if q.take(e.key, func([]byte) bool { return false }) || q.len() != 1 {
+		t.Fatal("a refused send removed the entry")
+	}
+}
+
+func TestParseResume(t *testing.T) {
+	m, err := parseResume("pvcs=5,pods=7")
+	if err != nil || m["persistentvolumeclaims"] != 5 || m["pods"] != 7 {
+		t.Fatalf("%v %v", m, err)
+	}
+	m, err = parseResume("42")
+	if err != nil || m[""] != 42 {
+		t.Fatalf("%v %v", m, err)
+	}
+	for _, bad := range []string{"x", "pods=", "0", "-1", "pods=1=2"} {
+		if _, err := parseResume(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
