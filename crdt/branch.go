@@ -120,14 +120,27 @@ func (b *Branch) toJSON() any {
 			return b.mapJSON()
 		}
 	}
-	onlyText := b.start != nil
+	hasText, xml, other := false, false, false
 	for n := b.start; n != nil; n = n.right {
-		if !n.deleted() && n.countable() && n.kind != kindString {
-			onlyText = false
+		switch {
+		case n.kind == kindString || n.kind == kindFormat:
+			hasText = true
+		case n.kind == kindType:
+			switch n.ext.typ.typeRef {
+			case typeXmlElement, typeXmlText, typeXmlHook:
+				xml = true
+			default:
+				other = true
+			}
+		case n.countable():
+			other = true
 		}
 	}
-	if onlyText {
+	switch {
+	case hasText:
 		return b.text()
+	case xml && !other:
+		return b.xmlString()
 	}
 	return b.listJSON()
 }

@@ -210,7 +210,11 @@ func decodeUpdate(dec updateDecoder) (*decodedUpdate, error) {
 		if err != nil {
 			return nil, wrapMalformed(err)
 		}
-		refs := make([]*Item, 0, ns)
+		if ns > uint64(budget) {
+			return nil, errMalformed("struct count exceeds input")
+		}
+		budget -= int(ns)
+		refs := make([]*Item, 0, min(ns, 1024))
 		for j := uint64(0); j < ns; j++ {
 			it, err := readStruct(dec, client, clock)
 			if err != nil {
@@ -350,7 +354,7 @@ func readContent(dec updateDecoder, it *Item, kind byte) error {
 		if n > uint64(dec.structBudget()) {
 			return errMalformed("value count %d exceeds input", n)
 		}
-		vals := make([]any, 0, n)
+		vals := make([]any, 0, min(n, 1024))
 		for i := uint64(0); i < n; i++ {
 			var v any
 			if kind == kindAny {

@@ -77,3 +77,28 @@ func TestSmallDataset(t *testing.T) {
 		t.Errorf("%d of %d cases differ from yjs", failed, n)
 	}
 }
+
+// datasetDocs builds the final document of every dataset case.
+func datasetDocs(t testing.TB) []*Doc {
+	data := readData(t, "small-test-dataset.bin")
+	d := lib0.NewDecoder(data)
+	n, _ := d.ReadVarUint()
+	docs := make([]*Doc, 0, n)
+	for i := uint64(0); i < n; i++ {
+		k, _ := d.ReadVarUint()
+		doc := NewDoc()
+		for j := uint64(0); j < k; j++ {
+			u, _ := d.ReadVarUint8Array()
+			if err := doc.ApplyUpdate(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _ = d.ReadVarString()
+		_, _ = d.ReadAny()
+		if _, err := d.ReadAny(); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	return docs
+}
