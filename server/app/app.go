@@ -33,6 +33,7 @@ type App struct {
 	mux     *mux.Server
 	http    *http.Server
 	redis   *redis.Client // nil without --redis-url
+	rooms   *rooms
 
 	ln       net.Listener
 	serveErr chan error
@@ -82,6 +83,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err := kinds.Register(ping.Kind{}); err != nil {
 		return nil, err
 	}
+	rms, err := wireRooms(cfg, log, m, rdb, kinds)
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 
 	gate := wsgate.New(wsgate.Options{
@@ -101,8 +106,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   readinessChecks(rdb, clusters),
+		APIs:     []httpapi.Mounter{rms},
 		WebSockets: map[string]http.Handler{
-			"/ws": gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
+			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
+			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
 		},
 		Static:  httpapi.Static(cfg.StaticDir),
 		OpenAPI: httpapi.OpenAPISpec,
@@ -114,6 +121,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		metrics: m,
 		mux:     muxServer,
 		redis:   rdb,
+		rooms:   rms,
 		http: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -153,7 +161,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if serveErr := <-a.serveErr; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr
 		}
-		err = errors.Join(err, httpErr, muxErr)
+		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
 		if a.redis != nil {
 			err = errors.Join(err, a.redis.Close())
 		}

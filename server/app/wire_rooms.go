@@ -83,10 +83,10 @@ func (r *rooms) Close() error {
 
 // singleSync serves /ws/sync/{room}: the plain y-websocket protocol for one room, so an
 // unmodified y-websocket WebsocketProvider(serverURL + "/ws/sync", room, doc) works.
-func (r *rooms) singleSync(gate *wsgate.Gate) http.Handler {
+func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 	return gate.Handler("sync", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
 		params := url.Values{"room": {chi.URLParam(req, "room")}}
-		mux.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params, ConnID: room.NewConnID()})
+		ms.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params, ConnID: room.NewConnID()})
 	})
 }
 
