@@ -1,0 +1,85 @@
+package mux_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/yardhq/yard/server/mux"
+)
+
+func (h *harness) single(t *testing.T, path string) *websocket.Conn {
+	t.Helper()
+	u := strings.TrimSuffix(h.url, "/ws") + "/ws/single/" + path
+	c, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {"Bearer " + h.token("alice")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestServeSingle(t *testing.T) {
+	h := newHarness(t, mux.DefaultConfig())
+	t.Run("echo keeps message types", func(t *testing.T) {
+		c := h.single(t, "script?do=echo")
+		for _, m := range []struct {
+			typ  int
+			data string
+		}{{websocket.TextMessage, "hello"}, {websocket.BinaryMessage, "\x00\x01"}} {
+			if err := c.WriteMessage(m.typ, []byte(m.data)); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			typ, b, err := c.ReadMessage()
+			if err != nil || typ != m.typ || string(b) != m.data {
+				t.Fatalf("got %d %q %v, want %d %q", typ, b, err, m.typ, m.data)
+			}
+		}
+	})
+	t.Run("messages then a normal close", func(t *testing.T) {
+		c := h.single(t, "script?do=send:3")
+		for i := range 3 {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			typ, b, err := c.ReadMessage()
+			if err != nil || typ != websocket.TextMessage || string(b) != string(rune('0'+i)) {
+				t.Fatalf("message %d: %d %q %v", i, typ, b, err)
+			}
+		}
+		if code, _ := readClose(t, c); code != websocket.CloseNormalClosure {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("refused open is a coded close", func(t *testing.T) {
+		c := h.single(t, "deny")
+		code, reason := readClose(t, c)
+		if code != mux.CloseCode(mux.CodeForbidden) || reason != "forbidden: not for you" {
+			t.Fatalf("close %d %q", code, reason)
+		}
+	})
+	t.Run("coded end", func(t *testing.T) {
+		c := h.single(t, "script?do=fail")
+		if code, reason := readClose(t, c); code != mux.CloseCode(mux.CodeNotFound) || !strings.HasPrefix(reason, "not_found: ") {
+			t.Fatalf("close %d %q", code, reason)
+		}
+	})
+	t.Run("shutdown is 1001", func(t *testing.T) {
+		c := h.single(t, "hold")
+		waitFor(t, "the hold kind to run", func() bool { return holdRunning.Load() == 1 })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.mux.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := readClose(t, c); code != websocket.CloseGoingAway {
+			t.Fatalf("close code %d", code)
+		}
+		if n := holdRunning.Load(); n != 0 {
+			t.Fatalf("%d runners left", n)
+		}
+	})
+}
