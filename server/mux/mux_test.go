@@ -90,7 +90,6 @@ func TestManyChannelsOpenedAndClosed(t *testing.T) {
 	}
 }
 
-
 // A channel that floods while its reader is stalled must not delay pings on the same socket,
 // and must never make the client buffer more than the credit it granted.
 func TestFloodWithStalledReaderDoesNotStopPings(t *testing.T) {
@@ -235,15 +234,27 @@ func TestChannelEnds(t *testing.T) {
 func TestGarbageGetsCodedCloseAndServerStaysHealthy(t *testing.T) {
 	h := newHarness(t, mux.DefaultConfig())
 	cases := map[string]func(*websocket.Conn) error{
-		"undecodable header": func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) },
-		"empty frame":        func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, nil) },
-		"text message":       func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, []byte("hello")) },
-		"bad control json":   func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{0, mux.OpOpen, '{'}) },
-		"unknown op":         func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{0, 99}) },
-		"opened from client": func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpOpened, mux.OpenedMsg{Channel: 1})) },
-		"open channel 0":     func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpOpen, mux.OpenMsg{Kind: "ping"})) },
-		"negative credit":    func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpCredit, mux.CreditMsg{Channel: 1, Bytes: -5})) },
-		"huge ping":          func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpPing, bytes.Repeat([]byte{1}, 200))) },
+		"undecodable header": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		},
+		"empty frame":  func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, nil) },
+		"text message": func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, []byte("hello")) },
+		"bad control json": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, []byte{0, mux.OpOpen, '{'})
+		},
+		"unknown op": func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{0, 99}) },
+		"opened from client": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpOpened, mux.OpenedMsg{Channel: 1}))
+		},
+		"open channel 0": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpOpen, mux.OpenMsg{Kind: "ping"}))
+		},
+		"negative credit": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpCredit, mux.CreditMsg{Channel: 1, Bytes: -5}))
+		},
+		"huge ping": func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpPing, bytes.Repeat([]byte{1}, 200)))
+		},
 	}
 	for name, send := range cases {
 		t.Run(name, func(t *testing.T) {

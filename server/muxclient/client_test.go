@@ -1,0 +1,173 @@
+package muxclient_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/yardhq/yard/server/app"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/muxclient"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startApp runs the real server (composition root, dev auth) on a loopback port.
+func startApp(t *testing.T, mutate func(*config.Config)) (*app.App, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DevAuth = true
+	cfg.Kubeconfig = ""
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	t.Setenv("KUBECONFIG", t.TempDir()+"/none")
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := a.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Shutdown(ctx)
+	})
+	return a, "http://" + addr.String()
+}
+
+func post(t *testing.T, url, token, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func login(t *testing.T, base, name string) string {
+	var tok struct{ Token string }
+	post(t, base+"/api/auth/dev-login", "", `{"name":"`+name+`"}`, &tok)
+	return tok.Token
+}
+
+func ticket(t *testing.T, base, token string) string {
+	var tk struct{ Ticket string }
+	post(t, base+"/api/ws-ticket", token, `{}`, &tk)
+	return tk.Ticket
+}
+
+func TestAgainstTheRealServer(t *testing.T) {
+	a, base := startApp(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok := login(t, base, "alice")
+
+	// A ticket works once; the client speaks yard.v1 over it.
+	tk := ticket(t, base, tok)
+	c, err := muxclient.DialOptions(ctx, base+"/ws?ticket="+tk, muxclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := muxclient.DialOptions(ctx, base+"/ws?ticket="+tk, muxclient.Options{}); !isStatus(err, http.StatusUnauthorized) {
+		t.Fatalf("reused ticket: %v", err)
+	}
+	// A bearer header works too.
+	c2, err := muxclient.Dial(ctx, base+"/ws", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*muxclient.Conn{c, c2} {
+		ch, err := conn.Open(ctx, "ping", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Send(ctx, mux.Message{Type: mux.Binary, Data: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := ch.Recv(ctx); err != nil || !bytes.Equal(m.Data, []byte("x")) {
+			t.Fatalf("echo %q %v", m.Data, err)
+		}
+		if _, err := conn.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Graceful shutdown: both clients see 1001 and Shutdown returns without error.
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*muxclient.Conn{c, c2} {
+		<-conn.Done()
+		if code, _ := conn.CloseStatus(); code != websocket.CloseGoingAway {
+			t.Fatalf("close code %d, want 1001", code)
+		}
+		if code := errCode(conn.Err()); code != mux.CodeShuttingDown {
+			t.Fatalf("conn error %v, want shutting_down", conn.Err())
+		}
+	}
+}
+
+func TestConnectionLimitsAre429(t *testing.T) {
+	_, base := startApp(t, func(c *config.Config) { c.Limits.MaxConnsPerUser = 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok := login(t, base, "bob")
+	for range 2 {
+		c, err := muxclient.Dial(ctx, base+"/ws", tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	_, err := muxclient.Dial(ctx, base+"/ws", tok)
+	var he *muxclient.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || he.Code != "conn_limit_user" {
+		t.Fatalf("third connection: %v", err)
+	}
+	// Another user is not affected.
+	c, err := muxclient.Dial(ctx, base+"/ws", login(t, base, "carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+}
+
+func isStatus(err error, status int) bool {
+	var he *muxclient.HTTPError
+	return errors.As(err, &he) && he.Status == status
+}
+
+func errCode(err error) string {
+	var e *mux.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
