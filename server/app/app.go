@@ -27,13 +27,14 @@ import (
 
 // App is one running Yard server.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	metrics *metrics.Set
-	mux     *mux.Server
-	http    *http.Server
-	redis   *redis.Client // nil without --redis-url
-	rooms   *rooms
+	cfg      config.Config
+	log      *slog.Logger
+	metrics  *metrics.Set
+	mux      *mux.Server
+	http     *http.Server
+	redis    *redis.Client // nil without --redis-url
+	rooms    *rooms
+	clusters *clusters
 
 	ln       net.Listener
 	serveErr chan error
@@ -87,6 +88,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	cls, err := wireClusters(cfg, log, m, clusters, kinds)
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 
 	gate := wsgate.New(wsgate.Options{
@@ -105,23 +110,25 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Verifier: verifier,
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
-		Checks:   readinessChecks(rdb, clusters),
-		APIs:     []httpapi.Mounter{rms},
+		Checks:   append(readinessChecks(rdb, nil), cls.checks()...),
+		APIs:     []httpapi.Mounter{rms, cls.api},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
+			"/ws/watch":       cls.singleWatch(gate, muxServer),
 		},
 		Static:  httpapi.Static(cfg.StaticDir),
 		OpenAPI: httpapi.OpenAPISpec,
 	})
 
 	return &App{
-		cfg:     cfg,
-		log:     log,
-		metrics: m,
-		mux:     muxServer,
-		redis:   rdb,
-		rooms:   rms,
+		cfg:      cfg,
+		log:      log,
+		metrics:  m,
+		mux:      muxServer,
+		redis:    rdb,
+		rooms:    rms,
+		clusters: cls,
 		http: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -140,6 +147,7 @@ func (a *App) Start() (net.Addr, error) {
 		return nil, fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
+	a.clusters.start()
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 	a.log.Info("listening", "url", "http://"+ln.Addr().String(), "dev_auth", a.cfg.DevAuth,
 		"redis", a.cfg.RedisURL != "", "write_enabled", a.cfg.WriteEnabled)
@@ -161,6 +169,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if serveErr := <-a.serveErr; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr
 		}
+		a.clusters.Close()
 		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
 		if a.redis != nil {
 			err = errors.Join(err, a.redis.Close())

@@ -132,11 +132,21 @@ func (m *Monitor) Health() []Health {
 	return out
 }
 
-// Ready returns the readiness check of cluster name: the monitor's last answer.
+// Ready returns the readiness check of cluster name: the monitor's last answer, or a live
+// check before the monitor's first one.
 func (m *Monitor) Ready(name string) func(context.Context) error {
-	return func(context.Context) error {
+	return func(ctx context.Context) error {
 		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.errs[name]
+		err := m.errs[name]
+		m.mu.Unlock()
+		if !errors.Is(err, ErrNotChecked) {
+			return err
+		}
+		for _, t := range m.targets {
+			if t.name == name {
+				return t.p.Ping(ctx)
+			}
+		}
+		return err
 	}
 }
