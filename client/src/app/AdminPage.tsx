@@ -1,0 +1,121 @@
+import { useEffect, useState } from 'react'
+import { api, type User } from './api.ts'
+import { Header } from './Home.tsx'
+import { formatAge, parseAdminPresence, type AdminRow } from './adminModel.ts'
+import { navigate } from './router.ts'
+
+const POLL_MS = 2000
+
+/** Every room and user across replicas, refreshed every 2 s from GET /api/admin/presence. */
+export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
+  const [rows, setRows] = useState<AdminRow[] | null>(null)
+  const [error, setError] = useState('')
+  const [now, setNow] = useState(Date.now())
+  const [notice, setNotice] = useState('')
+
+  useEffect(() => {
+    let stop = false
+    const load = () =>
+      api.adminPresence().then(
+        (b) => {
+          if (stop) return
+          setRows(parseAdminPresence(b))
+          setNow(Date.now())
+          setError('')
+        },
+        (e: Error) => !stop && setError(e.message),
+      )
+    void load()
+    const t = setInterval(load, POLL_MS)
+    const tick = setInterval(() => setNow(Date.now()), 1000)
+    return () => {
+      stop = true
+      clearInterval(t)
+      clearInterval(tick)
+    }
+  }, [])
+
+  const act = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f()
+      setNotice(`${what}: done`)
+    } catch (e) {
+      setNotice(`${what}: ${(e as Error).message}`)
+    }
+  }
+
+  const rooms = new Set(rows?.map((r) => r.room))
+  const users = new Set(rows?.map((r) => r.userId))
+  const replicas = new Set(rows?.map((r) => r.replica).filter(Boolean))
+
+  return (
+    <div className="page">
+      <Header user={user} onSignOut={onSignOut} />
+      <main className="admin">
+        <h1>Presence</h1>
+        <p className="muted" data-testid="admin-summary">
+          {rows ? `${users.size} users in ${rooms.size} rooms on ${replicas.size || 1} replica${replicas.size === 1 ? '' : 's'}` : 'Loading…'}
+        </p>
+        {error && <p className="error">{error}</p>}
+        {notice && (
+          <p className="notice" data-testid="admin-notice">
+            {notice}
+          </p>
+        )}
+        <table className="admin-table" data-testid="admin-table">
+          <thead>
+            <tr>
+              <th>user</th>
+              <th>room</th>
+              <th>focus</th>
+              <th>shells</th>
+              <th>streams</th>
+              <th>connected</th>
+              <th>replica</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {rows?.map((r) => (
+              <tr key={r.key} data-testid="admin-user-row" data-user={r.userId} data-room={r.room} data-replica={r.replica}>
+                <td>
+                  <span className="dot" style={{ background: r.state?.color ?? '#888' }} /> {r.name}
+                </td>
+                <td>
+                  {r.room ? (
+                    <a href={`/r/${encodeURIComponent(r.room)}`} onClick={(e) => (e.preventDefault(), navigate(`/r/${encodeURIComponent(r.room)}`))}>
+                      {r.room}
+                    </a>
+                  ) : (
+                    <span className="muted">–</span>
+                  )}
+                </td>
+                <td className="muted">{r.focus || (r.state?.spotlightQuery ? `searching “${r.state.spotlightQuery}”` : '–')}</td>
+                <td>
+                  {r.shells.length === 0 && <span className="muted">–</span>}
+                  {r.shells.map((s) => (
+                    <span key={s.id} className="chip">
+                      {s.label}
+                      {s.role && <span className="muted"> ({s.role})</span>}
+                      <button className="small danger" data-testid="admin-end-shell" data-session={s.id} onClick={() => act(`end shell ${s.label}`, () => api.adminEndShell(s.id))}>
+                        end
+                      </button>
+                    </span>
+                  ))}
+                </td>
+                <td className="muted">{r.streams.join(', ') || '–'}</td>
+                <td data-testid="admin-age">{r.connectedAt ? formatAge(now - r.connectedAt) : '–'}</td>
+                <td className="muted">{r.replica || '–'}</td>
+                <td>
+                  <button className="small danger" data-testid="admin-disconnect" disabled={!r.connId} title={r.connId ? 'Close this connection' : 'the server did not report a connection id'} onClick={() => act(`disconnect ${r.name}`, () => api.adminDisconnect(r.connId))}>
+                    disconnect
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </main>
+    </div>
+  )
+}

@@ -1,0 +1,134 @@
+import { lazy, memo, Suspense, useEffect, useRef, useState, type ReactNode } from 'react'
+import * as Y from 'yjs'
+import { useRoom } from './roomContext.ts'
+import { bringToFront, krateTitle, kratesMap, readKrate, removeKrate, updateKrate, type Krate } from './schema.ts'
+import { dragTo, resizeTo, TITLEBAR_H } from './layout.ts'
+import { initials, textOn } from './colors.ts'
+import type { StreamState } from './transport.ts'
+import { ResourceListKrate } from './krates/ResourceList.tsx'
+import { DetailKrate } from './krates/Detail.tsx'
+import { LogsKrate } from './krates/Logs.tsx'
+
+// xterm.js is the largest dependency; only rooms with a shell krate load it.
+const ShellKrate = lazy(() => import('./krates/Shell.tsx'))
+
+export interface KrateBodyProps {
+  krate: Krate
+  /** Each body reports its stream's state; the title bar shows it (connection-state). */
+  onState: (s: StreamState, detail?: string) => void
+}
+
+function useKrate(doc: Y.Doc, id: string): Krate | null {
+  const [k, setK] = useState<Krate | null>(() => {
+    const m = kratesMap(doc).get(id)
+    return m instanceof Y.Map ? readKrate(id, m) : null
+  })
+  useEffect(() => {
+    const m = kratesMap(doc).get(id)
+    if (!(m instanceof Y.Map)) return
+    const on = () => setK(readKrate(id, m))
+    m.observeDeep(on)
+    on()
+    return () => m.unobserveDeep(on)
+  }, [doc, id])
+  return k
+}
+
+interface Props {
+  id: string
+  zoomRef: React.RefObject<number>
+  /** Who focuses this krate: lines of "userId\tname\tcolor" (a string so memo can compare). */
+  watchers: string
+}
+
+export const KrateView = memo(function KrateView({ id, zoomRef, watchers }: Props) {
+  const { doc, focusKrate } = useRoom()
+  const k = useKrate(doc, id)
+  const [state, setState] = useState<{ s: StreamState; detail?: string }>({ s: 'connecting' })
+  const drag = useRef<{ id: number; x: number; y: number; wx: number; wy: number; w: number; h: number; mode: 'move' | 'resize' } | null>(null)
+  if (!k) return null
+
+  const start = (e: React.PointerEvent, mode: 'move' | 'resize') => {
+    if (e.button !== 0) return
+    if ((e.target as HTMLElement).closest('button')) return
+    e.preventDefault()
+    e.stopPropagation()
+    ;(e.currentTarget as HTMLElement).setPointerCapture(e.pointerId)
+    drag.current = { id: e.pointerId, x: e.clientX, y: e.clientY, wx: k.wx, wy: k.wy, w: k.w, h: k.h, mode }
+    bringToFront(doc, id)
+    focusKrate(id)
+  }
+  const move = (e: React.PointerEvent) => {
+    const d = drag.current
+    if (!d || d.id !== e.pointerId) return
+    const z = zoomRef.current ?? 1
+    if (d.mode === 'move') updateKrate(doc, id, dragTo(d, e.clientX - d.x, e.clientY - d.y, z))
+    else updateKrate(doc, id, resizeTo(d, e.clientX - d.x, e.clientY - d.y, z))
+  }
+  const end = (e: React.PointerEvent) => {
+    if (drag.current?.id === e.pointerId) drag.current = null
+  }
+
+  const people = watchers ? watchers.split('\n').map((l) => l.split('\t') as [string, string, string]) : []
+  let body: ReactNode
+  const bodyProps: KrateBodyProps = { krate: k, onState: (s, detail) => setState((p) => (p.s === s && p.detail === detail ? p : { s, detail })) }
+  switch (k.kind) {
+    case 'resources':
+      body = <ResourceListKrate {...bodyProps} />
+      break
+    case 'detail':
+      body = <DetailKrate {...bodyProps} />
+      break
+    case 'logs':
+      body = <LogsKrate {...bodyProps} />
+      break
+    case 'shell':
+      body = (
+        <Suspense fallback={<div className="muted pad">Loading terminal…</div>}>
+          <ShellKrate {...bodyProps} />
+        </Suspense>
+      )
+      break
+  }
+
+  return (
+    <section
+      className={`krate kind-${k.kind}${k.minimized ? ' minimized' : ''}`}
+      data-testid="krate"
+      data-krate-id={id}
+      data-kind={k.kind}
+      data-minimized={k.minimized ? 'true' : 'false'}
+      style={{ transform: `translate(${k.wx}px, ${k.wy}px)`, width: k.w, height: k.minimized ? TITLEBAR_H : k.h, zIndex: k.z }}
+      onPointerDownCapture={() => {
+        focusKrate(id)
+      }}
+      onPointerDown={(e) => {
+        if (e.button === 0 && !drag.current) bringToFront(doc, id)
+      }}
+    >
+      <header className="krate-titlebar" data-testid="krate-titlebar" onPointerDown={(e) => start(e, 'move')} onPointerMove={move} onPointerUp={end} onPointerCancel={end}>
+        <span className={`conn conn-${state.s}`} data-testid="connection-state" data-state={state.s} title={state.detail ? `${state.s}: ${state.detail}` : state.s} />
+        <span className="krate-title" title={krateTitle(k)}>
+          {krateTitle(k)}
+        </span>
+        <span className="watchers">
+          {people.map(([uid, name, color]) => (
+            <span key={uid} className="watching" data-testid="watching" data-user={uid} title={`${name} is looking at this`} style={{ background: color, color: textOn(color) }}>
+              {initials(name)}
+            </span>
+          ))}
+        </span>
+        <button className="icon" data-testid="krate-minimize" title={k.minimized ? 'Restore' : 'Minimise'} onClick={() => updateKrate(doc, id, { minimized: !k.minimized })}>
+          {k.minimized ? '▢' : '–'}
+        </button>
+        <button className="icon" data-testid="krate-close" title="Close for everyone" onClick={() => removeKrate(doc, id)}>
+          ×
+        </button>
+      </header>
+      <div className="krate-body" hidden={k.minimized}>
+        {body}
+      </div>
+      {!k.minimized && <div className="krate-resize" data-testid="krate-resize" onPointerDown={(e) => start(e, 'resize')} onPointerMove={move} onPointerUp={end} onPointerCancel={end} />}
+    </section>
+  )
+})

@@ -1,0 +1,78 @@
+// What the user may do, from GET /api/access?cluster=&namespace=, so actions that would be
+// refused are disabled (with the reason) before anyone clicks them. The server still enforces
+// everything; this only shapes the UI.
+//
+// The response is read leniently. Accepted shapes, per namespace:
+//   {"rules": [{"verb","resource","subresource"?,"group"?,"allowed","reason"?}]}    (or "permissions")
+//   {"allowed": {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}}        (or "can")
+//   {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}
+
+export interface Decision {
+  allowed: boolean
+  reason: string
+}
+
+export type AccessMap = Map<string, Decision>
+
+export const accessKey = (verb: string, resource: string, sub = ''): string =>
+  `${verb} ${resource}${sub ? '/' + sub : ''}`.toLowerCase()
+
+function decisionOf(v: unknown): Decision | null {
+  if (typeof v === 'boolean') return { allowed: v, reason: '' }
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>
+    if (typeof o.allowed === 'boolean') return { allowed: o.allowed, reason: typeof o.reason === 'string' ? o.reason : '' }
+  }
+  return null
+}
+
+export function parseAccess(body: unknown): AccessMap {
+  const out: AccessMap = new Map()
+  if (!body || typeof body !== 'object') return out
+  const o = body as Record<string, unknown>
+  const list = Array.isArray(o.rules) ? o.rules : Array.isArray(o.permissions) ? o.permissions : Array.isArray(body) ? (body as unknown[]) : null
+  if (list) {
+    for (const r of list) {
+      if (!r || typeof r !== 'object') continue
+      const e = r as Record<string, unknown>
+      const d = decisionOf(e)
+      if (!d || typeof e.verb !== 'string' || typeof e.resource !== 'string') continue
+      let [res, sub] = e.resource.split('/') as [string, string | undefined]
+      if (typeof e.subresource === 'string' && e.subresource) sub = e.subresource
+      out.set(accessKey(e.verb, res, sub ?? ''), d)
+    }
+    return out
+  }
+  const map = (o.allowed && typeof o.allowed === 'object' ? o.allowed : o.can && typeof o.can === 'object' ? o.can : o) as Record<string, unknown>
+  for (const [k, v] of Object.entries(map)) {
+    const d = decisionOf(v)
+    const m = /^\s*(\S+)\s+(\S+?)\s*$/.exec(k)
+    if (d && m) {
+      const [res, sub] = m[2]!.split('/') as [string, string | undefined]
+      out.set(accessKey(m[1]!, res, sub ?? ''), d)
+    }
+  }
+  return out
+}
+
+/** The decision for a question; unknown questions are allowed (the server has the last word). */
+export function can(a: AccessMap | null | undefined, verb: string, resource: string, sub = ''): Decision {
+  if (!a) return { allowed: true, reason: '' }
+  const d = a.get(accessKey(verb, resource, sub)) ?? a.get(accessKey('*', resource, sub)) ?? a.get(accessKey(verb, '*', sub))
+  if (!d) return { allowed: true, reason: '' }
+  return d.allowed ? d : { allowed: false, reason: d.reason || `you may not ${verb} ${resource}${sub ? '/' + sub : ''} here` }
+}
+
+/** The UI actions on a resource and the permission each needs. */
+export function actionDecision(a: AccessMap | null | undefined, action: 'details' | 'logs' | 'shell' | 'list', resource: string): Decision {
+  switch (action) {
+    case 'shell':
+      return can(a, 'create', 'pods', 'exec')
+    case 'logs':
+      return can(a, 'get', 'pods', 'log')
+    case 'details':
+      return can(a, 'get', resource)
+    case 'list':
+      return can(a, 'list', resource)
+  }
+}

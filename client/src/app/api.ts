@@ -1,0 +1,94 @@
+// REST calls to the Yard server (same origin). The bearer token lives in localStorage so a
+// reload keeps the user signed in; WebSockets never carry it: they use single-use tickets.
+
+export interface User {
+  id: string
+  name: string
+  groups?: string[]
+  admin?: boolean
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const TOKEN_KEY = 'yard.token'
+
+export function getToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY)
+  } catch {
+    return null
+  }
+}
+
+export function setToken(t: string | null): void {
+  if (t) localStorage.setItem(TOKEN_KEY, t)
+  else localStorage.removeItem(TOKEN_KEY)
+}
+
+async function request<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+  const headers: Record<string, string> = { Accept: accept }
+  const tok = getToken()
+  if (tok) headers.Authorization = `Bearer ${tok}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await res.text()
+  if (!res.ok) {
+    let code = 'http_' + res.status
+    let message = text.slice(0, 300) || res.statusText
+    try {
+      const e = JSON.parse(text) as { error?: { code?: string; message?: string } }
+      if (e.error) {
+        code = e.error.code ?? code
+        message = e.error.message ?? message
+      }
+    } catch {
+      /* not the JSON envelope */
+    }
+    throw new ApiError(res.status, code, message)
+  }
+  if (accept !== 'application/json') return text as T
+  return (text ? JSON.parse(text) : null) as T
+}
+
+export const api = {
+  devLogin: (name: string, groups: string[], admin = false) =>
+    request<{ token: string; user: User }>('POST', '/api/auth/dev-login', { name, groups, admin }),
+  me: () => request<User>('GET', '/api/me'),
+  ticket: () => request<{ ticket: string; expiresAt: string }>('POST', '/api/ws-ticket'),
+  rooms: () => request<unknown>('GET', '/api/rooms'),
+  clusters: () => request<unknown>('GET', '/api/clusters'),
+  access: (cluster: string, namespace: string) =>
+    request<unknown>('GET', `/api/access?${new URLSearchParams({ cluster, namespace })}`),
+  resources: (kind: string, cluster: string, namespace: string) =>
+    request<unknown>('GET', `/api/resources/${encodeURIComponent(kind)}?${new URLSearchParams({ cluster, namespace })}`),
+  resourceYAML: (kind: string, name: string, cluster: string, namespace: string) =>
+    request<string>(
+      'GET',
+      `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`,
+      undefined,
+      'application/yaml',
+    ),
+  resource: (kind: string, name: string, cluster: string, namespace: string) =>
+    request<unknown>('GET', `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`),
+  adminPresence: () => request<unknown>('GET', '/api/admin/presence'),
+  adminEndShell: (session: string) => request<unknown>('DELETE', `/api/admin/shells/${encodeURIComponent(session)}`),
+  adminDisconnect: (conn: string) => request<unknown>('DELETE', `/api/admin/connections/${encodeURIComponent(conn)}`),
+}
+
+/** Items of a list response: a Kubernetes List ({items}) or a bare array. */
+export function itemsOf(body: unknown): Record<string, unknown>[] {
+  if (Array.isArray(body)) return body as Record<string, unknown>[]
+  if (body && typeof body === 'object') {
+    const o = body as Record<string, unknown>
+    for (const k of ['items', 'rooms', 'clusters', 'entries', 'users']) if (Array.isArray(o[k])) return o[k] as Record<string, unknown>[]
+  }
+  return []
+}
