@@ -27,8 +27,11 @@ type Options struct {
 	// LeaseTTL is how long a compaction lease is held (at most one compaction per room per
 	// LeaseTTL across all replicas). Default 10s.
 	LeaseTTL time.Duration
-	// StoreTimeout bounds one append or load. Default 5s.
+	// StoreTimeout bounds one load or compaction. Default 5s.
 	StoreTimeout time.Duration
+	// AppendTimeout bounds one append; the room's other clients wait meanwhile, and after it
+	// the room refuses writes until the store answers again. Default 1s.
+	AppendTimeout time.Duration
 	// PresenceInterval is how often presence is re-registered; entries live 3 intervals.
 	// Default 10s.
 	PresenceInterval time.Duration
@@ -57,6 +60,9 @@ func (o *Options) defaults() {
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 5 * time.Second
+	}
+	if o.AppendTimeout <= 0 {
+		o.AppendTimeout = time.Second
 	}
 	if o.PresenceInterval <= 0 {
 		o.PresenceInterval = 10 * time.Second

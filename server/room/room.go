@@ -332,7 +332,7 @@ func (r *room) store(updates [][]byte) error {
 			r.unstored = append(r.unstored, updates[i:]...)
 			return errUnavailable
 		}
-		ctx, cancel := context.WithTimeout(r.m.ctx, r.m.opts.StoreTimeout)
+		ctx, cancel := context.WithTimeout(r.m.ctx, r.m.opts.AppendTimeout)
 		pos, err := r.m.be.Append(ctx, r.id, u)
 		cancel()
 		if err != nil {
