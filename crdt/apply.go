@@ -255,7 +255,19 @@ func (d *Doc) encodeStateAsUpdate(stateVector []byte, newEnc func() updateEncode
 	}
 	extra := &decodedUpdate{ds: d.pendDS}
 	if d.pending != nil {
-		extra.clients = diffRefs(d.pending.clients, sv)
+		// Pending structs below the local state are already integrated
+		// (with valid updates they carry the same content); the integrated
+		// ones take precedence.
+		known := make(map[uint64]uint64, len(sv))
+		for c, k := range sv {
+			known[c] = k
+		}
+		for _, pc := range d.pending.clients {
+			if st := d.store.state(pc.client); st > known[pc.client] {
+				known[pc.client] = st
+			}
+		}
+		extra.clients = diffRefs(d.pending.clients, known)
 	}
 	merged := mergeDecoded([]*decodedUpdate{first, extra})
 	e2 := newEnc()
