@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -111,7 +112,8 @@ func (r *rooms) Mount(api chi.Router) {
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
-		doc, err := r.manager.JSON(ctx, id)
+		var doc map[string]any
+		err := r.manager.Read(ctx, id, func(d room.Doc) { doc = docJSON(d) })
 		if err != nil {
 			writeRoomError(w, err)
 			return
@@ -135,6 +137,22 @@ func (r *rooms) Mount(api chi.Router) {
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"presence": ps})
 	})
+}
+
+// schemaMaps are the canvas document's root maps (docs/architecture.md, "Rooms"). The server's
+// copy never names its roots itself, so they are typed before reading: an emptied map then reads
+// as {} as in the browser, not as an untyped (empty array) root.
+var schemaMaps = []string{"krates", "workflow", "deploys"}
+
+func docJSON(d room.Doc) map[string]any {
+	if cd, ok := d.(*crdt.Doc); ok {
+		for _, name := range cd.RootNames() {
+			if slices.Contains(schemaMaps, name) {
+				cd.GetMap(name)
+			}
+		}
+	}
+	return d.RootJSON()
 }
 
 func writeRoomError(w http.ResponseWriter, err error) {
