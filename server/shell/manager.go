@@ -1,0 +1,274 @@
+package shell
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/yardhq/yard/server/cluster"
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/mux"
+)
+
+// Cluster is what shells need of a served cluster (*cluster.Cluster has it).
+type Cluster interface {
+	Can(ctx context.Context, u identity.User, a cluster.Access) (cluster.Decision, error)
+	Clients(u identity.User) (*cluster.UserClients, error)
+}
+
+// Lookup finds a served cluster by name ("" = the default one).
+type Lookup func(name string) (Cluster, error)
+
+// Config holds the shell limits and timers.
+type Config struct {
+	// Replica names this server in participant lists and the registry. Required.
+	Replica string
+	// ScrollbackBytes is how much recent output a joiner is shown first. Default 64 KiB.
+	ScrollbackBytes int
+	// IdleTimeout ends a session with no input and no output for this long. Default 30m.
+	IdleTimeout time.Duration
+	// Grace keeps a session whose last participant left (a lost connection) running this long,
+	// so that a reconnect with session=<id> reattaches. Default 2m.
+	Grace time.Duration
+	// MaxPerUser bounds the sessions one user owns across all replicas. Default 5.
+	MaxPerUser int
+	// RecordingsDir receives one asciicast v2 file per session; empty disables recording.
+	RecordingsDir string
+	// Heartbeat is how often participants tell the home they are there; three missed beats
+	// drop them. Default 5s.
+	Heartbeat time.Duration
+	// JoinTimeout bounds the wait for a session's home to answer a join. Default 5s.
+	JoinTimeout time.Duration
+}
+
+// DefaultConfig returns the documented defaults (Replica and RecordingsDir are left empty).
+func DefaultConfig() Config {
+	return Config{
+		ScrollbackBytes: 64 << 10, IdleTimeout: 30 * time.Minute, Grace: 2 * time.Minute,
+		MaxPerUser: 5, Heartbeat: 5 * time.Second, JoinTimeout: 5 * time.Second,
+	}
+}
+
+// Validate reports unusable values.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Replica == "" {
+		bad("shell: replica name is required")
+	}
+	if c.ScrollbackBytes < 1024 || c.ScrollbackBytes > 16<<20 {
+		bad("shell: scrollback %d bytes: from 1 KiB to 16 MiB", c.ScrollbackBytes)
+	}
+	if c.IdleTimeout < time.Second {
+		bad("--shell-idle-timeout %s: at least 1s", c.IdleTimeout)
+	}
+	if c.Grace < 0 {
+		bad("--shell-grace %s: not negative", c.Grace)
+	}
+	if c.MaxPerUser < 1 {
+		bad("--max-shells-per-user %d: at least 1", c.MaxPerUser)
+	}
+	if c.Heartbeat < 10*time.Millisecond || c.JoinTimeout < 10*time.Millisecond {
+		bad("shell: heartbeat and join timeout must be at least 10ms")
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) registryTTL() time.Duration { return max(4*c.Heartbeat, 10*time.Second) }
+
+type shellMetrics struct {
+	sessions     prometheus.Gauge
+	participants prometheus.Gauge
+	refusals     *prometheus.CounterVec
+}
+
+// Manager runs the sessions whose home is this replica and attaches this replica's
+// participants to sessions anywhere.
+type Manager struct {
+	hub      Hub
+	clusters Lookup
+	cfg      Config
+	log      *slog.Logger
+	metrics  shellMetrics
+	now      func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	local  map[string]*session
+	closed bool
+}
+
+// NewManager returns a manager; its metrics go to reg (nil: not registered).
+func NewManager(hub Hub, clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ms := shellMetrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yard_shell_sessions", Help: "Shell sessions whose exec runs on this replica.",
+		}),
+		participants: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yard_shell_participants", Help: "Shell session participants connected to this replica.",
+		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yard_shell_refusals_total", Help: "Shell opens and joins refused, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{ms.sessions, ms.participants, ms.refusals} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("shell metrics: %w", err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		hub: hub, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
+		ctx: ctx, cancel: cancel, local: map[string]*session{},
+	}, nil
+}
+
+// NewSessionID returns a fresh random session id.
+func NewSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// start creates a session homed here and starts its loop; the exec starts when its owner joins.
+func (m *Manager) start(info Info, exec execFunc, cmds [][]string) (*session, error) {
+	sub, err := m.hub.Subscribe(m.ctx, homeTopic(info.ID))
+	if err != nil {
+		return nil, mux.Errorf(mux.CodeUnavailable, "shell relay: %v", err)
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	s := &session{
+		m: m, id: info.ID, exec: exec, cmds: cmds, ctx: ctx, cancel: cancel, sub: sub,
+		log:   m.log.With("session", info.ID, "owner", info.Owner),
+		stdin: make(chan []byte, 256), sizes: make(chan remotecommand.TerminalSize, 1),
+		info: info, parts: map[string]*partState{}, scroll: ring{max: m.cfg.ScrollbackBytes},
+		cols: 80, rows: 24, lastActivity: m.now(), emptySince: m.now(),
+	}
+	if m.cfg.RecordingsDir != "" {
+		rec, err := newRecorder(m.cfg.RecordingsDir, info.ID, s.cols, s.rows, info.Namespace+"/"+info.Pod, m.now())
+		if err != nil {
+			cancel()
+			sub.Close()
+			return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
+		}
+		s.rec = rec
+	}
+	rctx, rcancel := context.WithTimeout(m.ctx, 3*time.Second)
+	defer rcancel()
+	if err := m.hub.Register(rctx, info, m.cfg.registryTTL()); err != nil {
+		cancel()
+		sub.Close()
+		if s.rec != nil {
+			_ = s.rec.close()
+		}
+		return nil, mux.Errorf(mux.CodeUnavailable, "shell registry: %v", err)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		cancel()
+		sub.Close()
+		return nil, mux.Errorf(mux.CodeShuttingDown, "the server is shutting down")
+	}
+	m.local[info.ID] = s
+	m.wg.Add(1)
+	m.mu.Unlock()
+	m.metrics.sessions.Inc()
+	m.audit(info.ID, "start", info.Owner, fmt.Sprintf("%s/%s/%s %v", info.Cluster, info.Namespace, info.Pod, info.Command))
+	go func() {
+		defer m.wg.Done()
+		defer m.metrics.sessions.Dec()
+		s.run()
+	}()
+	return s, nil
+}
+
+func (m *Manager) forget(id string) {
+	m.mu.Lock()
+	delete(m.local, id)
+	m.mu.Unlock()
+}
+
+// audit writes one audit event to the server log and the hub's audit trail.
+func (m *Manager) audit(id, ev, user, detail string) {
+	m.log.Info("shell audit", "session", id, "event", ev, "user", user, "detail", detail)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := m.hub.Audit(ctx, AuditEvent{Time: m.now().UTC(), Session: id, Event: ev, User: user, Detail: detail}); err != nil {
+		m.log.Warn("shell audit not stored", "err", err)
+	}
+}
+
+// Close ends every session homed here and waits for them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+}
+
+// Sessions lists the live sessions of every replica.
+func (m *Manager) Sessions(ctx context.Context) ([]Info, error) { return m.hub.List(ctx) }
+
+// End asks a session's home, wherever it is, to end it.
+func (m *Manager) End(ctx context.Context, id string, by identity.User) error {
+	if !ValidSessionID(id) {
+		return mux.Errorf(mux.CodeBadParams, "not a session id")
+	}
+	if _, err := m.hub.Lookup(ctx, id); err != nil {
+		if errors.Is(err, ErrNoSession) {
+			return mux.Errorf(mux.CodeNotFound, "no session %s", id)
+		}
+		return mux.Errorf(mux.CodeUnavailable, "%v", err)
+	}
+	if err := m.hub.Publish(ctx, homeTopic(id), event{K: "kill", U: by.Name}.encode()); err != nil {
+		return mux.Errorf(mux.CodeUnavailable, "%v", err)
+	}
+	return nil
+}
+
+// AuditLog returns the newest audit events, oldest first.
+func (m *Manager) AuditLog(ctx context.Context, limit int) ([]AuditEvent, error) {
+	return m.hub.AuditLog(ctx, limit)
+}
+
+// RecordingPath returns the file of a session's recording when this replica has it.
+func (m *Manager) RecordingPath(id string) (string, bool) {
+	if m.cfg.RecordingsDir == "" || !ValidSessionID(id) {
+		return "", false
+	}
+	p := filepath.Join(m.cfg.RecordingsDir, id+".cast")
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+func sortParticipants(l []Participant) {
+	sort.Slice(l, func(i, j int) bool {
+		if !l[i].JoinedAt.Equal(l[j].JoinedAt) {
+			return l[i].JoinedAt.Before(l[j].JoinedAt)
+		}
+		return l[i].ID < l[j].ID
+	})
+}

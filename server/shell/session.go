@@ -1,0 +1,409 @@
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// event is what travels on a session's topics. Participants send join, leave, hb (heartbeat),
+// in, resize, request-driver and grant-driver toward the home (and an admin sends kill); the
+// home sends snapshot, out, resize, participants, driver-request, error and exit back.
+type event struct {
+	K    string        `json:"k"`
+	P    string        `json:"p,omitempty"` // sending or addressed participant
+	U    string        `json:"u,omitempty"` // user
+	Role string        `json:"role,omitempty"`
+	D    []byte        `json:"d,omitempty"`
+	Cols int           `json:"cols,omitempty"`
+	Rows int           `json:"rows,omitempty"`
+	Code *int          `json:"code,omitempty"`
+	Err  string        `json:"err,omitempty"` // error code
+	Msg  string        `json:"msg,omitempty"`
+	Drv  string        `json:"drv,omitempty"` // the driving user
+	List []Participant `json:"list,omitempty"`
+}
+
+func (e event) encode() []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+
+// session is a shell on its home replica.
+type session struct {
+	m    *Manager
+	id   string
+	exec execFunc
+	cmds [][]string // commands to try in order (one unless falling back between shells)
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	sub    Subscription
+	stdin  chan []byte
+	sizes  chan remotecommand.TerminalSize
+
+	mu           sync.Mutex
+	info         Info
+	parts        map[string]*partState
+	scroll       ring
+	cols, rows   int
+	rec          *recorder
+	lastActivity time.Time
+	emptySince   time.Time // when the last participant left (zero: someone is here)
+	started      bool      // the exec has been started (on the owner's first join)
+	ended        bool
+	endReason    string
+}
+
+type partState struct {
+	Participant
+	lastSeen time.Time
+}
+
+func (s *session) publish(e event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.m.hub.Publish(ctx, outTopic(s.id), e.encode()); err != nil {
+		s.log.Warn("shell publish failed", "err", err)
+	}
+}
+
+// run is the home's loop: it serves the home topic until the session ends, then reports the end.
+func (s *session) run() {
+	defer s.sub.Close()
+	tick := time.NewTicker(s.m.cfg.Heartbeat)
+	defer tick.Stop()
+	execDone := make(chan execResult, 1)
+	var execWG sync.WaitGroup
+	defer execWG.Wait()
+	for {
+		select {
+		case <-s.ctx.Done():
+			s.finish(execResult{code: -1, reason: "the server is shutting down"}, &execWG)
+			return
+		case r := <-execDone:
+			s.finish(r, &execWG)
+			return
+		case <-tick.C:
+			if reason := s.housekeep(); reason != "" {
+				s.finish(execResult{code: -1, reason: reason}, &execWG)
+				return
+			}
+		case b, ok := <-s.sub.C():
+			if !ok {
+				s.finish(execResult{code: -1, reason: "lost the session relay"}, &execWG)
+				return
+			}
+			var e event
+			if json.Unmarshal(b, &e) != nil {
+				continue
+			}
+			if e.K == "kill" {
+				s.m.audit(s.id, "kill", e.U, "")
+				s.finish(execResult{code: -1, reason: "ended by " + e.U}, &execWG)
+				return
+			}
+			if s.handle(e) {
+				execWG.Go(func() { execDone <- s.runExec() })
+			}
+		}
+	}
+}
+
+type execResult struct {
+	code   int
+	reason string
+}
+
+// handle applies one participant event; it reports whether the exec should start now.
+func (s *session) handle(e event) (startExec bool) {
+	now := s.m.now()
+	s.mu.Lock()
+	p := s.parts[e.P]
+	switch e.K {
+	case "join":
+		if p == nil {
+			p = &partState{Participant: Participant{ID: e.P, User: e.U, Owner: e.U == s.info.Owner, JoinedAt: now, Replica: e.Msg}}
+			s.parts[e.P] = p
+		}
+		p.lastSeen = now
+		s.emptySince = time.Time{}
+		if e.Role == RoleDriver && p.Owner {
+			s.info.Driver = p.User
+		}
+		// The snapshot goes out under the lock that orders output: the joiner drops every
+		// output before its snapshot and misses none after it.
+		s.publish(event{K: "snapshot", P: e.P, D: s.scroll.bytes(), Cols: s.cols, Rows: s.rows, Drv: s.info.Driver})
+		s.publishParticipantsLocked()
+		if e.Role == RoleDriver && !p.Owner {
+			s.publish(event{K: "driver-request", U: p.User})
+		}
+		if p.Owner && !s.started {
+			s.started, startExec = true, true
+		}
+		s.mu.Unlock()
+		s.m.audit(s.id, "join", e.U, "as "+e.Role)
+		return startExec
+	case "leave":
+		if p != nil {
+			delete(s.parts, e.P)
+			s.afterLeaveLocked(now)
+			s.mu.Unlock()
+			s.m.audit(s.id, "leave", p.User, "")
+			return false
+		}
+	case "hb":
+		if p != nil {
+			p.lastSeen = now
+		}
+	case "in":
+		if p != nil && p.User == s.info.Driver {
+			s.lastActivity = now
+			s.mu.Unlock()
+			select {
+			case s.stdin <- e.D:
+			case <-s.ctx.Done():
+			}
+			return false
+		}
+	case "resize":
+		if p != nil && p.User == s.info.Driver && e.Cols > 0 && e.Rows > 0 && (e.Cols != s.cols || e.Rows != s.rows) {
+			s.cols, s.rows = e.Cols, e.Rows
+			if s.rec != nil {
+				s.rec.resize(now, e.Cols, e.Rows)
+			}
+			latest(s.sizes, remotecommand.TerminalSize{Width: uint16(e.Cols), Height: uint16(e.Rows)})
+			s.publish(event{K: "resize", Cols: e.Cols, Rows: e.Rows})
+		}
+	case "request-driver":
+		if p != nil && p.User != s.info.Driver {
+			s.publish(event{K: "driver-request", U: p.User})
+		}
+	case "grant-driver":
+		if p != nil && p.Owner {
+			present := false
+			for _, q := range s.parts {
+				present = present || q.User == e.U
+			}
+			if present {
+				s.info.Driver = e.U
+				s.publishParticipantsLocked()
+				s.mu.Unlock()
+				s.m.audit(s.id, "grant", p.User, "driver: "+e.U)
+				return false
+			}
+			s.publish(event{K: "error", P: e.P, Err: "not_found", Msg: e.U + " is not in this session"})
+		} else if p != nil {
+			s.publish(event{K: "error", P: e.P, Err: "forbidden", Msg: "only the session's owner hands over the keyboard"})
+		}
+	}
+	s.mu.Unlock()
+	return false
+}
+
+// afterLeaveLocked gives the keyboard back to the owner when its driver has left.
+func (s *session) afterLeaveLocked(now time.Time) {
+	present := false
+	for _, q := range s.parts {
+		present = present || q.User == s.info.Driver
+	}
+	if !present {
+		s.info.Driver = s.info.Owner
+	}
+	if len(s.parts) == 0 {
+		s.emptySince = now
+	}
+	s.publishParticipantsLocked()
+}
+
+func (s *session) publishParticipantsLocked() {
+	list := s.participantsLocked()
+	s.info.Participants = list
+	s.publish(event{K: "participants", List: list, Drv: s.info.Driver})
+}
+
+func (s *session) participantsLocked() []Participant {
+	list := make([]Participant, 0, len(s.parts))
+	for _, p := range s.parts {
+		q := p.Participant
+		q.Role = RoleObserver
+		if q.User == s.info.Driver {
+			q.Role = RoleDriver
+		}
+		list = append(list, q)
+	}
+	sortParticipants(list)
+	return list
+}
+
+// housekeep drops participants that stopped sending heartbeats (their replica died), keeps the
+// registry entry alive, and says why the session must end, if it must.
+func (s *session) housekeep() string {
+	now := s.m.now()
+	s.mu.Lock()
+	changed := false
+	for id, p := range s.parts {
+		if now.Sub(p.lastSeen) > max(3*s.m.cfg.Heartbeat, time.Second) {
+			delete(s.parts, id)
+			changed = true
+		}
+	}
+	if changed {
+		s.afterLeaveLocked(now)
+	}
+	if s.rec != nil {
+		s.rec.flush()
+	}
+	info := s.info
+	idle := now.Sub(s.lastActivity)
+	empty := !s.emptySince.IsZero() && now.Sub(s.emptySince) > s.m.cfg.Grace
+	s.mu.Unlock()
+	switch {
+	case idle > s.m.cfg.IdleTimeout:
+		return fmt.Sprintf("idle for %s", s.m.cfg.IdleTimeout)
+	case empty:
+		return fmt.Sprintf("nobody reconnected within %s", s.m.cfg.Grace)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+	defer cancel()
+	if err := s.m.hub.Register(ctx, info, s.m.cfg.registryTTL()); err != nil {
+		s.log.Warn("shell registry refresh failed", "err", err)
+	}
+	return ""
+}
+
+// output is the exec's terminal output: into the scrollback, the recording and the topic.
+func (s *session) output(p []byte) {
+	now := s.m.now()
+	b := append([]byte(nil), p...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastActivity = now
+	s.scroll.write(b)
+	if s.rec != nil {
+		s.rec.output(now, b)
+	}
+	s.publish(event{K: "out", D: b})
+}
+
+type outputWriter struct{ s *session }
+
+func (w outputWriter) Write(p []byte) (int, error) {
+	w.s.output(p)
+	return len(p), nil
+}
+
+// probeWriter holds an attempt's output back until the probe window has passed.
+type probeWriter struct {
+	mu      sync.Mutex
+	s       *session
+	held    []byte
+	through bool
+}
+
+func (w *probeWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.through {
+		w.s.output(p)
+		return len(p), nil
+	}
+	if len(w.held) < 64<<10 {
+		w.held = append(w.held, p...)
+	}
+	return len(p), nil
+}
+
+// release lets output through (keep) or throws the held output away (the attempt failed).
+func (w *probeWriter) release(keep bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if keep && len(w.held) > 0 {
+		w.s.output(w.held)
+	}
+	w.held, w.through = nil, true
+}
+
+// runExec runs the commands in turn until one runs (falling back from bash to sh), and returns
+// how it ended.
+func (s *session) runExec() execResult {
+	var err error
+	for i, cmd := range s.cmds {
+		last := i == len(s.cmds)-1
+		actx, cancel := context.WithCancel(s.ctx)
+		s.mu.Lock()
+		first := &remotecommand.TerminalSize{Width: uint16(s.cols), Height: uint16(s.rows)}
+		s.mu.Unlock()
+		sizes := &sizeQueue{ctx: actx, first: first, c: s.sizes}
+		stdin := &chanReader{ctx: actx, c: s.stdin}
+		if last {
+			err = s.exec(actx, cmd, stdin, outputWriter{s}, sizes)
+			cancel()
+			break
+		}
+		pw := &probeWriter{s: s}
+		start := s.m.now()
+		timer := time.AfterFunc(probeWindow, func() { pw.release(true) })
+		err = s.exec(actx, cmd, stdin, pw, sizes)
+		cancel()
+		quick := timer.Stop() && s.m.now().Sub(start) < probeWindow
+		if quick && missingShell(err) && s.ctx.Err() == nil {
+			pw.release(false)
+			s.log.Debug("shell not available, trying the next", "command", cmd, "err", err)
+			continue
+		}
+		pw.release(true)
+		break
+	}
+	code, ok := exitCode(err)
+	if !ok {
+		if s.ctx.Err() != nil {
+			return execResult{code: -1, reason: "ended"}
+		}
+		return execResult{code: -1, reason: "exec failed: " + err.Error()}
+	}
+	return execResult{code: code}
+}
+
+// finish ends the session once: stops the exec, tells everyone, and cleans up.
+func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
+	s.cancel()
+	execWG.Wait()
+	s.mu.Lock()
+	s.ended, s.endReason = true, r.reason
+	if s.rec != nil {
+		if err := s.rec.close(); err != nil {
+			s.log.Warn("recording incomplete", "err", err)
+		}
+	}
+	s.mu.Unlock()
+	code := r.code
+	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.m.hub.Unregister(ctx, s.id)
+	s.m.audit(s.id, "end", s.info.Owner, fmt.Sprintf("exit %d %s", code, r.reason))
+	s.m.forget(s.id)
+}
+
+// latest puts v in c (capacity 1), replacing a value the reader has not taken yet: only the
+// newest terminal size matters.
+func latest[T any](c chan T, v T) {
+	for {
+		select {
+		case c <- v:
+			return
+		default:
+			select {
+			case <-c:
+			default:
+			}
+		}
+	}
+}
