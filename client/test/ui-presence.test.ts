@@ -54,6 +54,17 @@ test('access: rule lists, maps and the default', () => {
   assert.equal(can(null, 'delete', 'pods').allowed, true)
 })
 
+test('access: the server answer (kinds and actions) with reasons written by the client', () => {
+  const a = parseAccess({ cluster: 'c', namespace: 'demo', kinds: { pods: { get: true, list: true }, secrets: { get: false, list: false } }, actions: { 'pods/exec': false, 'pods/log': true }, writeEnabled: false })
+  const shell = actionDecision(a, 'shell', 'pods')
+  assert.equal(shell.allowed, false)
+  assert.match(shell.reason, /shell.*namespace demo/)
+  assert.equal(actionDecision(a, 'logs', 'pods').allowed, true)
+  assert.equal(actionDecision(a, 'details', 'pods').allowed, true)
+  assert.equal(actionDecision(a, 'details', 'secrets').allowed, false)
+  assert.equal(actionDecision(a, 'list', 'secrets').allowed, false)
+})
+
 test('reconnect backoff grows, jitters within half, and caps at 10 s', () => {
   assert.equal(backoff(0, () => 0), 250)
   assert.equal(backoff(0, () => 1), 500)

@@ -6,6 +6,8 @@
 //   {"rules": [{"verb","resource","subresource"?,"group"?,"allowed","reason"?}]}    (or "permissions")
 //   {"allowed": {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}}        (or "can")
 //   {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}
+//   {"kinds": {"pods": {"get": true, ...}}, "actions": {"pods/exec": false, "pods/log": true}}
+//     (Yard's own answer, which gives no reasons: the UI writes them)
 
 export interface Decision {
   allowed: boolean
@@ -30,6 +32,26 @@ export function parseAccess(body: unknown): AccessMap {
   const out: AccessMap = new Map()
   if (!body || typeof body !== 'object') return out
   const o = body as Record<string, unknown>
+  if ((o.kinds && typeof o.kinds === 'object') || (o.actions && typeof o.actions === 'object')) {
+    const ns = typeof o.namespace === 'string' && o.namespace ? `namespace ${o.namespace}` : 'this cluster'
+    for (const [res, verbs] of Object.entries((o.kinds ?? {}) as Record<string, unknown>)) {
+      if (!verbs || typeof verbs !== 'object') continue
+      for (const [verb, ok] of Object.entries(verbs as Record<string, unknown>)) {
+        if (typeof ok === 'boolean') out.set(accessKey(verb, res), { allowed: ok, reason: ok ? '' : `Kubernetes RBAC does not let you ${verb} ${res} in ${ns}` })
+      }
+    }
+    const actionVerb: Record<string, [string, string, string, string]> = {
+      'pods/exec': ['create', 'pods', 'exec', 'open a shell (pods/exec)'],
+      'pods/log': ['get', 'pods', 'log', 'read logs (pods/log)'],
+      'secrets/get': ['get', 'secrets', '', 'read secrets'],
+    }
+    for (const [name, ok] of Object.entries((o.actions ?? {}) as Record<string, unknown>)) {
+      const a = actionVerb[name]
+      if (!a || typeof ok !== 'boolean') continue
+      out.set(accessKey(a[0], a[1], a[2]), { allowed: ok, reason: ok ? '' : `Kubernetes RBAC does not let you ${a[3]} in ${ns}` })
+    }
+    return out
+  }
   const list = Array.isArray(o.rules) ? o.rules : Array.isArray(o.permissions) ? o.permissions : Array.isArray(body) ? (body as unknown[]) : null
   if (list) {
     for (const r of list) {

@@ -56,7 +56,7 @@ function row(e: Obj, room: string, now: number): AdminRow | null {
   return {
     key: [userId, r, connId, str(e.clientId), str(e.replica)].join('|'),
     userId,
-    name: str(e.name, user.name, state?.name, userId),
+    name: str(e.name, e.userName, user.name, state?.name, userId),
     room: r,
     replica: str(e.replica, e.replicaId, e.node),
     connId,
@@ -86,7 +86,7 @@ export function parseAdminPresence(body: unknown, now = Date.now()): AdminRow[] 
       for (const u of list(room.users ?? room.participants ?? room.clients)) push(row(u, id, now))
     }
   }
-  const flat = Array.isArray(body) ? list(body) : list(b.entries ?? b.users ?? b.connections ?? b.presence ?? b.clients)
+  const flat = Array.isArray(body) ? list(body) : list(b.presence ?? b.entries ?? b.users ?? b.connections ?? b.clients)
   for (const e of flat) push(row(e, '', now))
   return out.sort((a, b) => a.room.localeCompare(b.room) || a.name.localeCompare(b.name))
 }

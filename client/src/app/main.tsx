@@ -3,7 +3,13 @@ import { createRoot } from 'react-dom/client'
 import { api, ApiError, getToken, setToken, type User } from './api.ts'
 import { useRoute } from './router.ts'
 import { Home, Login } from './Home.tsx'
+import { setConnector, singleEndpointConnector } from './transport.ts'
+import { muxConnector } from './muxConnector.ts'
 import './styles.css'
+
+// One multiplexed socket per page; ?transport=single uses a WebSocket per channel on the
+// single-purpose endpoints instead (for debugging with browser tools).
+setConnector(new URLSearchParams(location.search).get('transport') === 'single' ? singleEndpointConnector : muxConnector)
 
 // The room (canvas, xterm.js) and admin pages load on demand so the sign-in page stays small.
 const RoomPage = lazy(() => import('./RoomPage.tsx'))
