@@ -79,8 +79,8 @@ func errorsJoin(a, b error) error {
 
 // ring keeps the last max bytes written: the scrollback a joiner sees first.
 type ring struct {
-	buf  []byte
-	max  int
+	buf []byte
+	max int
 }
 
 func (r *ring) write(p []byte) {

@@ -1,0 +1,99 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/internal/redistest"
+)
+
+func redisHub(t *testing.T, srv *redistest.Server) *RedisHub {
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return NewRedisHub(rdb, "test:")
+}
+
+// Two replicas share one Redis: a session homed on r1 is joined from r2, which sees the earlier
+// output, then live output, types only once granted, and can end it as an admin.
+func TestSessionAcrossReplicasThroughRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	h1, h2 := redisHub(t, srv), redisHub(t, srv)
+	m1, m2 := testManager(t, h1, "r1"), testManager(t, h2, "r2")
+	info := startSession(t, m1, "alice", nil)
+
+	got, err := h2.Lookup(context.Background(), info.ID)
+	if err != nil || got.Replica != "r1" || got.Owner != "alice" {
+		t.Fatalf("lookup from r2: %+v %v", got, err)
+	}
+	owner := attach(m1, info, "alice", RoleDriver)
+	owner.ch.keys("earlier output\n")
+	owner.ch.waitTerminal(t, "earlier output\r\n")
+
+	bob := attach(m2, info, "bob", RoleObserver)
+	bob.ch.waitTerminal(t, "earlier output")
+	bob.ch.waitControl(t, "observer", func(c map[string]any) bool { return c["type"] == "session" && c["role"] == RoleObserver })
+	owner.ch.waitControl(t, "bob from r2", func(c map[string]any) bool {
+		return c["type"] == "participants" && strings.Contains(strings.Join(participantsOf(c), ","), "bob@r2")
+	})
+	owner.ch.keys("live output\n")
+	bob.ch.waitTerminal(t, "live output")
+	bob.ch.keys("not yet\n")
+	bob.ch.waitControl(t, "observing", func(c map[string]any) bool { return c["type"] == "error" })
+	owner.ch.text(`{"type":"grant-driver","user":"bob"}`)
+	bob.ch.waitControl(t, "driver", func(c map[string]any) bool { return c["type"] == "session" && c["role"] == RoleDriver })
+	bob.ch.keys("bob from r2\n")
+	owner.ch.waitTerminal(t, "bob from r2\r\n")
+	if strings.Contains(owner.ch.terminal(), "not yet") {
+		t.Fatal("observer input reached the terminal")
+	}
+
+	list, err := m2.Sessions(context.Background())
+	if err != nil || len(list) != 1 || list[0].ID != info.ID {
+		t.Fatalf("sessions from r2: %+v %v", list, err)
+	}
+	if err := m2.End(context.Background(), info.ID, identity.User{Name: "root", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*attached{owner, bob} {
+		a.ch.waitControl(t, "exit", func(c map[string]any) bool { return c["type"] == "exit" })
+		a.stop(t)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := h2.Lookup(context.Background(), info.ID); errors.Is(err, ErrNoSession) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ended session still registered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	audit, err := h2.AuditLog(context.Background(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []string
+	for _, e := range audit {
+		evs = append(evs, e.Event+":"+e.User)
+	}
+	if s := strings.Join(evs, ","); !strings.Contains(s, "join:bob") || !strings.Contains(s, "kill:root") {
+		t.Fatalf("audit %s", s)
+	}
+}
+
+func participantsOf(c map[string]any) []string {
+	var out []string
+	list, _ := c["list"].([]any)
+	for _, p := range list {
+		if p, ok := p.(map[string]any); ok {
+			out = append(out, p["user"].(string)+"@"+p["replica"].(string))
+		}
+	}
+	return out
+}
