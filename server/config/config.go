@@ -61,6 +61,9 @@ type Config struct {
 	// Rooms tunes the shared documents (sync).
 	Rooms Rooms
 
+	// Streams tunes log streams and shells.
+	Streams Streams
+
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -112,6 +115,27 @@ type Rooms struct {
 	MessageRate int
 }
 
+// Streams tunes log streams and shell sessions.
+type Streams struct {
+	// LogBufferLines and LogBufferBytes bound the lines one log stream holds for a slow client;
+	// beyond them the oldest lines are dropped and the client is told how many. Defaults 10000
+	// lines and 4 MiB.
+	LogBufferLines int
+	LogBufferBytes int
+	// ShellIdleTimeout ends a shell session with no input and no output for this long. Default 30m.
+	ShellIdleTimeout time.Duration
+	// ShellGrace keeps a shell session running this long after its last participant left, so a
+	// reconnect reattaches. Default 2m.
+	ShellGrace time.Duration
+	// MaxShellsPerUser bounds the shell sessions one user owns across replicas. Default 5.
+	MaxShellsPerUser int
+	// ShellScrollbackBytes is the recent output a joiner sees first. Default 64 KiB.
+	ShellScrollbackBytes int
+	// RecordingsDir receives one asciicast v2 recording per shell session (output and resizes,
+	// never input). Default ".yard/recordings"; "off" disables recording.
+	RecordingsDir string
+}
+
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
@@ -133,6 +157,15 @@ func Default() Config {
 			AccessTTL:      10 * time.Second,
 			WatchGrace:     30 * time.Second,
 			WatchHistory:   4096,
+		},
+		Streams: Streams{
+			LogBufferLines:       10000,
+			LogBufferBytes:       4 << 20,
+			ShellIdleTimeout:     30 * time.Minute,
+			ShellGrace:           2 * time.Minute,
+			MaxShellsPerUser:     5,
+			ShellScrollbackBytes: 64 << 10,
+			RecordingsDir:        ".yard/recordings",
 		},
 		Rooms: Rooms{
 			Grace:           30 * time.Second,
@@ -227,6 +260,19 @@ func (c Config) Validate() error {
 	}
 	if c.Rooms.CompactEvery < 1 || c.Rooms.MaxMessageBytes < 1024 || c.Rooms.MessageRate < 1 {
 		bad("--room-compact-every and --room-message-rate must be positive, --room-max-message-bytes at least 1024")
+	}
+	st := c.Streams
+	if st.LogBufferLines < 16 || st.LogBufferBytes < 64<<10 {
+		bad("--log-buffer-lines must be at least 16 and --log-buffer-bytes at least 65536")
+	}
+	if st.ShellIdleTimeout < time.Second || st.ShellGrace < 0 || st.MaxShellsPerUser < 1 {
+		bad("--shell-idle-timeout must be at least 1s, --shell-grace not negative, --max-shells-per-user positive")
+	}
+	if st.ShellScrollbackBytes < 1024 || st.ShellScrollbackBytes > 16<<20 {
+		bad("--shell-scrollback-bytes %d: from 1024 to 16 MiB", st.ShellScrollbackBytes)
+	}
+	if st.RecordingsDir == "" {
+		bad(`--recordings-dir must not be empty (use "off" to disable recording)`)
 	}
 	for _, r := range c.Rooms.ReadOnly {
 		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, " {}") {

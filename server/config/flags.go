@@ -98,6 +98,13 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Rooms.CompactEvery, "room-compact-every", c.Rooms.CompactEvery, "updates after which a room's log is folded into a snapshot")
 	fs.IntVar(&c.Rooms.MaxMessageBytes, "room-max-message-bytes", c.Rooms.MaxMessageBytes, "largest sync message accepted from a client")
 	fs.IntVar(&c.Rooms.MessageRate, "room-message-rate", c.Rooms.MessageRate, "sync messages per second read from one connection")
+	fs.IntVar(&c.Streams.LogBufferLines, "log-buffer-lines", c.Streams.LogBufferLines, "log lines held per stream for a slow client before the oldest are dropped")
+	fs.IntVar(&c.Streams.LogBufferBytes, "log-buffer-bytes", c.Streams.LogBufferBytes, "bytes of log lines held per stream for a slow client")
+	fs.DurationVar(&c.Streams.ShellIdleTimeout, "shell-idle-timeout", c.Streams.ShellIdleTimeout, "end a shell session with no input and no output for this long")
+	fs.DurationVar(&c.Streams.ShellGrace, "shell-grace", c.Streams.ShellGrace, "keep a shell session running this long after its last participant left (reconnects reattach)")
+	fs.IntVar(&c.Streams.MaxShellsPerUser, "max-shells-per-user", c.Streams.MaxShellsPerUser, "shell sessions one user may own across replicas")
+	fs.IntVar(&c.Streams.ShellScrollbackBytes, "shell-scrollback-bytes", c.Streams.ShellScrollbackBytes, "recent shell output replayed to a joiner")
+	fs.StringVar(&c.Streams.RecordingsDir, "recordings-dir", c.Streams.RecordingsDir, `directory of shell session recordings (asciicast v2, output only); "off" disables recording`)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
 }
 
