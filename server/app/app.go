@@ -22,6 +22,7 @@ import (
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/mux/ping"
+	"github.com/yardhq/yard/server/shell"
 	"github.com/yardhq/yard/server/wsgate"
 )
 
@@ -35,6 +36,7 @@ type App struct {
 	redis    *redis.Client // nil without --redis-url
 	rooms    *rooms
 	clusters *clusters
+	streams  *streams
 
 	ln       net.Listener
 	serveErr chan error
@@ -92,6 +94,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	str, err := wireStreams(cfg, log, m, rdb, cls.set, kinds)
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 
 	gate := wsgate.New(wsgate.Options{
@@ -111,11 +117,13 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(readinessChecks(rdb, nil), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api},
+		APIs:     []httpapi.Mounter{rms, cls.api, str},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
 			"/ws/watch":       cls.singleWatch(gate, muxServer),
+			"/ws/logs":        str.single("logs", str.logs, gate, muxServer),
+			"/ws/shell":       str.single("shell", shell.Kind{M: str.shells}, gate, muxServer),
 		},
 		Static:  httpapi.Static(cfg.StaticDir),
 		OpenAPI: httpapi.OpenAPISpec,
@@ -129,6 +137,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		redis:    rdb,
 		rooms:    rms,
 		clusters: cls,
+		streams:  str,
 		http: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -170,6 +179,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			err = serveErr
 		}
 		a.clusters.Close()
+		err = errors.Join(err, a.streams.Close())
 		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
 		if a.redis != nil {
 			err = errors.Join(err, a.redis.Close())

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/server/cluster"
+	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/logs"
+	"github.com/yardhq/yard/server/metrics"
+	"github.com/yardhq/yard/server/mux"
+	"github.com/yardhq/yard/server/shell"
+	"github.com/yardhq/yard/server/wsgate"
+)
+
+// streams is the logs and shells domain as wired into the server: the two channel kinds, their
+// single-purpose WebSockets, the log download and the shell admin API.
+type streams struct {
+	logs   *logs.Kind
+	shells *shell.Manager
+	hub    shell.Hub
+}
+
+// wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
+// through Redis when it is configured, in memory otherwise.
+func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
+	lc := logs.DefaultConfig()
+	lc.MaxLines, lc.MaxBytes = cfg.Streams.LogBufferLines, cfg.Streams.LogBufferBytes
+	lk, err := logs.New(func(name string) (logs.Cluster, error) {
+		c, err := set.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}, lc, log.With("component", "logs"), m.Registry)
+	if err != nil {
+		return nil, err
+	}
+
+	replica := cfg.Rooms.Replica
+	if replica == "" {
+		host, _ := os.Hostname()
+		replica = host + "-" + shell.NewSessionID()[:6]
+	}
+	sc := shell.DefaultConfig()
+	sc.Replica = replica
+	sc.IdleTimeout, sc.Grace = cfg.Streams.ShellIdleTimeout, cfg.Streams.ShellGrace
+	sc.MaxPerUser, sc.ScrollbackBytes = cfg.Streams.MaxShellsPerUser, cfg.Streams.ShellScrollbackBytes
+	if cfg.Streams.RecordingsDir != "off" {
+		sc.RecordingsDir = cfg.Streams.RecordingsDir
+	}
+	var hub shell.Hub = shell.NewMemoryHub()
+	if rdb != nil {
+		hub = shell.NewRedisHub(rdb, "yard:")
+	}
+	mgr, err := shell.NewManager(hub, func(name string) (shell.Cluster, error) {
+		c, err := set.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}, sc, log.With("component", "shell", "replica", replica), m.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if err := kinds.Register(lk); err != nil {
+		mgr.Close()
+		return nil, err
+	}
+	if err := kinds.Register(shell.Kind{M: mgr}); err != nil {
+		mgr.Close()
+		return nil, err
+	}
+	return &streams{logs: lk, shells: mgr, hub: hub}, nil
+}
+
+// Close ends the shell sessions homed on this replica.
+func (s *streams) Close() error {
+	s.shells.Close()
+	return s.hub.Close()
+}
+
+// single serves /ws/logs or /ws/shell: the kind on a plain WebSocket, parameters in the query.
+func (s *streams) single(endpoint string, kind mux.Kind, gate *wsgate.Gate, ms *mux.Server) http.Handler {
+	return gate.Handler(endpoint, "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
+		params := req.URL.Query()
+		params.Del("ticket")
+		ms.ServeSingle(ctx, conn, kind, mux.OpenRequest{User: u, Params: params, ConnID: connID()})
+	})
+}
+
+// Mount implements httpapi.Mounter: the log download and the shell admin API.
+func (s *streams) Mount(api chi.Router) {
+	api.Get("/logs/download", s.logs.ServeDownload)
+	api.Route("/admin/sessions", func(r chi.Router) {
+		r.Use(httpapi.RequireAdmin)
+		r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+			defer cancel()
+			list, err := s.shells.Sessions(ctx)
+			if err != nil {
+				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
+				return
+			}
+			if list == nil {
+				list = []shell.Info{}
+			}
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
+		})
+		r.Get("/audit", func(w http.ResponseWriter, req *http.Request) {
+			limit := 200
+			if v := req.URL.Query().Get("limit"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1000 {
+					writeStreamError(w, mux.Errorf(mux.CodeBadParams, "limit: from 1 to 1000"))
+					return
+				}
+				limit = n
+			}
+			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+			defer cancel()
+			evs, err := s.shells.AuditLog(ctx, limit)
+			if err != nil {
+				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"events": evs})
+		})
+		r.Delete("/{id}", func(w http.ResponseWriter, req *http.Request) {
+			u, _ := identity.FromContext(req.Context())
+			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+			defer cancel()
+			if err := s.shells.End(ctx, chi.URLParam(req, "id"), u); err != nil {
+				writeStreamError(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		r.Get("/{id}/recording", func(w http.ResponseWriter, req *http.Request) {
+			id := chi.URLParam(req, "id")
+			p, ok := s.shells.RecordingPath(id)
+			if !ok {
+				writeStreamError(w, mux.Errorf(mux.CodeNotFound, "no recording of session %s on this replica", id))
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-asciicast")
+			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.cast"`, id))
+			http.ServeFile(w, req, p)
+		})
+	})
+}
+
+func writeStreamError(w http.ResponseWriter, err error) {
+	e := mux.AsError(err)
+	status := http.StatusInternalServerError
+	switch e.Code {
+	case mux.CodeBadParams:
+		status = http.StatusBadRequest
+	case mux.CodeNotFound:
+		status = http.StatusNotFound
+	case mux.CodeForbidden:
+		status = http.StatusForbidden
+	case mux.CodeUnavailable:
+		status = http.StatusServiceUnavailable
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusServiceUnavailable
+	}
+	httpapi.WriteError(w, status, e.Code, e.Message)
+}
