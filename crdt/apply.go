@@ -12,7 +12,8 @@ import (
 // Structs whose dependencies are missing wait (and are included in
 // EncodeStateAsUpdate) until the dependencies arrive.
 func (d *Doc) ApplyUpdate(update []byte) error {
-	u, err := decodeUpdate(newV1Decoder(update))
+	d.scratchDec.d.Reset(update)
+	u, err := decodeUpdateInto(&d.scratchDec, &d.scratchUpdate)
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,15 @@ func (v *v1Encoder) writeJSON(a any) {
 	v.e.WriteVarString(s)
 }
 
-type v1Decoder struct{ d *lib0.Decoder }
+type v1Decoder struct{ d lib0.Decoder }
 
-func newV1Decoder(b []byte) *v1Decoder { return &v1Decoder{lib0.NewDecoder(b)} }
+func newV1Decoder(b []byte) *v1Decoder {
+	v := &v1Decoder{}
+	v.d.Reset(b)
+	return v
+}
 
-func (v *v1Decoder) rest() *lib0.Decoder { return v.d }
+func (v *v1Decoder) rest() *lib0.Decoder { return &v.d }
 func (v *v1Decoder) readLeftID() (ID, error) {
 	c, err := v.d.ReadVarUint()
 	if err != nil {
@@ -184,7 +188,16 @@ type decodedUpdate struct {
 }
 
 func decodeUpdate(dec updateDecoder) (*decodedUpdate, error) {
-	u := &decodedUpdate{}
+	return decodeUpdateInto(dec, &decodedUpdate{})
+}
+
+// decodeUpdateInto decodes into u, reusing its slices.
+func decodeUpdateInto(dec updateDecoder, u *decodedUpdate) (*decodedUpdate, error) {
+	for i := range u.clients {
+		clear(u.clients[i].refs)
+	}
+	u.clients = u.clients[:0]
+	u.ds.clients = u.ds.clients[:0]
 	r := dec.rest()
 	n, err := r.ReadVarUint()
 	if err != nil {
@@ -214,7 +227,12 @@ func decodeUpdate(dec updateDecoder) (*decodedUpdate, error) {
 			return nil, errMalformed("struct count exceeds input")
 		}
 		budget -= int(ns)
-		refs := make([]*Item, 0, min(ns, 1024))
+		var refs []*Item
+		if k := len(u.clients); k < cap(u.clients) && cap(u.clients[:k+1][k].refs) >= int(ns) {
+			refs = u.clients[:k+1][k].refs[:0]
+		} else {
+			refs = make([]*Item, 0, min(ns, 1024))
+		}
 		for j := uint64(0); j < ns; j++ {
 			it, err := readStruct(dec, client, clock)
 			if err != nil {
@@ -240,11 +258,9 @@ func decodeUpdate(dec updateDecoder) (*decodedUpdate, error) {
 			u.clients = append(u.clients, clientRefs{client, refs})
 		}
 	}
-	ds, err := readDeleteSet(dec)
-	if err != nil {
+	if err := readDeleteSetInto(dec, &u.ds); err != nil {
 		return nil, wrapMalformed(err)
 	}
-	u.ds = ds
 	return u, nil
 }
 

@@ -27,6 +27,13 @@ func (ds *deleteSet) add(client, clock, length uint64) {
 			return
 		}
 	}
+	if n := len(ds.clients); n < cap(ds.clients) {
+		ds.clients = ds.clients[:n+1]
+		c := &ds.clients[n]
+		c.client = client
+		c.ranges = append(c.ranges[:0], dsRange{clock, length})
+		return
+	}
 	ds.clients = append(ds.clients, clientRanges{client, []dsRange{{clock, length}}})
 }
 
@@ -107,41 +114,49 @@ func (ds *deleteSet) write(enc updateEncoder) {
 	}
 }
 
-func readDeleteSet(dec updateDecoder) (deleteSet, error) {
-	var ds deleteSet
+// readDeleteSetInto reads a delete set into ds, reusing its slices.
+func readDeleteSetInto(dec updateDecoder, ds *deleteSet) error {
+	spare := ds.clients[:cap(ds.clients)]
+	ds.clients = ds.clients[:0]
 	r := dec.rest()
 	n, err := r.ReadVarUint()
 	if err != nil {
-		return ds, err
+		return err
 	}
 	if n > uint64(r.Remaining()) {
-		return ds, errMalformed("delete set client count %d", n)
+		return errMalformed("delete set client count %d", n)
 	}
 	for i := uint64(0); i < n; i++ {
 		dec.resetDsCurVal()
 		client, err := r.ReadVarUint()
 		if err != nil {
-			return ds, err
+			return err
 		}
 		nr, err := r.ReadVarUint()
 		if err != nil {
-			return ds, err
+			return err
 		}
 		if nr > uint64(r.Remaining()+dec.dsSlack()) {
-			return ds, errMalformed("delete set range count %d", nr)
+			return errMalformed("delete set range count %d", nr)
 		}
-		cr := clientRanges{client: client, ranges: make([]dsRange, 0, nr)}
+		var cr clientRanges
+		cr.client = client
+		if i < uint64(len(spare)) && cap(spare[i].ranges) >= int(nr) {
+			cr.ranges = spare[i].ranges[:0]
+		} else {
+			cr.ranges = make([]dsRange, 0, min(nr, 1024))
+		}
 		for j := uint64(0); j < nr; j++ {
 			clock, err := dec.readDsClock()
 			if err != nil {
-				return ds, err
+				return err
 			}
 			l, err := dec.readDsLen()
 			if err != nil {
-				return ds, err
+				return err
 			}
 			if clock+l > maxClock {
-				return ds, errMalformed("delete range beyond 2^53")
+				return errMalformed("delete range beyond 2^53")
 			}
 			if l > 0 {
 				cr.ranges = append(cr.ranges, dsRange{clock, l})
@@ -149,7 +164,7 @@ func readDeleteSet(dec updateDecoder) (deleteSet, error) {
 		}
 		ds.clients = append(ds.clients, cr)
 	}
-	return ds, nil
+	return nil
 }
 
 // deleteSetFromStore derives the delete set of the whole document: runs of

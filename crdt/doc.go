@@ -32,6 +32,12 @@ type Doc struct {
 	scratchBefore   []*Item
 	scratchConflict []*Item
 	scratchState    []clientClock
+	scratchDec      v1Decoder
+	scratchUpdate   decodedUpdate
+	scratchCursors  []refCursor
+	scratchOrder    []uint64
+	scratchStack    []stackEntry
+	txBuf           Transaction
 }
 
 type updateObserver struct {
@@ -138,11 +144,25 @@ func (d *Doc) transact(local bool, fn func(tx *Transaction)) {
 		fn(d.tx)
 		return
 	}
-	tx := &Transaction{doc: d, local: local}
+	tx := &d.txBuf
+	tx.reset(d, local)
 	d.tx = tx
 	defer func() { d.tx = nil }()
 	fn(tx)
 	d.cleanup(tx)
+}
+
+// reset readies a reused transaction.
+func (tx *Transaction) reset(d *Doc, local bool) {
+	tx.doc = d
+	tx.local = local
+	tx.before = tx.before[:0]
+	for i := range tx.ds.clients {
+		tx.ds.clients[i].ranges = tx.ds.clients[i].ranges[:0]
+	}
+	tx.ds.clients = tx.ds.clients[:0]
+	clear(tx.mergeStructs)
+	tx.mergeStructs = tx.mergeStructs[:0]
 }
 
 // cleanup runs the end-of-transaction work yjs does: garbage-collect what
@@ -197,6 +217,8 @@ func (d *Doc) cleanup(tx *Transaction) {
 	}
 	if len(d.updateFn) > 0 && (len(tx.ds.clients) > 0 || tx.changedStructs()) {
 		u := d.encodeTransaction(tx, newV1Encoder())
+		// Observers may start new transactions.
+		d.tx = nil
 		obs := append([]updateObserver(nil), d.updateFn...)
 		for _, o := range obs {
 			o.fn(u)

@@ -247,33 +247,53 @@ type pendingStructs struct {
 	missing []clientClock // lowest missing clock per client
 }
 
+type refCursor struct {
+	client uint64
+	refs   []*Item
+	i      int
+}
+
+type stackEntry struct {
+	it  *Item
+	idx int
+}
+
 // integrateStructs integrates decoded structs, following dependencies
 // across clients with a stack as yjs does, and returns what could not be
-// integrated yet.
+// integrated yet (copied, so refs may live in reused buffers).
 func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 	if len(refs) == 0 {
 		return nil
 	}
-	store := &tx.doc.store
-	type cursor struct {
-		client uint64
-		refs   []*Item
-		i      int
+	d := tx.doc
+	store := &d.store
+	cursors := d.scratchCursors[:0]
+	for _, r := range refs {
+		cursors = append(cursors, refCursor{client: r.client, refs: r.refs})
 	}
-	cursors := make([]cursor, len(refs))
-	for i, r := range refs {
-		cursors[i] = cursor{client: r.client, refs: r.refs}
-	}
-	// Process clients in descending order: sort ascending and pop from the end.
-	sortCursors := func() {
-		for i := 1; i < len(cursors); i++ {
-			for j := i; j > 0 && cursors[j-1].client > cursors[j].client; j-- {
-				cursors[j-1], cursors[j] = cursors[j], cursors[j-1]
-			}
+	// Process clients in descending order: sort ascending, pop from the end.
+	for i := 1; i < len(cursors); i++ {
+		for j := i; j > 0 && cursors[j-1].client > cursors[j].client; j-- {
+			cursors[j-1], cursors[j] = cursors[j], cursors[j-1]
 		}
 	}
-	sortCursors()
-	find := func(client uint64) *cursor {
+	order := d.scratchOrder[:0]
+	for i := range cursors {
+		order = append(order, cursors[i].client)
+	}
+	stack := d.scratchStack[:0]
+	state := d.scratchState[:0]
+	var rest *pendingStructs
+	defer func() {
+		clear(cursors)
+		d.scratchCursors = cursors[:0]
+		d.scratchOrder = order[:0]
+		clear(stack[:cap(stack)])
+		d.scratchStack = stack[:0]
+		d.scratchState = state[:0]
+	}()
+
+	find := func(client uint64) *refCursor {
 		for i := range cursors {
 			if cursors[i].client == client {
 				return &cursors[i]
@@ -281,11 +301,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 		}
 		return nil
 	}
-	order := make([]uint64, len(cursors))
-	for i := range cursors {
-		order[i] = cursors[i].client
-	}
-	nextTarget := func() *cursor {
+	nextTarget := func() *refCursor {
 		for len(order) > 0 {
 			c := find(order[len(order)-1])
 			if c != nil && c.i < len(c.refs) {
@@ -295,17 +311,10 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 		}
 		return nil
 	}
-	cur := nextTarget()
-	if cur == nil {
-		return nil
-	}
-	type stackEntry struct {
-		it  *Item
-		idx int
-	}
-	var stack []stackEntry
-	rest := &pendingStructs{}
 	updateMissing := func(client, clock uint64) {
+		if rest == nil {
+			rest = &pendingStructs{}
+		}
 		for i := range rest.missing {
 			if rest.missing[i].client == client {
 				if clock < rest.missing[i].clock {
@@ -319,7 +328,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 	addStackToRest := func() {
 		for _, e := range stack {
 			c := find(e.it.id.Client)
-			if c == nil || c.i == len(c.refs) && c.refs == nil {
+			if c == nil || c.refs == nil {
 				continue
 			}
 			from := e.idx
@@ -328,21 +337,18 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 					from = e2.idx
 				}
 			}
-			rest.clients = append(rest.clients, clientRefs{c.client, c.refs[from:]})
+			rest.clients = append(rest.clients, clientRefs{c.client, append([]*Item(nil), c.refs[from:]...)})
 			c.refs = nil
 			c.i = 0
 			for k, o := range order {
 				if o == c.client {
-					order = append(order[:k:k], order[k+1:]...)
+					order = append(order[:k], order[k+1:]...)
 					break
 				}
 			}
 		}
 		stack = stack[:0]
 	}
-	head := stackEntry{cur.refs[cur.i], cur.i}
-	cur.i++
-	state := tx.doc.scratchState[:0]
 	localState := func(client uint64) uint64 {
 		for _, s := range state {
 			if s.client == client {
@@ -362,6 +368,13 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 		}
 		state = append(state, clientClock{client, clock})
 	}
+
+	cur := nextTarget()
+	if cur == nil {
+		return nil
+	}
+	head := stackEntry{cur.refs[cur.i], cur.i}
+	cur.i++
 	for {
 		it := head.it
 		if !it.isSkip() {
@@ -404,8 +417,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 			cur.i++
 		}
 	}
-	tx.doc.scratchState = state[:0]
-	if len(rest.clients) == 0 {
+	if rest == nil || len(rest.clients) == 0 {
 		return nil
 	}
 	return rest

@@ -210,3 +210,9 @@ func (d *Decoder) ReadBigInt64() (int64, error) {
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
+
+// Reset makes the decoder read b from the start, so one decoder can be reused.
+func (d *Decoder) Reset(b []byte) {
+	d.buf = b
+	d.pos = 0
+}
