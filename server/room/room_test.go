@@ -417,3 +417,68 @@ func normalize(v map[string]any) any {
 	_ = json.Unmarshal(b, &out)
 	return out
 }
+
+func TestRoomUnloadsAfterGraceAndReloads(t *testing.T) {
+	be := backend.NewMemory()
+	m := newManager(t, be, "solo", nil)
+	c := connect(t, m, "idle", alice)
+	c.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("krates").Set(tx, "k", "v") })
+	eventually(t, "stored", func() bool {
+		st, _ := be.Load(context.Background(), "idle")
+		return len(st.Entries)+len(st.Snapshot) > 0
+	})
+	c.close()
+	eventually(t, "room unloaded", func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.rooms) == 0 })
+	// Unloading compacted the log into a snapshot.
+	if st, _ := be.Load(context.Background(), "idle"); st.Snapshot == nil || len(st.Entries) != 0 {
+		t.Fatalf("after unload: snapshot %d bytes, %d entries", len(st.Snapshot), len(st.Entries))
+	}
+	got, err := m.JSON(context.Background(), "idle")
+	if err != nil || canonical(got) != `{"krates":{"k":"v"}}` {
+		t.Fatalf("reloaded room: %v %v", got, err)
+	}
+}
+
+func canonical(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// FuzzClientMessage sends one arbitrary message into a room: whatever it is, the server must
+// not fail, and the room must still take a well-formed update afterwards.
+func FuzzClientMessage(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0})                                 // step 1 of an empty doc
+	f.Add([]byte{0, 2, 5, 1, 2, 3})                           // truncated update
+	f.Add([]byte{0, 1, 2, 0, 0})                              // empty step 2
+	f.Add([]byte{1, 10, 1, 7, 1, 5, 'n', 'u', 'l', 'l', 'x'}) // awareness with trailing bytes
+	f.Add([]byte{3})                                          // query awareness
+	f.Add([]byte{2, 0, 3, 'a', 'b', 'c'})                     // auth from a client
+	f.Add([]byte{0, 2, 0x0e, 1, 1, 7, 0, 0x28, 1, 1, 'm', 1, 'k', 1, 0x7d, 1, 0})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		m, err := NewManager(Options{Backend: backend.NewMemory(), Replica: "fuzz", NewDoc: func(id uint64) Doc { return crdt.NewDocWithClientID(id) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		bad := connect(t, m, "fuzz", alice)
+		good := connect(t, m, "fuzz", bob)
+		bad.send(msg)
+		good.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("after").Set(tx, "ok", true) })
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			j, err := m.JSON(context.Background(), "fuzz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, _ := j["after"].(map[string]any); a["ok"] == true {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("room stopped taking updates after %x: %v", msg, j)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		bad.close()
+		good.close()
+	})
+}
