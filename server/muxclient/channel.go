@@ -17,9 +17,10 @@ var ErrChannelClosed = errors.New("muxclient: channel closed")
 
 // Channel is one open channel. Recv is for one goroutine; Send and Close may be called from any.
 type Channel struct {
-	c    *Conn
-	id   uint32
-	kind string
+	c      *Conn
+	id     uint32
+	kind   string
+	window int64
 
 	openedC chan struct{} // closed on opened
 	done    chan struct{} // closed when the id is free again (both closes seen, or refused)
@@ -36,8 +37,8 @@ type Channel struct {
 	err       error // io.EOF on a normal close by the server, a *mux.Error on a coded one
 }
 
-func newChannel(c *Conn, id uint32, kind string) *Channel {
-	return &Channel{c: c, id: id, kind: kind, openedC: make(chan struct{}), done: make(chan struct{}),
+func newChannel(c *Conn, id uint32, kind string, window int64) *Channel {
+	return &Channel{c: c, id: id, kind: kind, window: window, openedC: make(chan struct{}), done: make(chan struct{}),
 		inSig: make(chan struct{}, 1), credSig: make(chan struct{}, 1)}
 }
 
@@ -162,7 +163,7 @@ func (ch *Channel) Recv(ctx context.Context) (mux.Message, error) {
 			ch.in = ch.in[1:]
 			ch.consumed += cost(len(m.Data))
 			var grant int64
-			if ch.consumed >= ch.c.opts.Window/2 && !ch.gotClose && !ch.sentClose {
+			if ch.consumed >= ch.window/2 && !ch.gotClose && !ch.sentClose {
 				grant, ch.consumed = ch.consumed, 0
 			}
 			ch.mu.Unlock()

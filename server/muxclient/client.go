@@ -340,6 +340,22 @@ func (c *Conn) control(f mux.Frame) error {
 // Open opens a channel of kind with params and waits until the server accepts or refuses it
 // (a refusal is a *mux.Error).
 func (c *Conn) Open(ctx context.Context, kind string, params url.Values) (*Channel, error) {
+	return c.OpenWith(ctx, kind, params, OpenOptions{})
+}
+
+// OpenOptions tune one channel.
+type OpenOptions struct {
+	// Window is this channel's receive window (default: the connection's). A bulk channel with
+	// a small window leaves less of its data queued in the socket ahead of other channels'.
+	Window int64
+}
+
+// OpenWith is Open with per-channel options.
+func (c *Conn) OpenWith(ctx context.Context, kind string, params url.Values, o OpenOptions) (*Channel, error) {
+	window := o.Window
+	if window <= 0 {
+		window = c.opts.Window
+	}
 	c.mu.Lock()
 	select {
 	case <-c.done:
@@ -356,10 +372,10 @@ func (c *Conn) Open(ctx context.Context, kind string, params url.Values) (*Chann
 			break
 		}
 	}
-	ch := newChannel(c, c.nextID, kind)
+	ch := newChannel(c, c.nextID, kind, window)
 	c.chans[ch.id] = ch
 	c.mu.Unlock()
-	msg := mux.OpenMsg{Channel: ch.id, Kind: kind, Params: mux.Params(params), Credit: c.opts.Window}
+	msg := mux.OpenMsg{Channel: ch.id, Kind: kind, Params: mux.Params(params), Credit: window}
 	if err := c.writeFrame(mux.ControlFrame(mux.OpOpen, msg)); err != nil {
 		c.forget(ch)
 		return nil, err

@@ -38,14 +38,20 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "all", "throughput, latency, idle or all")
+	mode := flag.String("mode", "all", "throughput, latency, idle, all, or serve (the server side of the first two)")
 	runs := flag.Int("runs", 3, "repetitions; medians are reported")
 	yard := flag.String("yard", "bin/yard", "server binary for -mode idle")
 	conns := flag.Int("conns", 10000, "idle connections for -mode idle")
 	flag.Parse()
 	ctx := context.Background()
-	fmt.Printf("# go %s, %d CPUs, %s/%s, %s\n", runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format(time.RFC3339))
+	if *mode != "serve" {
+		fmt.Printf("# go %s, %d CPUs, %s/%s, %s\n", runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format(time.RFC3339))
+	}
 	var err error
+	if *mode == "serve" {
+		serve()
+		return
+	}
 	switch *mode {
 	case "throughput":
 		err = throughput(ctx, *runs)
@@ -72,9 +78,23 @@ func (sourceKind) Priority() mux.Priority { return mux.PriorityLogs }
 func (sourceKind) Open(_ context.Context, req mux.OpenRequest) (mux.Runner, error) {
 	size, _ := strconv.Atoi(req.Params.Get("size"))
 	count, _ := strconv.Atoi(req.Params.Get("count"))
+	rate, _ := strconv.Atoi(req.Params.Get("rate")) // bytes per second; 0: as fast as Send allows
 	return mux.RunnerFunc(func(ctx context.Context, ch mux.Channel) error {
 		buf := make([]byte, size)
+		var tick <-chan time.Time
+		if rate > 0 {
+			t := time.NewTicker(time.Duration(float64(time.Second) * float64(size) / float64(rate)))
+			defer t.Stop()
+			tick = t.C
+		}
 		for i := 0; count == 0 || i < count; i++ {
+			if tick != nil {
+				select {
+				case <-tick:
+				case <-ctx.Done():
+					return nil
+				}
+			}
 			// The payload is not modified after Send, so one buffer serves every message.
 			if err := ch.Send(ctx, mux.Message{Type: mux.Binary, Data: buf}); err != nil {
 				return nil
@@ -84,18 +104,55 @@ func (sourceKind) Open(_ context.Context, req mux.OpenRequest) (mux.Runner, erro
 	}), nil
 }
 
-// inProcess serves the real gate and multiplexer (ping + source kinds) on a loopback port.
-type inProcess struct {
+// benchServer is the real gate and multiplexer (ping + source kinds) on a loopback port, in a
+// process of its own (this program with -mode serve), as a browser would see it.
+type benchServer struct {
 	url   string
 	token string
 	stop  func()
 }
 
-func startInProcess() (*inProcess, error) {
+func startServer() (*benchServer, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-mode", "serve")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var line string
+	sc := bufio.NewScanner(out)
+	if sc.Scan() {
+		line = sc.Text()
+	}
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("bench server said %q", line)
+	}
+	return &benchServer{url: f[0], token: f[1], stop: func() {
+		_ = in.Close() // the server exits when its stdin closes
+		_ = cmd.Wait()
+	}}, nil
+}
+
+// serve runs the benchmark server until stdin closes; it prints "<ws url> <token>".
+func serve() {
 	log := slog.New(slog.DiscardHandler)
 	v, err := auth.NewVerifier(auth.Options{Secret: []byte("bench-secret-0123456789"), TokenTTL: time.Hour, AdminGroup: "a"})
 	if err != nil {
-		return nil, err
+		panic(err)
 	}
 	m := metrics.New()
 	reg := mux.NewRegistry()
@@ -105,7 +162,7 @@ func startInProcess() (*inProcess, error) {
 	gate := wsgate.New(wsgate.Options{Verifier: v, Tickets: auth.NewMemoryTickets(nil), MaxConnsPerUser: 100, MaxConns: 100, Metrics: m, Logger: log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		panic(err)
 	}
 	srv := &http.Server{Handler: gate.Handler("mux", mux.Subprotocol, func(ctx context.Context, c *websocket.Conn, u identity.User, _ *http.Request) {
 		ms.ServeConn(ctx, c, u)
@@ -113,14 +170,14 @@ func startInProcess() (*inProcess, error) {
 	go func() { _ = srv.Serve(ln) }()
 	tok, _, err := v.Issue(identity.User{ID: "bench", Name: "bench"})
 	if err != nil {
-		return nil, err
+		panic(err)
 	}
-	return &inProcess{url: "ws://" + ln.Addr().String() + "/ws", token: tok, stop: func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = ms.Shutdown(ctx)
-	}}, nil
+	fmt.Printf("ws://%s/ws %s\n", ln.Addr(), tok)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	_ = ms.Shutdown(ctx)
 }
 
 func median(xs []float64) float64 {
@@ -130,7 +187,7 @@ func median(xs []float64) float64 {
 }
 
 func throughput(ctx context.Context, runs int) error {
-	p, err := startInProcess()
+	p, err := startServer()
 	if err != nil {
 		return err
 	}
@@ -202,14 +259,18 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 func latency(ctx context.Context, runs int) error {
-	p, err := startInProcess()
+	p, err := startServer()
 	if err != nil {
 		return err
 	}
 	defer p.stop()
 	fmt.Println("## ping round trip (32 B echo on a ping channel), 2000 pings per run")
 	type row struct{ p50, p99 []float64 }
-	rows := map[string]*row{"idle": {}, "flood, reader keeps up": {}, "flood, reader stalled": {}}
+	names := []string{"idle", "flood 20 MB/s paced", "flood 256 KiB window", "flood 64 KiB window", "flood 16 KiB window", "flood reader stalled"}
+	rows := map[string]*row{}
+	for _, n := range names {
+		rows[n] = &row{}
+	}
 	for range runs {
 		c, err := muxclient.Dial(ctx, p.url, p.token)
 		if err != nil {
@@ -234,44 +295,72 @@ func latency(ctx context.Context, runs int) error {
 		if err := record("idle"); err != nil {
 			return err
 		}
-		// A flood of 16 KiB frames on the same socket, read as fast as the client can.
-		fc, err := c.Open(ctx, "source", url.Values{"size": {"16384"}})
-		if err != nil {
-			return err
-		}
-		var wg sync.WaitGroup
-		var flooded int64
-		fctx, stopFlood := context.WithCancel(ctx)
-		wg.Go(func() {
-			for {
-				m, err := fc.Recv(fctx)
-				if err != nil {
-					return
-				}
-				flooded += int64(len(m.Data))
+		// A log-like flood: 16 KiB frames at 20 MB/s, read as they come.
+		{
+			fc, err := c.Open(ctx, "source", url.Values{"size": {"16384"}, "rate": {"20000000"}})
+			if err != nil {
+				return err
 			}
-		})
-		time.Sleep(200 * time.Millisecond)
-		t0, f0 := time.Now(), flooded
-		err = record("flood, reader keeps up")
-		stopFlood()
-		wg.Wait()
-		rate := float64(flooded-f0) / time.Since(t0).Seconds() / 1e6
-		if err != nil {
-			return err
+			fctx, stopFlood := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					if _, err := fc.Recv(fctx); err != nil {
+						return
+					}
+				}
+			})
+			err = record("flood 20 MB/s paced")
+			stopFlood()
+			wg.Wait()
+			_ = fc.Close()
+			if err != nil {
+				return err
+			}
 		}
-		fmt.Printf("  (flood delivered %.0f MB/s during the pings)\n", rate)
+		// A flood of 16 KiB frames on the same socket, read as fast as the client can, with the
+		// client granting the flood channel a 256, 64 or 16 KiB window.
+		for _, w := range []int64{256, 64, 16} {
+			fc, err := c.OpenWith(ctx, "source", url.Values{"size": {"16384"}}, muxclient.OpenOptions{Window: w << 10})
+			if err != nil {
+				return err
+			}
+			var wg sync.WaitGroup
+			var flooded int64
+			fctx, stopFlood := context.WithCancel(ctx)
+			wg.Go(func() {
+				for {
+					m, err := fc.Recv(fctx)
+					if err != nil {
+						return
+					}
+					flooded += int64(len(m.Data))
+				}
+			})
+			time.Sleep(200 * time.Millisecond)
+			t0, f0 := time.Now(), flooded
+			err = record(fmt.Sprintf("flood %d KiB window", w))
+			stopFlood()
+			wg.Wait()
+			fmt.Printf("  (flood with a %d KiB window delivered %.0f MB/s during the pings)\n", w, float64(flooded-f0)/time.Since(t0).Seconds()/1e6)
+			if err != nil {
+				return err
+			}
+			if w != 16 {
+				_ = fc.Close()
+			}
+		}
 		// Now nobody reads the flood: its window fills and it stops, the pings go on.
-		if err := record("flood, reader stalled"); err != nil {
+		if err := record("flood reader stalled"); err != nil {
 			return err
 		}
 		_ = c.Close()
 	}
-	for _, name := range []string{"idle", "flood, reader keeps up", "flood, reader stalled"} {
+	for _, name := range names {
 		r := rows[name]
-		fmt.Printf("%-24s p50 %6.0f µs  p99 %6.0f µs   (p99 runs: %s)\n", name, median(r.p50), median(r.p99), fmtRuns(r.p99))
+		fmt.Printf("%-22s p50 %6.0f µs  p99 %6.0f µs  p99/idle %5.2fx   (p99 runs: %s)\n", name, median(r.p50), median(r.p99),
+			median(r.p99)/median(rows["idle"].p99), fmtRuns(r.p99))
 	}
-	fmt.Printf("p99 under flood / idle: %.2fx\n", median(rows["flood, reader keeps up"].p99)/median(rows["idle"].p99))
 	return nil
 }
 
