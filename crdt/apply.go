@@ -9,15 +9,13 @@ import (
 // ApplyUpdate integrates a v1 update. A malformed update returns an error
 // wrapping ErrMalformedUpdate and leaves the document unchanged: the update
 // is decoded and validated completely before anything is integrated.
+// Trailing bytes after the delete set are ignored, as yjs ignores them.
 // Structs whose dependencies are missing wait (and are included in
 // EncodeStateAsUpdate) until the dependencies arrive.
 func (d *Doc) ApplyUpdate(update []byte) error {
 	d.scratchDec.d.Reset(update)
 	u, err := decodeUpdateInto(&d.scratchDec, &d.scratchUpdate)
 	if err != nil {
-		return err
-	}
-	if err := requireConsumed(update, u); err != nil {
 		return err
 	}
 	d.applyDecoded(u)
@@ -37,10 +35,6 @@ func (d *Doc) ApplyUpdateV2(update []byte) error {
 	d.applyDecoded(u)
 	return nil
 }
-
-// requireConsumed is a hook for strictness; yjs ignores trailing bytes, and
-// so do we.
-func requireConsumed([]byte, *decodedUpdate) error { return nil }
 
 func (d *Doc) applyDecoded(u *decodedUpdate) {
 	d.transact(false, func(tx *Transaction) {

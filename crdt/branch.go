@@ -196,7 +196,8 @@ func itemValue(it *Item, i int) any {
 	case kindType:
 		return wrapBranch(it.ext.typ)
 	case kindDoc:
-		return lib0.Object{{Key: "guid", Value: string(it.str)}}
+		// An unloaded subdocument; JSON.stringify renders it as {}.
+		return lib0.Object{}
 	}
 	return lib0.Undefined{}
 }

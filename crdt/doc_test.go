@@ -206,3 +206,42 @@ func TestSurrogateSplit(t *testing.T) {
 		t.Errorf("len %d", tx.Len())
 	}
 }
+
+// TestDiffSlicesAtRemoteClock checks that a diff against a peer's state
+// vector carries only what the peer lacks, with the first struct sliced.
+func TestDiffSlicesAtRemoteClock(t *testing.T) {
+	d := NewDocWithClientID(5)
+	txt := d.GetText("t")
+	for i := 0; i < 200; i++ {
+		d.Transact(func(tx *Transaction) { _ = txt.Insert(tx, txt.Len(), "ab") })
+	}
+	peer := NewDoc()
+	full, _ := d.EncodeStateAsUpdate(nil)
+	if err := peer.ApplyUpdate(full); err != nil {
+		t.Fatal(err)
+	}
+	sv := peer.EncodeStateVector()
+	d.Transact(func(tx *Transaction) { _ = txt.Insert(tx, txt.Len(), "Z") })
+	diff, _ := d.EncodeStateAsUpdate(sv)
+	if len(diff) > 16 {
+		t.Errorf("diff of one character is %d bytes: %x", len(diff), diff)
+	}
+	if err := peer.ApplyUpdate(diff); err != nil {
+		t.Fatal(err)
+	}
+	if peer.GetText("t").String() != txt.String() {
+		t.Error("peer differs after diff")
+	}
+	// The whole run of 401 characters is one struct in the store, so the
+	// diff had to slice it at the remote clock.
+	if n := len(d.store.get(5).structs); n != 1 {
+		t.Errorf("%d structs, want 1 merged run", n)
+	}
+	empty, _ := d.EncodeStateAsUpdate(d.EncodeStateVector())
+	if !bytes.Equal(empty, []byte{0, 0}) {
+		t.Errorf("empty diff %x", empty)
+	}
+	if _, err := d.EncodeStateAsUpdate([]byte{5}); !errors.Is(err, ErrMalformedUpdate) {
+		t.Errorf("bad state vector: %v", err)
+	}
+}
