@@ -29,6 +29,7 @@ type channel struct {
 	gotClose   bool      // the client's close arrived
 	sentClose  bool      // our close was written (or queued on the control queue)
 	closeMsg   *CloseMsg // our close, queued behind the data
+	abort      *Error    // the client broke the protocol while the channel was opening
 
 	out      []Message
 	outBytes int
@@ -56,19 +57,29 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 	defer ch.cancel()
 	r, err := safeOpen(ch.ctx, k, req)
 	c.mu.Lock()
-	if err == nil && (ch.gotClose || c.closing) {
+	switch {
+	case ch.gotClose:
+		// The client gave up on the open: a plain close answers it.
+		err = context.Canceled
+	case ch.abort != nil:
+		err = ch.abort
+	case err == nil && c.closing:
 		err = Errorf(CodeShuttingDown, "closed while opening")
 	}
 	if err != nil {
-		e := AsError(err)
-		if e.Code == CodeInternal {
-			c.s.log.Error("mux: open failed", "kind", ch.kind, "conn", c.id, "err", err)
+		msg := CloseMsg{Channel: ch.id}
+		if !ch.gotClose {
+			e := AsError(err)
+			if e.Code == CodeInternal {
+				c.s.log.Error("mux: open failed", "kind", ch.kind, "conn", c.id, "err", err)
+			}
+			c.s.m.refuse(e.Code)
+			msg.Code, msg.Message = e.Code, e.Message
 		}
-		c.s.m.refuse(e.Code)
 		// A close answering an open frees the id on both sides at once.
 		ch.runnerDone, ch.sentClose = true, true
 		c.freeLocked(ch)
-		c.queueControlLocked(ControlFrame(OpClose, CloseMsg{Channel: ch.id, Code: e.Code, Message: e.Message}))
+		c.queueControlLocked(ControlFrame(OpClose, msg))
 		c.mu.Unlock()
 		return
 	}
@@ -170,9 +181,15 @@ func (ch *channel) dropQueueLocked() {
 	}
 }
 
-// abortLocked closes the channel at once with e, dropping what it had queued.
+// abortLocked closes the channel at once with e, dropping what it had queued. While the channel
+// is opening, the open is refused with e instead.
 func (ch *channel) abortLocked(e *Error) {
-	if ch.sentClose || ch.closeMsg != nil {
+	if ch.sentClose || ch.closeMsg != nil || ch.abort != nil {
+		return
+	}
+	if ch.opening {
+		ch.abort = e
+		ch.cancel()
 		return
 	}
 	ch.dropQueueLocked()

@@ -220,7 +220,7 @@ func (c *conn) handleData(f Frame) {
 		c.queueControlLocked(ControlFrame(OpError, ErrorMsg{Channel: f.Channel, Code: CodeUnknownChannel, Message: "no such channel"}))
 		return
 	}
-	if ch.gotClose || ch.closeMsg != nil || ch.sentClose {
+	if ch.gotClose || ch.closeMsg != nil || ch.sentClose || ch.abort != nil {
 		return // in flight while the channel closes
 	}
 	if ch.opening || ch.inCredit <= 0 {

@@ -239,14 +239,21 @@ func (denyKind) Open(context.Context, mux.OpenRequest) (mux.Runner, error) {
 	return nil, mux.Errorf(mux.CodeForbidden, "not for you")
 }
 
-// holdKind never reads or writes; it only waits for its context.
+// holdKind never reads or writes; it only waits for its context. Its open takes "openDelay".
 type holdKind struct{}
 
 var holdRunning atomic.Int64
 
 func (holdKind) Name() string           { return "hold" }
 func (holdKind) Priority() mux.Priority { return mux.PrioritySync }
-func (holdKind) Open(context.Context, mux.OpenRequest) (mux.Runner, error) {
+func (holdKind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error) {
+	if d, _ := time.ParseDuration(req.Params.Get("openDelay")); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return mux.RunnerFunc(func(ctx context.Context, _ mux.Channel) error {
 		holdRunning.Add(1)
 		defer holdRunning.Add(-1)

@@ -431,3 +431,86 @@ func TestShutdownClosesWith1001AndWaits(t *testing.T) {
 		t.Fatalf("late connection: close code %d", code)
 	}
 }
+
+// Data sent before the open was answered is past the credit: the open is refused with
+// flow_control and the id is free again.
+func TestDataBeforeOpenedRefusesTheOpen(t *testing.T) {
+	h := newHarness(t, mux.DefaultConfig())
+	raw := h.raw()
+	slowOpen := mux.ControlFrame(mux.OpOpen, mux.OpenMsg{Channel: 5, Kind: "hold", Params: mux.Params{"openDelay": {"300ms"}}})
+	data := append(mux.AppendHeader(nil, 5, byte(mux.Text)), "too early"...)
+	for _, b := range [][]byte{slowOpen, data} {
+		if err := raw.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var closes []mux.CloseMsg
+	for len(closes) == 0 {
+		_, b, err := raw.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := mux.DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Channel == 0 && f.Type == mux.OpClose {
+			var m mux.CloseMsg
+			if err := mux.DecodeControl(f.Payload, &m); err != nil {
+				t.Fatal(err)
+			}
+			closes = append(closes, m)
+		}
+	}
+	if closes[0].Channel != 5 || closes[0].Code != mux.CodeFlowControl {
+		t.Fatalf("close %+v", closes[0])
+	}
+}
+
+// rawControl reads a raw connection until a control frame with op arrives and decodes it into v.
+func rawControl(t *testing.T, c *websocket.Conn, op byte, v any) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := mux.DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Channel == 0 && f.Type == op {
+			if err := mux.DecodeControl(f.Payload, v); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// A client may give up on an open before it is answered: the server answers with a plain close
+// and the id is free again.
+func TestCloseWhileOpening(t *testing.T) {
+	h := newHarness(t, mux.DefaultConfig())
+	raw := h.raw()
+	send := func(b []byte) {
+		if err := raw.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(mux.ControlFrame(mux.OpOpen, mux.OpenMsg{Channel: 6, Kind: "hold", Params: mux.Params{"openDelay": {"300ms"}}}))
+	send(mux.ControlFrame(mux.OpClose, mux.CloseMsg{Channel: 6}))
+	var cm mux.CloseMsg
+	rawControl(t, raw, mux.OpClose, &cm)
+	if cm.Channel != 6 || cm.Code != "" {
+		t.Fatalf("close %+v, want a plain close of 6", cm)
+	}
+	send(mux.ControlFrame(mux.OpOpen, mux.OpenMsg{Channel: 6, Kind: "ping"}))
+	var om mux.OpenedMsg
+	rawControl(t, raw, mux.OpOpened, &om)
+	if om.Channel != 6 || om.Credit != int64(mux.DefaultWindow) {
+		t.Fatalf("opened %+v", om)
+	}
+}
