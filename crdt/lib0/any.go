@@ -449,3 +449,7 @@ func (b *objectBuilder) object() Object {
 	o = append(o, b.index...)
 	return append(o, b.rest...)
 }
+
+// WriteNormalizedAny writes a value already in canonical form (as returned
+// by Normalize or ReadAny) without normalizing it again.
+func (e *Encoder) WriteNormalizedAny(v any) { e.writeAny(v) }
