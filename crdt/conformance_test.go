@@ -2,18 +2,28 @@ package crdt
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
-const dataDir = "../../shared/data/yjs/"
+// yjsDataDir holds the Yjs conformance data (small-test-dataset.bin,
+// b4-update.bin, automerge-paper.json.gz). YARD_YJS_DATA overrides the
+// default, which is the shared data directory beside the repository.
+func yjsDataDir() string {
+	if d := os.Getenv("YARD_YJS_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "data", "yjs")
+}
 
 func readData(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(dataDir + name)
+	p := filepath.Join(yjsDataDir(), name)
+	b, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatalf("read test data: %v (the Yjs conformance data lives in /work/shared/data/yjs)", err)
+		t.Fatalf("read Yjs conformance data: %v\n  fix: export YARD_YJS_DATA=/work/shared/data/yjs (the directory holding %s)", err, name)
 	}
 	return b
 }
