@@ -113,6 +113,24 @@ test('credit: sends wait while nobody reads, and resume when the echoes are read
   c.close()
 })
 
+test('a per-channel window bounds what the server sends before credit comes back', async () => {
+  const c = await dial()
+  const ch = await c.open('ping', {}, { window: 1024 })
+  // Each echo costs 600 bytes of a 1 KiB window: the second goes out while credit is positive
+  // (424 left), the third waits until we read (reading 2 x 600 >= 512 grants credit back).
+  await ch.send(new Uint8Array(600))
+  await ch.send(new Uint8Array(600))
+  await ch.send(new Uint8Array(600))
+  await new Promise((r) => setTimeout(r, 300))
+  assert.equal(ch.buffered, 2, 'the server sent past the window')
+  const a = await ch.recv()
+  const b = await ch.recv()
+  const third = await withTimeout(ch.recv(), 2000)
+  assert.notEqual(third, 'timeout', 'the third echo never came after credit was granted')
+  assert.equal((a.data as Uint8Array).length + (b.data as Uint8Array).length, 1200)
+  c.close()
+})
+
 test('closing a channel ends its iterator after the messages already received', async () => {
   const c = await dial()
   const ch = await c.open('ping')

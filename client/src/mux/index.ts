@@ -110,15 +110,20 @@ export class MuxConnection {
     ws.onclose = (ev) => this.onClose(ev.code, ev.reason)
   }
 
-  /** Opens a channel; rejects with a MuxError when the server refuses. */
-  open(kind: string, params: Params = {}): Promise<MuxChannel> {
+  /**
+   * Opens a channel; rejects with a MuxError when the server refuses. `window` overrides the
+   * connection's receive window for this channel: a bulk channel (logs) with a small window
+   * leaves less of its data queued in the socket ahead of interactive channels.
+   */
+  open(kind: string, params: Params = {}, opts: { window?: number } = {}): Promise<MuxChannel> {
     if (this.info) return Promise.reject(this.info.error ?? new Error('connection closed'))
     do {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
     } while (this.channels.has(this.nextId))
-    const ch = new MuxChannel(this, this.nextId, kind, this.window)
+    const window = opts.window ?? this.window
+    const ch = new MuxChannel(this, this.nextId, kind, window)
     this.channels.set(ch.id, ch)
-    this.write(controlFrame(Op.Open, { channel: ch.id, kind, params, credit: this.window }))
+    this.write(controlFrame(Op.Open, { channel: ch.id, kind, params, credit: window }))
     return ch.opened
   }
 
@@ -247,6 +252,11 @@ export class MuxChannel {
     })
     this.opened.catch(() => {})
     this.closed = new Promise((r) => (this.resolveClosed = r))
+  }
+
+  /** Messages received and not yet taken by recv(). */
+  get buffered(): number {
+    return this.queue.length
   }
 
   /** Resolves with the next message; rejects with EndOfChannel or a MuxError at the end. */
