@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // harness is a real server over loopback: the WebSocket gate (auth, limits) in front of a
 // mux.Server with the ping kind and the test kinds below.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	mux     *mux.Server
 	metrics *metrics.Set
@@ -39,7 +39,7 @@ type harness struct {
 	url     string
 }
 
-func newHarness(t *testing.T, cfg mux.Config) *harness {
+func newHarness(t testing.TB, cfg mux.Config) *harness {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
