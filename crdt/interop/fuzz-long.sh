@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Long interop fuzzing against the real yjs: runs the JS -> Go and Go -> JS harnesses over fresh
-# batches of seeds until FUZZTIME (default 60s; s/m/h suffixes) has passed. A failure prints the
-# command that replays its batch.
+# Long interop fuzzing against the real yjs: runs the JS -> Go, Go -> JS and mixed harnesses over
+# fresh batches of seeds until FUZZTIME (default 60s; s/m/h suffixes) has passed. A failure prints
+# the command that replays its batch.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fuzztime="${FUZZTIME:-60s}"
@@ -25,9 +25,9 @@ seeds=0
 while (( SECONDS < end )); do
   echo "seeds $first..$(( first + batch - 1 )) (ops $ops)"
   if ! INTEROP_FIRST_SEED=$first INTEROP_SEEDS=$batch INTEROP_OPS=$ops \
-    "$tmp/interop.test" -test.run '^(TestJSToGo|TestGoToJS)$' -test.count=1 -test.timeout=30m; then
+    "$tmp/interop.test" -test.run '^(TestJSToGo|TestGoToJS|TestMixedPeers)$' -test.count=1 -test.timeout=30m; then
     echo "interop fuzz failed; replay with:" >&2
-    echo "  INTEROP_FIRST_SEED=$first INTEROP_SEEDS=$batch INTEROP_OPS=$ops go test -race -run '^(TestJSToGo|TestGoToJS)\$' ./crdt/interop" >&2
+    echo "  INTEROP_FIRST_SEED=$first INTEROP_SEEDS=$batch INTEROP_OPS=$ops go test -race -run '^(TestJSToGo|TestGoToJS|TestMixedPeers)\$' ./crdt/interop" >&2
     exit 1
   fi
   first=$(( first + batch ))

@@ -1,4 +1,4 @@
-// Interop fuzzing against the real yjs. Two commands, both reading and writing JSON:
+// Interop fuzzing against the real yjs. Three commands, all reading and writing JSON:
 //
 //   node crdt/interop/js/peers.mjs gen <firstSeed> <count> [ops]
 //     For each seed, several yjs peers make random edits (maps, arrays, text, nested types,
@@ -11,6 +11,9 @@
 //     For each case, applies the given updates (hex; v1, or v2 when the case says v2: true) to a
 //     fresh yjs doc in the given order and prints the resulting content, state vector, delete set
 //     and whether anything is pending.
+//
+//   node crdt/interop/js/peers.mjs serve
+//     Runs yjs peers that a Go test drives request by request next to Go peers (see below).
 //
 // Content is printed as tagged JSON so nothing is lost: undefined -> {"$undefined":true},
 // Uint8Array -> {"$binary":"<hex>"}, and numbers as JSON numbers.
@@ -92,7 +95,7 @@ const collectTypes = doc => {
   return out
 }
 
-const randomEdit = (r, doc) => {
+const randomEdit = (r, doc, embeds = true) => {
   const types = collectTypes(doc)
   const { t, depth } = r.pick(types)
   if (t instanceof Y.Map) {
@@ -127,7 +130,7 @@ const randomEdit = (r, doc) => {
       t.format(i, n, r.bool(0.5) ? { bold: true } : { bold: null, color: '#f00' })
     } else if (op === 4) {
       t.insert(at(), randString(r) || 'z', { italic: true })
-    } else if (op === 5) {
+    } else if (op === 5 && embeds) {
       t.insertEmbed(at(), { image: randString(r, 2) })
     } else {
       t.insert(at(), randString(r, 6) || 'w')
@@ -280,7 +283,54 @@ if (cmd === 'gen') {
     return { name: c.name, error, ...summary(doc) }
   })
   process.stdout.write(JSON.stringify(out))
+} else if (cmd === 'serve') {
+  // yjs peers driven one request at a time (JSON lines in, one JSON line out per request), so Go
+  // and yjs peers can edit the same document concurrently:
+  //   {"cmd":"init","seed":1,"ids":[...]}   one yjs peer per client id, a PRNG seeded with seed
+  //   {"cmd":"edit","peer":0,"edits":2}     random edits in one transaction (no embeds: the Go
+  //                                         API has no delta to find positions around them)
+  //   {"cmd":"apply","peer":0,"update":hex} apply a v1 update from another peer
+  //   {"cmd":"summary","peer":0}
+  // edit and apply answer {"updates":[hex...]}: what the peer's own transactions produced
+  // (applying can produce some: yjs cleans up redundant text formatting after remote changes).
+  const readline = await import('readline')
+  let r = null
+  let peers = []
+  const drain = p => { const out = p.out; p.out = []; return out }
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
+  for await (const line of rl) {
+    const q = JSON.parse(line)
+    let a
+    try {
+      if (q.cmd === 'init') {
+        r = prng(q.seed)
+        peers = q.ids.map(id => {
+          const doc = new Y.Doc()
+          doc.clientID = id
+          const p = { doc, out: [] }
+          doc.on('update', (u, origin, d, tr) => { if (tr.local) p.out.push(hex(u)) })
+          return p
+        })
+        a = {}
+      } else if (q.cmd === 'edit') {
+        const p = peers[q.peer]
+        p.doc.transact(() => { for (let i = 0; i < (q.edits || 1); i++) randomEdit(r, p.doc, false) })
+        a = { updates: drain(p) }
+      } else if (q.cmd === 'apply') {
+        const p = peers[q.peer]
+        Y.applyUpdate(p.doc, unhex(q.update), 'remote')
+        a = { updates: drain(p) }
+      } else if (q.cmd === 'summary') {
+        a = summary(peers[q.peer].doc)
+      } else {
+        a = { error: `unknown command ${q.cmd}` }
+      }
+    } catch (e) {
+      a = { error: String((e && e.stack) || e) }
+    }
+    process.stdout.write(JSON.stringify(a) + '\n')
+  }
 } else {
-  process.stderr.write('usage: peers.mjs gen <firstSeed> <count> [ops] | check < cases.json\n')
+  process.stderr.write('usage: peers.mjs gen <firstSeed> <count> [ops] | check < cases.json | serve\n')
   process.exit(2)
 }
