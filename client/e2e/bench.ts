@@ -1,0 +1,152 @@
+// Browser app performance (issue 8 item 8), against a real yard + Redis + the local control plane:
+//   - JS shipped: gzipped size of client/dist (what the sign-in page loads, what a room adds);
+//   - navigation to a usable canvas (room document synced, canvas on screen), on loopback;
+//   - frame time while dragging a krate with 50 krates on the canvas and 10 remote cursors moving.
+// Run: npm run bench:ui (prints a Markdown table for docs/benchmarks.md).
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import { launchBrowser, ROOT, startCluster, startRedis, startYard, until } from './harness.ts'
+import { SyncProvider } from '../src/app/syncProvider.ts'
+import type { Connector } from '../src/app/transport.ts'
+import { addKrate } from '../src/app/schema.ts'
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
+}
+
+function bundle() {
+  const dir = join(ROOT, 'client', 'dist', 'assets')
+  const files = readdirSync(dir).map((f) => {
+    const b = readFileSync(join(dir, f))
+    return { f, raw: statSync(join(dir, f)).size, gz: gzipSync(b, { level: 9 }).length }
+  })
+  const js = files.filter((x) => x.f.endsWith('.js'))
+  const sum = (xs: typeof files) => xs.reduce((a, x) => a + x.gz, 0)
+  const html = readFileSync(join(ROOT, 'client', 'dist', 'index.html'), 'utf8')
+  const entry = js.filter((x) => html.includes(x.f))
+  return { files, totalJS: sum(js), entryJS: sum(entry), shellJS: sum(js.filter((x) => x.f.startsWith('Shell'))) }
+}
+
+async function token(url: string, name: string): Promise<string> {
+  const r = await fetch(`${url}/api/auth/dev-login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name }) })
+  return ((await r.json()) as { token: string }).token
+}
+
+function syncConnector(url: string, tok: string): Connector {
+  return (_k, params, h) => {
+    let ws: WebSocket | null = null
+    void (async () => {
+      const t = await fetch(`${url}/api/ws-ticket`, { method: 'POST', headers: { Authorization: `Bearer ${tok}` } })
+      const { ticket } = (await t.json()) as { ticket: string }
+      ws = new WebSocket(`${url.replace('http', 'ws')}/ws/sync/${params.room}?ticket=${ticket}`, { headers: { Origin: url } })
+      ws.binaryType = 'arraybuffer'
+      ws.on('open', () => h.onOpen())
+      ws.on('message', (d: ArrayBuffer, bin: boolean) => h.onMessage(bin ? new Uint8Array(d) : String(d)))
+      ws.on('close', (code) => h.onClose({ wsCode: code }))
+      ws.on('error', () => {})
+    })()
+    return { send: (d) => ws?.readyState === 1 && ws.send(d), close: () => ws?.close() }
+  }
+}
+
+async function main() {
+  const b = bundle()
+  const cluster = await startCluster()
+  const redis = await startRedis()
+  const yard = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url })
+  const browser = await launchBrowser()
+  const room = `bench-${Date.now().toString(36)}`
+  const cleanups: (() => void)[] = []
+  try {
+    // 50 krates written by a real client through the server.
+    const seedTok = await token(yard.url, 'seeder')
+    const seedDoc = new Y.Doc()
+    const seeder = new SyncProvider(room, seedDoc, { connector: syncConnector(yard.url, seedTok) })
+    cleanups.push(() => seeder.destroy())
+    await until(() => seeder.synced, 'seeder synced', 15_000)
+    for (let i = 0; i < 50; i++) {
+      addKrate(seedDoc, { kind: 'resources', ref: { kind: 'configmaps', namespace: 'demo' }, wx: (i % 10) * 300, wy: Math.floor(i / 10) * 260, w: 280, h: 240 })
+    }
+
+    // 10 remote cursors moving at 20 Hz each.
+    const movers: SyncProvider[] = []
+    for (let i = 0; i < 10; i++) {
+      const tok = await token(yard.url, `cursor${i}`)
+      const p = new SyncProvider(room, new Y.Doc(), { connector: syncConnector(yard.url, tok) })
+      movers.push(p)
+      cleanups.push(() => p.destroy())
+    }
+    await until(() => movers.every((m) => m.synced), 'cursor clients synced', 20_000)
+    let tick = 0
+    const timer = setInterval(() => {
+      tick++
+      movers.forEach((m, i) =>
+        m.awareness.setLocalState({ userId: `cursor${i}`, name: `cursor${i}`, color: '#4363d8', cursor: { x: 200 + 400 * Math.sin((tick + i * 7) / 10), y: 300 + 200 * Math.cos((tick + i * 3) / 10) }, activeKrateId: null, spotlightQuery: null, viewport: null, timestamp: Date.now() }),
+      )
+    }, 50)
+    cleanups.push(() => clearInterval(timer))
+
+    const tok = await token(yard.url, 'bench')
+    const ctx = await browser.newContext({ baseURL: yard.url, viewport: { width: 1400, height: 900 } })
+    await ctx.addInitScript((t) => localStorage.setItem('yard.token', t), tok)
+    const page = await ctx.newPage()
+
+    // Navigation to a usable canvas: room synced and the krates on screen.
+    const loads: number[] = []
+    for (let i = 0; i < 8; i++) {
+      await page.goto(`/r/${room}`)
+      await page.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 20_000 })
+      await until(async () => (await page.getByTestId('krate').count()) === 50, '50 krates', 20_000)
+      loads.push(await page.evaluate(() => performance.now()))
+    }
+
+    await until(async () => (await page.getByTestId('remote-cursor').count()) >= 10, '10 remote cursors', 20_000)
+    // Frame times while dragging a krate for ~3 s.
+    const bar = page.getByTestId('krate-titlebar').first()
+    const box = (await bar.boundingBox())!
+    await page.evaluate(() => {
+      const w = window as unknown as { frames_: number[]; stop_: boolean }
+      w.frames_ = []
+      w.stop_ = false
+      let last = performance.now()
+      const f = (t: number) => {
+        w.frames_.push(t - last)
+        last = t
+        if (!w.stop_) requestAnimationFrame(f)
+      }
+      requestAnimationFrame(f)
+    })
+    await page.mouse.move(box.x + 40, box.y + box.height / 2)
+    await page.mouse.down()
+    for (let i = 0; i < 180; i++) {
+      await page.mouse.move(box.x + 40 + 200 * Math.sin(i / 15), box.y + box.height / 2 + 120 * Math.sin(i / 25))
+      await new Promise((r) => setTimeout(r, 16))
+    }
+    await page.mouse.up()
+    const frames = await page.evaluate(() => {
+      const w = window as unknown as { frames_: number[]; stop_: boolean }
+      w.stop_ = true
+      return w.frames_.slice(2)
+    })
+    console.log('| metric | value | target |')
+    console.log('|---|---|---|')
+    console.log(`| JS gzipped, sign-in page (entry chunk) | ${(b.entryJS / 1024).toFixed(1)} KiB | |`)
+    console.log(`| JS gzipped, everything a room with a shell loads (all chunks) | ${(b.totalJS / 1024).toFixed(1)} KiB | <= 400 KB |`)
+    console.log(`| of which xterm.js shell chunk (loaded only with a shell krate) | ${(b.shellJS / 1024).toFixed(1)} KiB | |`)
+    console.log(`| navigation to usable canvas (50 krates), p50 / p95 of ${loads.length} | ${pct(loads, 50).toFixed(0)} / ${pct(loads, 95).toFixed(0)} ms | <= 1500 ms |`)
+    console.log(`| frame time while dragging (50 krates, 10 moving cursors), p50 / p95 / max of ${frames.length} | ${pct(frames, 50).toFixed(1)} / ${pct(frames, 95).toFixed(1)} / ${Math.max(...frames).toFixed(1)} ms | p95 <= 16 ms |`)
+    await ctx.close()
+  } finally {
+    for (const c of cleanups) c()
+    await browser.close()
+    await yard.stop()
+    await redis.stop()
+    await cluster.stop()
+  }
+}
+
+await main()
