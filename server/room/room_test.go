@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,9 +99,11 @@ type client struct {
 	synced bool
 	denied []string
 	aware  *yprotocol.Awareness
-	done   chan struct{}
-	cancel context.CancelFunc
-	pump   chan struct{}
+	// awareMsgs counts awareness messages received.
+	awareMsgs int
+	done      chan struct{}
+	cancel    context.CancelFunc
+	pump      chan struct{}
 }
 
 func connect(t *testing.T, m *Manager, room string, u identity.User) *client {
@@ -157,6 +160,7 @@ func (c *client) read() {
 					c.mu.Lock()
 				}
 			case yprotocol.MessageAwareness:
+				c.awareMsgs++
 				_, _ = c.aware.ApplyUpdate(msg.Payload)
 			case yprotocol.MessageAuth:
 				c.denied = append(c.denied, msg.Reason)
@@ -481,4 +485,44 @@ func FuzzClientMessage(f *testing.F) {
 		bad.close()
 		good.close()
 	})
+}
+
+func TestQueryAwarenessAndLimits(t *testing.T) {
+	m := newManager(t, backend.NewMemory(), "solo", func(o *Options) {
+		o.MaxMessageBytes = 64
+		o.MessageRate, o.MessageBurst = 50, 5
+	})
+	a := connect(t, m, "q", alice)
+	b := connect(t, m, "q", bob)
+	a.send(yprotocol.EncodeAwareness(yprotocol.AwarenessUpdate{Clients: []yprotocol.AwarenessEntry{{ClientID: 9, Clock: 1, State: json.RawMessage(`{"n":1}`)}}}.Encode()))
+	eventually(t, "b sees a", func() bool { _, ok := b.aware.State(9); return ok })
+
+	// A client that asks for awareness gets every state.
+	late := connect(t, m, "q", carol)
+	eventually(t, "greeted with awareness", func() bool { late.mu.Lock(); defer late.mu.Unlock(); return late.awareMsgs == 1 })
+	late.send(yprotocol.EncodeQueryAwareness())
+	eventually(t, "query answered", func() bool { late.mu.Lock(); defer late.mu.Unlock(); return late.awareMsgs == 2 })
+
+	// An oversized message is refused to its sender and changes nothing.
+	big := make([]byte, 200)
+	a.send(yprotocol.EncodeUpdate(big))
+	eventually(t, "oversized refused", func() bool {
+		for _, r := range a.deniedReasons() {
+			if strings.Contains(r, "larger than the limit") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Past the burst, a connection's messages are read at the configured rate.
+	start := time.Now()
+	for range 20 {
+		a.send(yprotocol.EncodeQueryAwareness())
+	}
+	a.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("m").Set(tx, "x", 1) })
+	eventually(t, "rate-limited write arrives", func() bool { return canonical(b.json()) == `{"m":{"x":1}}` })
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("21 messages over a burst of 5 at 50/s took %s; want at least 0.3s", el)
+	}
 }
