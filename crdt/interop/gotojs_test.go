@@ -299,7 +299,7 @@ func summarize(t *testing.T, doc *crdt.Doc) goSummary {
 // order and shuffled with duplicates) and from a Go peer's full v1 and v2 encodings.
 func TestGoToJS(t *testing.T) {
 	first := envInt(t, "INTEROP_FIRST_SEED", 1)
-	count := envInt(t, "INTEROP_SEEDS", 24)
+	count := envInt(t, "INTEROP_SEEDS", 16)
 	ops := envInt(t, "INTEROP_OPS", 300)
 	var checks []checkCase
 	var wants []goSummary

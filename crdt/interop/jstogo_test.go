@@ -123,7 +123,7 @@ func TestHarnessDetectsMissingUpdates(t *testing.T) {
 // vector and delete set.
 func TestJSToGo(t *testing.T) {
 	first := envInt(t, "INTEROP_FIRST_SEED", 1)
-	count := envInt(t, "INTEROP_SEEDS", 24)
+	count := envInt(t, "INTEROP_SEEDS", 16)
 	ops := envInt(t, "INTEROP_OPS", 300)
 	var checks []checkCase
 	var wants []summary

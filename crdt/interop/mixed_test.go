@@ -34,7 +34,7 @@ type peerAnswer struct {
 // delete set.
 func TestMixedPeers(t *testing.T) {
 	first := envInt(t, "INTEROP_FIRST_SEED", 1)
-	count := envInt(t, "INTEROP_SEEDS", 24)
+	count := envInt(t, "INTEROP_SEEDS", 16)
 	ops := envInt(t, "INTEROP_OPS", 300)
 	node := nodetest.Start(t, peersScript, "serve")
 	nonEmpty := 0
