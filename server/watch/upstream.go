@@ -264,15 +264,16 @@ func (u *upstream) newObject(obj *unstructured.Unstructured) *object {
 	unstructured.RemoveNestedField(obj.Object, "metadata", "managedFields")
 	raw, _ := json.Marshal(obj.Object)
 	rv, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
-	o := &object{
+	// The object is kept once, inside its ADDED message; raw is a window on it.
+	added := objectMessage(Added, u.res.Name, raw)
+	return &object{
 		key:    obj.GetNamespace() + "/" + obj.GetName(),
 		ns:     obj.GetNamespace(),
 		labels: labels.Set(obj.GetLabels()),
 		rv:     rv,
-		raw:    raw,
+		raw:    added[len(added)-len(raw)-1 : len(added)-1 : len(added)-1],
+		added:  added,
 	}
-	o.added = objectMessage(Added, u.res.Name, raw)
-	return o
 }
 
 // replace installs a fresh list: feeds that have their snapshot get the difference as changes

@@ -441,4 +441,3 @@ func TestParseResume(t *testing.T) {
 		}
 	}
 }
-
