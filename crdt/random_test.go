@@ -80,6 +80,20 @@ func docState(t *testing.T, d *Doc) (string, []byte, []byte) {
 // document built from merged updates) must converge.
 func TestRandomConvergence(t *testing.T) {
 	for seed := int64(1); seed <= 60; seed++ {
+		randomScenario(t, seed, 200)
+	}
+}
+
+// FuzzConvergence runs random scenarios chosen by the fuzzer.
+func FuzzConvergence(f *testing.F) {
+	f.Add(int64(7), uint8(50))
+	f.Fuzz(func(t *testing.T, seed int64, rounds uint8) {
+		randomScenario(t, seed, int(rounds))
+	})
+}
+
+func randomScenario(t *testing.T, seed int64, rounds int) {
+	{
 		r := rand.New(rand.NewSource(seed))
 		const n = 4
 		peers := make([]*Doc, n)
@@ -91,7 +105,7 @@ func TestRandomConvergence(t *testing.T) {
 			peers[i].GetArray("array")
 			peers[i].OnUpdate(func(u []byte) { log = append(log, append([]byte(nil), u...)) })
 		}
-		for round := 0; round < 200; round++ {
+		for round := 0; round < rounds; round++ {
 			p := peers[r.Intn(n)]
 			randomOp(r, p)
 			if r.Intn(4) == 0 {
