@@ -99,7 +99,8 @@ func randomScenario(t *testing.T, seed int64, rounds int) {
 		peers := make([]*Doc, n)
 		var log [][]byte
 		for i := range peers {
-			peers[i] = NewDocWithClientID(uint64(i*1000 + 1))
+			// Odd peers keep deleted content (GC off); they must still converge.
+			peers[i] = NewDocWithOptions(Options{ClientID: uint64(i*1000 + 1), DisableGC: i%2 == 1})
 			peers[i].GetText("text")
 			peers[i].GetMap("map")
 			peers[i].GetArray("array")
