@@ -313,3 +313,18 @@ func TestMuxChannelAndPlainEndpoint(t *testing.T) {
 	cancel()
 	<-recvDone
 }
+
+// y-websocket clients drop a socket that was silent for 30 s. A lone client's awareness renewal
+// (every 15 s) is echoed back, so it stays on its first connection.
+func TestLoneClientIsNotDroppedAt30s(t *testing.T) {
+	a := startReplica(t, "a", "")
+	d := startDriver(t)
+	token := a.login(t, "alice", false)
+	d.connect("lone", a, "quiet", token, "v3")
+	d.call("setAwareness", map[string]any{"id": "lone", "state": map[string]any{"userId": "alice"}})
+	time.Sleep(36 * time.Second)
+	st := d.call("status", map[string]any{"id": "lone"})
+	if st["connected"] != true || st["opens"] != float64(1) {
+		t.Fatalf("after 36 s of quiet: %v (want connected on its first socket)", st)
+	}
+}

@@ -45,6 +45,8 @@ function connect ({ id, base, room, token, version, params }) {
   const Provider = version === 'v2' ? ProviderV2 : ProviderV3
   c.provider = new Provider(base, room, c.doc, { WebSocketPolyfill: AuthWS, disableBc: true, params: params || {} })
   c.provider.on('connection-error', () => {})
+  c.opens = 0
+  c.provider.on('status', e => { if (e.status === 'connected') c.opens++ })
   c.rand = mulberry32(hash(id))
   c.n = 0
   clients.set(id, c)
@@ -176,7 +178,7 @@ const ops = {
   async target ({ id, base }) { clients.get(id).base = base; return {} },
   async status ({ id }) {
     const c = clients.get(id)
-    return { connected: c.provider.wsconnected, synced: c.provider.synced, received: c.received, lastWarn: c.lastWarn || '' }
+    return { connected: c.provider.wsconnected, synced: c.provider.synced, received: c.received, opens: c.opens, lastWarn: c.lastWarn || '' }
   },
   // raw sends bytes (base64) on the client's socket, bypassing its document.
   async raw ({ id, b64 }) { clients.get(id).provider.ws.send(Buffer.from(b64, 'base64')); return {} },
