@@ -13,7 +13,8 @@ import (
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
-// Content is a document's comparable content: the root map "m", array "a" and text "t", in the
+// Content is a document's comparable content: the root map "m", array "a" and text "t", and the
+// XML fragment "x" as yjs's toString renders it; values in the
 // tagged JSON form peers.mjs prints (undefined as {"$undefined":true}, binary as
 // {"$binary":"<hex>"}, numbers as float64, objects as lib0.Object when their key order is
 // defined, map[string]any when it is not).
@@ -21,6 +22,7 @@ type Content struct {
 	M any
 	A any
 	T string
+	X string
 }
 
 // Tag converts a value read from a crdt document into the tagged JSON form.

@@ -81,6 +81,8 @@ func (s summary) content(t testing.TB) Content {
 			c.A = f.Value
 		case "t":
 			c.T, _ = f.Value.(string)
+		case "x":
+			c.X, _ = f.Value.(string)
 		}
 	}
 	return c
@@ -164,7 +166,7 @@ func nonNil(ds map[string][]Range) map[string][]Range {
 }
 
 func (c Content) asAny() any {
-	return lib0.Object{{Key: "m", Value: c.M}, {Key: "a", Value: c.A}, {Key: "t", Value: c.T}}
+	return lib0.Object{{Key: "m", Value: c.M}, {Key: "a", Value: c.A}, {Key: "t", Value: c.T}, {Key: "x", Value: c.X}}
 }
 
 func seedName(seed int) string { return fmt.Sprintf("seed-%d", seed) }

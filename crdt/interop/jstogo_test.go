@@ -36,6 +36,7 @@ func goContent(doc *crdt.Doc) Content {
 		M: Tag(doc.GetMap("m").ToJSON()),
 		A: Tag(doc.GetArray("a").ToJSON()),
 		T: doc.GetText("t").String(),
+		X: doc.GetXmlFragment("x").String(),
 	}
 }
 

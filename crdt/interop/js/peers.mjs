@@ -90,8 +90,9 @@ const collectTypes = doc => {
     out.push({ t, depth })
     if (t instanceof Y.Map) t.forEach(v => { if (v instanceof Y.AbstractType) walk(v, depth + 1) })
     else if (t instanceof Y.Array) t.forEach(v => { if (v instanceof Y.AbstractType) walk(v, depth + 1) })
+    else if (t instanceof Y.XmlFragment) t.toArray().forEach(v => walk(v, depth + 1))
   }
-  walk(doc.getMap('m'), 0); walk(doc.getArray('a'), 0); walk(doc.getText('t'), 0)
+  walk(doc.getMap('m'), 0); walk(doc.getArray('a'), 0); walk(doc.getText('t'), 0); walk(doc.getXmlFragment('x'), 0)
   return out
 }
 
@@ -110,6 +111,21 @@ const randomEdit = (r, doc, embeds = true) => {
       // yjs arrays cannot hold undefined (only map values can).
       const vals = Array.from({ length: r.int(1, 3) }, () => randValue(r, depth) ?? null)
       t.insert(r.int(0, t.length), vals)
+    }
+  } else if (t instanceof Y.XmlFragment) {
+    // XML: elements (with attributes) and formatted text, which Go reads (toString) but does not write.
+    const len = t.length
+    const x = r.int(0, 9)
+    if (x < 3 && len > 0) {
+      const i = r.int(0, len - 1)
+      t.delete(i, r.int(1, Math.min(2, len - i)))
+    } else if (x < 5 && t instanceof Y.XmlElement) {
+      const name = r.pick(['class', 'id', 'data-x', 'href'])
+      if (r.bool(0.2)) t.removeAttribute(name)
+      else t.setAttribute(name, r.bool(0.7) ? randString(r, 2) : String(r.int(0, 99)))
+    } else {
+      const child = depth < 3 && r.bool(0.5) ? new Y.XmlElement(r.pick(['p', 'div', 'span', 'H1'])) : new Y.XmlText(randString(r, 3))
+      t.insert(r.int(0, len), [child])
     }
   } else if (t instanceof Y.Text) {
     // Positions stay on code point boundaries: when yjs splits a surrogate pair it replaces both
@@ -130,7 +146,7 @@ const randomEdit = (r, doc, embeds = true) => {
       t.format(i, n, r.bool(0.5) ? { bold: true } : { bold: null, color: '#f00' })
     } else if (op === 4) {
       t.insert(at(), randString(r) || 'z', { italic: true })
-    } else if (op === 5 && embeds) {
+    } else if (op === 5 && embeds && !(t instanceof Y.XmlText)) {
       t.insertEmbed(at(), { image: randString(r, 2) })
     } else {
       t.insert(at(), randString(r, 6) || 'w')
@@ -176,7 +192,8 @@ const tag = v => {
 const content = doc => ({
   m: tag(doc.getMap('m')),
   a: tag(doc.getArray('a')),
-  t: doc.getText('t').toString()
+  t: doc.getText('t').toString(),
+  x: doc.getXmlFragment('x').toString()
 })
 
 const stateVector = doc => {
