@@ -137,7 +137,8 @@ func (r *room) run() {
 			if len(expired.Removed) > 0 {
 				r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(expired.Removed)))
 			}
-			if len(r.conns) == 0 && r.m.tryUnload(r, false) {
+			// A room holding updates the store has not taken yet stays until it has.
+			if len(r.conns) == 0 && len(r.unstored) == 0 && r.m.tryUnload(r, false) {
 				r.compact(true)
 				log.Debug("room unloaded")
 				return
@@ -145,6 +146,10 @@ func (r *room) run() {
 		case <-r.m.ctx.Done():
 			for c := range r.conns {
 				r.drop(c)
+			}
+			if len(r.unstored) > 0 {
+				// Their authors still hold them and send them again when they next connect.
+				log.Error("stopping with updates the store never took", "updates", len(r.unstored))
 			}
 			r.compact(true)
 			return
