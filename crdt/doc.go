@@ -343,3 +343,6 @@ func (d *Doc) tryMergeDeleteSet(ds *deleteSet) {
 		}
 	}
 }
+
+// Doc returns the document the transaction belongs to.
+func (tx *Transaction) Doc() *Doc { return tx.doc }

@@ -245,3 +245,20 @@ func TestDiffSlicesAtRemoteClock(t *testing.T) {
 		t.Errorf("bad state vector: %v", err)
 	}
 }
+
+func TestDiffUpdate(t *testing.T) {
+	d := NewDocWithClientID(5)
+	txt := d.GetText("t")
+	d.Transact(func(tx *Transaction) { _ = txt.Insert(tx, 0, "hello") })
+	sv := d.EncodeStateVector()
+	d.Transact(func(tx *Transaction) { _ = txt.Insert(tx, 5, " world") })
+	full, _ := d.EncodeStateAsUpdate(nil)
+	want, _ := d.EncodeStateAsUpdate(sv)
+	got, err := DiffUpdate(full, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("DiffUpdate %x, want %x", got, want)
+	}
+}

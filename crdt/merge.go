@@ -235,3 +235,22 @@ func EncodeStateVectorFromUpdate(update []byte) ([]byte, error) {
 	}
 	return e.Bytes(), nil
 }
+
+// DiffUpdate returns the part of a v1 update that a holder of stateVector
+// lacks (structs sliced at the remote clocks; the delete set is kept whole),
+// without a document, like yjs's diffUpdate.
+func DiffUpdate(update, stateVector []byte) ([]byte, error) {
+	u, err := decodeUpdate(newV1Decoder(update))
+	if err != nil {
+		return nil, err
+	}
+	sv, err := DecodeStateVector(stateVector)
+	if err != nil {
+		return nil, err
+	}
+	out := &decodedUpdate{clients: diffRefs(u.clients, sv), ds: u.ds}
+	out.ds.sortAndMerge()
+	enc := newV1Encoder()
+	mergeDecoded([]*decodedUpdate{out}).write(enc)
+	return enc.toBytes(), nil
+}
