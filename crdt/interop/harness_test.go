@@ -54,10 +54,12 @@ type summary struct {
 }
 
 type generated struct {
-	Seed    int         `json:"seed"`
-	Peers   int         `json:"peers"`
-	Updates []hexUpdate `json:"updates"`
-	Full    hexUpdate   `json:"full"`
+	Seed      int         `json:"seed"`
+	Peers     int         `json:"peers"`
+	Updates   []hexUpdate `json:"updates"`
+	UpdatesV2 []hexUpdate `json:"updatesV2"`
+	Full      hexUpdate   `json:"full"`
+	FullV2    hexUpdate   `json:"fullV2"`
 	summary
 }
 

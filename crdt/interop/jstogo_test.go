@@ -148,6 +148,35 @@ func TestJSToGo(t *testing.T) {
 			}
 			checkDoc(t, "shuffled, duplicated and late", doc, g.summary)
 
+			if len(g.UpdatesV2) != len(updates) {
+				t.Fatalf("%d v2 updates for %d v1 updates", len(g.UpdatesV2), len(updates))
+			}
+			fromV2 := crdt.NewDoc()
+			for _, i := range deliverySchedule(rng, len(g.UpdatesV2)) {
+				if err := fromV2.ApplyUpdateV2(g.UpdatesV2[i]); err != nil {
+					t.Fatalf("v2 update %d: %v", i, err)
+				}
+			}
+			checkDoc(t, "yjs v2 updates, shuffled, duplicated and late", fromV2, g.summary)
+			fromFullV2 := crdt.NewDoc()
+			if err := fromFullV2.ApplyUpdateV2(g.FullV2); err != nil {
+				t.Fatalf("yjs full state v2: %v", err)
+			}
+			checkDoc(t, "yjs full state v2", fromFullV2, g.summary)
+			v2s := make([][]byte, len(g.UpdatesV2))
+			for i, u := range g.UpdatesV2 {
+				v2s[i] = u
+			}
+			mergedV2, err := crdt.MergeUpdatesV2(v2s)
+			if err != nil {
+				t.Fatalf("MergeUpdatesV2: %v", err)
+			}
+			fromMergedV2 := crdt.NewDoc()
+			if err := fromMergedV2.ApplyUpdateV2(mergedV2); err != nil {
+				t.Fatalf("merged v2 update: %v", err)
+			}
+			checkDoc(t, "merged v2 update", fromMergedV2, g.summary)
+
 			noGC := crdt.NewDocWithOptions(crdt.Options{DisableGC: true})
 			for i, u := range updates {
 				if err := noGC.ApplyUpdate(u); err != nil {

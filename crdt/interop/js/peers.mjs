@@ -4,8 +4,8 @@
 //     For each seed, several yjs peers make random edits (maps, arrays, text, nested types,
 //     emoji and surrogate pairs, concurrent writes to the same keys, deletes) while going offline
 //     and receiving each other's updates late and out of order. Prints, per seed, every update a
-//     peer's own transactions produced (v1, hex) and the converged document: its content, state
-//     vector and delete set.
+//     peer's own transactions produced (v1 and v2, hex), the converged document's full state (v1
+//     and v2), and its content, state vector and delete set.
 //
 //   node crdt/interop/js/peers.mjs check < cases.json
 //     For each case, applies the given updates (hex; v1, or v2 when the case says v2: true) to a
@@ -235,11 +235,13 @@ const simulate = (seed, ops) => {
   const nPeers = r.int(2, 5)
   const peers = []
   const updates = []
+  const updatesV2 = []
   for (let i = 0; i < nPeers; i++) {
     const doc = new Y.Doc()
     // Random ids below 2^32 like yjs picks, with one peer sometimes far above the varint fast path.
     doc.clientID = i === 0 && r.bool(0.3) ? r.int(2 ** 33, 2 ** 40) : r.int(0, 2 ** 32 - 1)
     const peer = { doc, online: true, inbox: [] }
+    doc.on('updateV2', (u, origin, d, tr) => { if (tr.local) updatesV2.push(hex(u)) })
     doc.on('update', (u, origin, d, tr) => {
       if (!tr.local) return
       updates.push(hex(u))
@@ -274,7 +276,15 @@ const simulate = (seed, ops) => {
     if (canonical(got) !== canonical(want)) throw new Error(`seed ${seed}: yjs peers diverged: ${canonical(got)} vs ${canonical(want)}`)
   }
   if (want.pending) throw new Error(`seed ${seed}: pending after full delivery`)
-  return { seed, peers: nPeers, updates, ...want, full: hex(Y.encodeStateAsUpdate(peers[0].doc)) }
+  return {
+    seed,
+    peers: nPeers,
+    updates,
+    updatesV2,
+    ...want,
+    full: hex(Y.encodeStateAsUpdate(peers[0].doc)),
+    fullV2: hex(Y.encodeStateAsUpdateV2(peers[0].doc))
+  }
 }
 
 const [cmd, ...args] = process.argv.slice(2)
