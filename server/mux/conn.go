@@ -67,6 +67,10 @@ func (c *conn) serve() {
 	<-c.writerDone
 	_ = c.ws.Close()
 	c.runners.Wait()
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	c.s.log.Debug("mux: connection closed", "conn", c.id, "user", c.user.ID, "code", code, "reason", reason)
 }
 
 func (c *conn) signal() {
@@ -252,19 +256,19 @@ func (c *conn) handleControl(f Frame) *Error {
 		// Receiving anything already pushed the idle deadline out.
 	case OpOpen:
 		var m OpenMsg
-		if err := DecodeControl(f.Payload, &m); err != nil {
+		if err := decodeOffStack(f.Payload, &m); err != nil {
 			return AsError(err)
 		}
 		return c.open(m)
 	case OpClose:
 		var m CloseMsg
-		if err := DecodeControl(f.Payload, &m); err != nil {
+		if err := decodeOffStack(f.Payload, &m); err != nil {
 			return AsError(err)
 		}
 		c.clientClose(m)
 	case OpCredit:
 		var m CreditMsg
-		if err := DecodeControl(f.Payload, &m); err != nil {
+		if err := decodeOffStack(f.Payload, &m); err != nil {
 			return AsError(err)
 		}
 		if m.Bytes <= 0 || m.Bytes > 1<<40 {
@@ -278,7 +282,7 @@ func (c *conn) handleControl(f Frame) *Error {
 		c.mu.Unlock()
 	case OpError:
 		var m ErrorMsg
-		if err := DecodeControl(f.Payload, &m); err != nil {
+		if err := decodeOffStack(f.Payload, &m); err != nil {
 			return AsError(err)
 		}
 		c.s.log.Debug("mux: client reported an error", "conn", c.id, "channel", m.Channel, "code", m.Code)
@@ -479,4 +483,15 @@ func (c *conn) writeClose(code int, reason string, peerClosed bool) {
 			time.Now().Add(c.s.cfg.WriteTimeout))
 	}
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.CloseGrace))
+}
+
+// decodeOffStack decodes a control message on a short-lived goroutine and waits for it. The
+// reflection-driven JSON decoder needs a deep stack; run on the reader it would grow the reader's
+// stack (8 to 16 KiB) for the rest of the connection's life, on every connection that ever
+// opened a channel. A goroutine's stack is returned to the runtime's pool when it exits, so one
+// stack serves all of them.
+func decodeOffStack(payload []byte, v any) error {
+	done := make(chan error, 1)
+	go func() { done <- DecodeControl(payload, v) }()
+	return <-done
 }

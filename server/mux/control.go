@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
+	"unicode/utf8"
 )
 
 // OpenMsg asks for a new channel (client -> server, OpOpen).
@@ -105,6 +107,10 @@ func (p Params) MarshalJSON() ([]byte, error) {
 }
 
 // ControlFrame encodes a control message as a whole frame on channel 0.
+//
+// The messages the server sends on a channel's goroutine (opened, credit, close, error) are
+// encoded by hand, byte for byte as encoding/json would: reflection-driven encoding would grow
+// every channel goroutine's stack to 16 KiB for the rest of its life.
 func ControlFrame(op byte, msg any) []byte {
 	b := AppendHeader(make([]byte, 0, 64), ControlChannel, op)
 	switch m := msg.(type) {
@@ -112,6 +118,31 @@ func ControlFrame(op byte, msg any) []byte {
 		return append(b, m...)
 	case nil:
 		return b
+	case OpenedMsg:
+		b = strconv.AppendUint(append(b, `{"channel":`...), uint64(m.Channel), 10)
+		b = strconv.AppendInt(append(b, `,"credit":`...), m.Credit, 10)
+		return append(b, '}')
+	case CreditMsg:
+		b = strconv.AppendUint(append(b, `{"channel":`...), uint64(m.Channel), 10)
+		b = strconv.AppendInt(append(b, `,"bytes":`...), m.Bytes, 10)
+		return append(b, '}')
+	case CloseMsg:
+		b = strconv.AppendUint(append(b, `{"channel":`...), uint64(m.Channel), 10)
+		if m.Code != "" {
+			b = appendJSONString(append(b, `,"code":`...), m.Code)
+		}
+		if m.Message != "" {
+			b = appendJSONString(append(b, `,"message":`...), m.Message)
+		}
+		return append(b, '}')
+	case ErrorMsg:
+		b = append(b, '{')
+		if m.Channel != 0 {
+			b = append(strconv.AppendUint(append(b, `"channel":`...), uint64(m.Channel), 10), ',')
+		}
+		b = appendJSONString(append(b, `"code":`...), m.Code)
+		b = appendJSONString(append(b, `,"message":`...), m.Message)
+		return append(b, '}')
 	default:
 		j, err := json.Marshal(m)
 		if err != nil {
@@ -127,4 +158,43 @@ func DecodeControl(payload []byte, v any) error {
 		return Errorf(CodeBadFrame, "control message: %v", err)
 	}
 	return nil
+}
+
+// appendJSONString appends s as encoding/json writes it (HTML-safe escaping, invalid UTF-8
+// replaced by U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

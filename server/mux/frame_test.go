@@ -3,6 +3,7 @@ package mux
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -187,4 +188,24 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("control error %v is not bad_frame", err)
 		}
 	})
+}
+
+// The hand-written control encoder must write exactly what encoding/json writes.
+func TestControlFrameMatchesEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", `q"uote\\back`, "new\nline\r\ttab\x01\x1f", "<a href='x'>&</a>", "é€😀", "bad\xffutf8\xc3", "line\u2028sep\u2029", strings.Repeat("x", 300)}
+	var msgs []any
+	for _, s := range strs {
+		msgs = append(msgs, CloseMsg{Channel: 7, Code: s, Message: s}, ErrorMsg{Code: s, Message: s}, ErrorMsg{Channel: 1 << 31, Code: "c", Message: s})
+	}
+	msgs = append(msgs, OpenedMsg{Channel: MaxChannelID, Credit: 1 << 40}, CreditMsg{Channel: 1, Bytes: 5}, CloseMsg{}, OpenedMsg{})
+	for _, m := range msgs {
+		j, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ControlFrame(OpError, m)[2:]
+		if string(got) != string(j) {
+			t.Fatalf("%#v:\n got %s\nwant %s", m, got, j)
+		}
+	}
 }

@@ -368,19 +368,25 @@ func latency(ctx context.Context, runs int) error {
 // per connection.
 func idle(ctx context.Context, yard string, n, runs int) error {
 	fmt.Printf("## memory per idle connection: %s, %d idle /ws connections (RSS delta / N)\n", yard, n)
-	var perConn []float64
-	for range runs {
-		kib, err := idleOnce(ctx, yard, n)
-		if err != nil {
-			return err
+	for _, withChannel := range []bool{false, true} {
+		var perConn []float64
+		for range runs {
+			kib, err := idleOnce(ctx, yard, n, withChannel)
+			if err != nil {
+				return err
+			}
+			perConn = append(perConn, kib)
 		}
-		perConn = append(perConn, kib)
+		what := "idle connection"
+		if withChannel {
+			what = "idle connection with one open ping channel"
+		}
+		fmt.Printf("median %.1f KiB per %s   (runs: %s)\n", median(perConn), what, fmtRuns(perConn))
 	}
-	fmt.Printf("median %.1f KiB per idle connection   (runs: %s)\n", median(perConn), fmtRuns(perConn))
 	return nil
 }
 
-func idleOnce(ctx context.Context, yard string, n int) (float64, error) {
+func idleOnce(ctx context.Context, yard string, n int, withChannel bool) (float64, error) {
 	cmd := exec.CommandContext(ctx, yard, "serve", "--dev-auth", "--listen", "127.0.0.1:0",
 		"--max-conns-per-user", fmt.Sprint(n+10), "--max-conns", fmt.Sprint(n+10), "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "KUBECONFIG=/nonexistent")
@@ -433,6 +439,11 @@ func idleOnce(ctx context.Context, yard string, n int) (float64, error) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			c, err := muxclient.DialOptions(ctx, base+"/ws", muxclient.Options{Token: tok, ReadBufferSize: 1024, WriteBufferSize: 1024})
+			if err == nil && withChannel {
+				if _, err = c.Open(ctx, "ping", nil); err != nil {
+					_ = c.Close()
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
