@@ -14,10 +14,10 @@ import (
 )
 
 // Content is a document's comparable content: the root map "m", array "a" and text "t", and the
-// XML fragment "x" as yjs's toString renders it; values in the
-// tagged JSON form peers.mjs prints (undefined as {"$undefined":true}, binary as
-// {"$binary":"<hex>"}, numbers as float64, objects as lib0.Object when their key order is
-// defined, map[string]any when it is not).
+// XML fragment "x" as yjs's toString renders it. Values are in the tagged JSON form peers.mjs
+// prints: undefined as {"$undefined":true}, binary as {"$binary":"<hex>"}, NaN and infinities as
+// {"$number":"NaN"}, other numbers as float64, objects as lib0.Object when their key order is
+// defined and map[string]any when it is not.
 type Content struct {
 	M any
 	A any
@@ -37,9 +37,9 @@ func Tag(v any) any {
 	case string, bool:
 		return t
 	case float64:
-		return t
+		return tagFloat(t)
 	case float32:
-		return float64(t)
+		return tagFloat(float64(t))
 	case int:
 		return float64(t)
 	case int64:
@@ -68,6 +68,19 @@ func Tag(v any) any {
 		return out
 	}
 	return fmt.Sprintf("<unexpected Go type %T: %v>", v, v)
+}
+
+// tagFloat tags what JSON cannot hold the way peers.mjs does.
+func tagFloat(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return lib0.Object{{Key: "$number", Value: "NaN"}}
+	case math.IsInf(f, 1):
+		return lib0.Object{{Key: "$number", Value: "Infinity"}}
+	case math.IsInf(f, -1):
+		return lib0.Object{{Key: "$number", Value: "-Infinity"}}
+	}
+	return f
 }
 
 // Diff describes the first difference between want (parsed from peers.mjs output with

@@ -16,8 +16,8 @@ import (
 // The Go counterpart of peers.mjs's edits: text pieces with accents, combining marks, CJK,
 // surrogate pairs and ZWJ sequences; keys that collide across peers.
 var (
-	goPieces = []string{"a", "b", "xyz", " ", "é", "e\u0301", "中文", "😀", "👋🏽", "👩\u200d👩\u200d👧", "𝄞", "Ω", "\n", `"q"`, `\`}
-	goKeys   = []string{"k0", "k1", "k2", "status", "😀", "é", "10", "2"}
+	goPieces = []string{"a", "b", "xyz", " ", "é", "e\u0301", "中文", "😀", "👋🏽", "👩\u200d👩\u200d👧", "𝄞", "Ω", "\n", `"q"`, `\`, "\x00", "<&>"}
+	goKeys   = []string{"k0", "k1", "k2", "status", "😀", "é", "10", "2", ""}
 )
 
 func randString(rng *rand.Rand, max int) string {
@@ -37,7 +37,7 @@ func randPrimitive(rng *rand.Rand, inMap bool) any {
 	case 2:
 		return []any{int64(1) << 31, -(int64(1) << 31) - 1, int64(1)<<40 + 7, int64(1)<<53 - 1, math.Copysign(0, -1)}[rng.IntN(5)]
 	case 3:
-		return []float64{0.5, -2.25, 3.14159, 1e-7, 1.5e300, 0.1}[rng.IntN(6)]
+		return []any{0.5, -2.25, 3.14159, 1e-7, 1.5e300, 0.1, math.NaN(), math.Inf(1), math.Inf(-1), float32(0.25), uint64(1) << 63, int64(1)<<60 + 1}[rng.IntN(12)]
 	case 4:
 		return randString(rng, 4)
 	case 5:
@@ -60,6 +60,9 @@ func randPrimitive(rng *rand.Rand, inMap bool) any {
 	case 10:
 		return []any{rng.IntN(10), randString(rng, 2), nil, map[string]any{"k": rng.IntN(2) == 0}}
 	case 11:
+		if rng.IntN(5) == 0 {
+			return randString(rng, 300)
+		}
 		return ""
 	default:
 		// An object whose key order matters: integer-like keys come first in JavaScript.

@@ -45,21 +45,21 @@ const prng = seed => {
 
 // Pieces of text: ASCII, accents, combining marks, CJK, astral emoji (surrogate pairs), a ZWJ
 // sequence and a skin-tone modifier, so UTF-16 offsets and lengths differ from UTF-8 and runes.
-const pieces = ['a', 'b', 'xyz', ' ', 'é', 'e\u0301', '中文', '😀', '👋🏽', '👩‍👩‍👧', '𝄞', 'Ω', '\n', '"q"', '\\']
+const pieces = ['a', 'b', 'xyz', ' ', 'é', 'e\u0301', '中文', '😀', '👋🏽', '👩‍👩‍👧', '𝄞', 'Ω', '\n', '"q"', '\\', '\u0000', '<&>']
 const randString = (r, max = 4) => {
   let s = ''
   const n = r.int(0, max)
   for (let i = 0; i < n; i++) s += r.pick(pieces)
   return s
 }
-const keys = ['k0', 'k1', 'k2', 'status', '😀', 'é', '10', '2']
+const keys = ['k0', 'k1', 'k2', 'status', '😀', 'é', '10', '2', '']
 
 const randPrimitive = r => {
   switch (r.int(0, 12)) {
     case 0: return r.int(-100, 100)
     case 1: return r.int(-(2 ** 31), 2 ** 31 - 1)
     case 2: return r.pick([2 ** 31, -(2 ** 31) - 1, 2 ** 40 + 7, 2 ** 53 - 1, -0])
-    case 3: return r.pick([0.5, -2.25, 3.14159, 1e-7, 1.5e300, 0.1])
+    case 3: return r.pick([0.5, -2.25, 3.14159, 1e-7, 1.5e300, 0.1, NaN, Infinity, -Infinity, 2 ** 64])
     case 4: return randString(r)
     case 5: return r.bool(0.5)
     case 6: return null
@@ -67,7 +67,7 @@ const randPrimitive = r => {
     case 8: return new Uint8Array(Array.from({ length: r.int(0, 4) }, () => r.int(0, 255)))
     case 9: return { x: r.int(0, 1000), y: r.pick([0.5, -1, 'top']), tags: [randString(r, 2), r.int(0, 9)] }
     case 10: return [r.int(0, 9), randString(r, 2), null, { k: r.bool(0.5) }]
-    case 11: return ''
+    case 11: return r.bool(0.8) ? '' : randString(r, 300)
     default: return { [r.pick(keys)]: randString(r, 2), '1': 1, b: { c: [] } }
   }
 }
