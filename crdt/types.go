@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -545,16 +546,8 @@ func (b *Branch) xmlText() string {
 		for _, nm := range names {
 			sb.WriteString("<" + nm)
 			v, _ := attrs.Get(nm)
-			if o, ok := v.(lib0.Object); ok {
-				ks := make([]string, 0, len(o))
-				for _, f := range o {
-					ks = append(ks, f.Key)
-				}
-				sort.Strings(ks)
-				for _, k := range ks {
-					av, _ := o.Get(k)
-					sb.WriteString(" " + k + `="` + jsString(av) + `"`)
-				}
+			for _, f := range forInFields(v) {
+				sb.WriteString(" " + f.Key + `="` + jsString(f.Value) + `"`)
 			}
 			sb.WriteString(">")
 		}
@@ -599,7 +592,54 @@ func jsString(v any) string {
 		return "false"
 	case lib0.Object:
 		return "[object Object]"
+	case []any:
+		// Array#toString joins with commas; null and undefined become "".
+		parts := make([]string, len(t))
+		for i, e := range t {
+			switch e.(type) {
+			case nil, lib0.Undefined:
+			default:
+				parts[i] = jsString(e)
+			}
+		}
+		return strings.Join(parts, ",")
+	case []byte:
+		parts := make([]string, len(t))
+		for i, b := range t {
+			parts[i] = strconv.Itoa(int(b))
+		}
+		return strings.Join(parts, ",")
 	}
 	s, _ := lib0.StringifyJSON(v)
 	return s
+}
+
+// forInFields lists what JavaScript's for...in yields for a value, sorted by
+// key as yjs sorts attributes: object keys, array indices, or the indices
+// of a string's UTF-16 units; nothing for other values.
+func forInFields(v any) []lib0.Field {
+	var out []lib0.Field
+	switch t := v.(type) {
+	case lib0.Object:
+		out = append(out, t...)
+	case []any:
+		for i, e := range t {
+			out = append(out, lib0.Field{Key: strconv.Itoa(i), Value: e})
+		}
+	case string:
+		i := 0
+		for _, r := range t {
+			if r >= 0x10000 {
+				// Each half of a surrogate pair is a lone surrogate in
+				// JavaScript, which encodes as U+FFFD.
+				out = append(out, lib0.Field{Key: strconv.Itoa(i), Value: "\uFFFD"}, lib0.Field{Key: strconv.Itoa(i + 1), Value: "\uFFFD"})
+				i += 2
+				continue
+			}
+			out = append(out, lib0.Field{Key: strconv.Itoa(i), Value: string(r)})
+			i++
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }
