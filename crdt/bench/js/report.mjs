@@ -51,7 +51,18 @@ const lines = [
   `${fmtB(go[0].b4V1Bytes)} (yjs ${fmtB(yjs[0].b4V1Bytes)}).`,
   ''
 ]
-const section = lines.join('\n')
+// Prose lines wrap at 100 columns like the rest of the file; table rows stay whole.
+const wrap = line => {
+  if (line.startsWith('|') || line.length <= 100) return line
+  const out = []
+  let cur = ''
+  for (const word of line.split(' ')) {
+    if (cur && cur.length + 1 + word.length > 100) { out.push(cur); cur = word } else cur = cur ? cur + ' ' + word : word
+  }
+  if (cur) out.push(cur)
+  return out.join('\n')
+}
+const section = lines.map(wrap).join('\n')
 process.stdout.write(section + '\n')
 
 if (opts.docs) {
