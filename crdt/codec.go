@@ -67,9 +67,6 @@ type updateDecoder interface {
 	resetDsCurVal()
 	readDsClock() (uint64, error)
 	readDsLen() (uint64, error)
-	// dsSlack is how many delete ranges may be encoded in no rest bytes
-	// (none for v1; v2 also reads only the rest bytes).
-	dsSlack() int
 	// structBudget bounds how many structs the input can justify.
 	structBudget() int
 }
@@ -142,7 +139,6 @@ func (v *v1Decoder) readKey() (string, error)     { return v.d.ReadVarString() }
 func (v *v1Decoder) resetDsCurVal()               {}
 func (v *v1Decoder) readDsClock() (uint64, error) { return v.d.ReadVarUint() }
 func (v *v1Decoder) readDsLen() (uint64, error)   { return v.d.ReadVarUint() }
-func (v *v1Decoder) dsSlack() int                 { return 0 }
 func (v *v1Decoder) structBudget() int            { return v.d.Remaining() }
 func (v *v1Decoder) readParentInfo() (bool, error) {
 	p, err := v.d.ReadVarUint()

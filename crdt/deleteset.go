@@ -78,19 +78,6 @@ func (ds *deleteSet) sortAndMerge() {
 	}
 }
 
-// isDeleted reports whether id is in the (sorted) set.
-func (ds *deleteSet) isDeleted(id ID) bool {
-	for _, c := range ds.clients {
-		if c.client != id.Client {
-			continue
-		}
-		rs := c.ranges
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].clock+rs[i].len > id.Clock })
-		return i < len(rs) && rs[i].clock <= id.Clock
-	}
-	return false
-}
-
 func (ds *deleteSet) write(enc updateEncoder) {
 	r := enc.rest()
 	n := 0
@@ -136,7 +123,7 @@ func readDeleteSetInto(dec updateDecoder, ds *deleteSet) error {
 		if err != nil {
 			return err
 		}
-		if nr > uint64(r.Remaining()+dec.dsSlack()) {
+		if nr > uint64(r.Remaining()) {
 			return errMalformed("delete set range count %d", nr)
 		}
 		var cr clientRanges

@@ -6,7 +6,9 @@
 // formats are exchanged byte-compatibly with yjs peers, and root Map, Array
 // and Text types (with nested types) can be read and written from Go.
 //
-// A Doc is not safe for concurrent use; callers serialize access.
+// Values read from a document (Get, ToJSON) share memory with it: treat
+// them as read-only. A Doc is not safe for concurrent use; callers
+// serialize access (one goroutine or a mutex per document).
 package crdt
 
 import (

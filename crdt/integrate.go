@@ -63,7 +63,6 @@ func (it *Item) setParentSubFrom(n *Item) {
 // integrate links a resolved item into its parent's list (YATA) and adds it
 // to the store. offset > 0 integrates only the part from that clock on.
 func (tx *Transaction) integrate(it *Item, offset int) {
-	store := &tx.doc.store
 	if offset > 0 {
 		it.id.Clock += uint64(offset)
 		it.left = tx.cleanEnd(ID{it.id.Client, it.id.Clock - 1})
@@ -128,7 +127,6 @@ func (tx *Transaction) integrate(it *Item, offset int) {
 		t.doc = tx.doc
 		t.item = it
 	}
-	_ = store
 	if (parent.item != nil && parent.item.deleted()) || (it.hasParentSub() && it.right != nil) {
 		tx.deleteItem(it)
 	}

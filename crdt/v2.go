@@ -223,5 +223,4 @@ func (v *v2Decoder) readDsLen() (uint64, error) {
 	}
 	return d + 1, nil
 }
-func (v *v2Decoder) dsSlack() int      { return 0 }
 func (v *v2Decoder) structBudget() int { return v.budget }
