@@ -115,6 +115,31 @@ func TestB4Replay(t *testing.T) {
 	if len(v1) > 311038 {
 		t.Errorf("v1 encoding is %d bytes, more than yjs's 311,038", len(v1))
 	}
+
+	// Merging without a document, in chunks of 100 as yjs users must: yjs
+	// 13.6.31 produces 3,431,550 bytes for the same updates.
+	level := updates
+	for len(level) > 1 {
+		var next [][]byte
+		for i := 0; i < len(level); i += 100 {
+			m, err := MergeUpdates(level[i:min(i+100, len(level))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			next = append(next, m)
+		}
+		level = next
+	}
+	if len(level[0]) != 3431550 {
+		t.Errorf("merged updates are %d bytes, yjs gives 3,431,550", len(level[0]))
+	}
+	m := NewDoc()
+	if err := m.ApplyUpdate(level[0]); err != nil {
+		t.Fatal(err)
+	}
+	if mv1, _ := m.EncodeStateAsUpdate(nil); m.GetText("text").String() != want || len(mv1) != len(v1) {
+		t.Errorf("merged update loads to %d bytes (want %d) or different text", len(mv1), len(v1))
+	}
 }
 
 func (d *Doc) structCount() int {
