@@ -40,6 +40,7 @@ type Doc struct {
 	scratchOrder    []uint64
 	scratchStack    []stackEntry
 	txBuf           Transaction
+	conflictSets    struct{ before, conflicting map[*Item]struct{} }
 }
 
 type updateObserver struct {

@@ -148,9 +148,18 @@ func (tx *Transaction) resolveConflict(it *Item) {
 		o = it.parent.start
 	}
 	store := &tx.doc.store
+	// itemsBeforeOrigin and conflictingItems: slices while short, sets once
+	// long, so many concurrent inserts at one position stay quadratic (as
+	// in yjs) rather than cubic.
+	sets := &tx.doc.conflictSets
 	before := tx.doc.scratchBefore[:0]
 	conflicting := tx.doc.scratchConflict[:0]
-	contains := func(s []*Item, x *Item) bool {
+	useSets := false
+	contains := func(s []*Item, m map[*Item]struct{}, x *Item) bool {
+		if useSets {
+			_, ok := m[x]
+			return ok
+		}
 		for _, e := range s {
 			if e == x {
 				return true
@@ -158,22 +167,44 @@ func (tx *Transaction) resolveConflict(it *Item) {
 		}
 		return false
 	}
+	clearConflicting := func() {
+		conflicting = conflicting[:0]
+		if useSets {
+			clear(sets.conflicting)
+		}
+	}
 	for o != nil && o != it.right {
 		before = append(before, o)
 		conflicting = append(conflicting, o)
+		if !useSets && len(before) > 32 {
+			useSets = true
+			if sets.before == nil {
+				sets.before = map[*Item]struct{}{}
+				sets.conflicting = map[*Item]struct{}{}
+			}
+			for _, e := range before {
+				sets.before[e] = struct{}{}
+			}
+			for _, e := range conflicting {
+				sets.conflicting[e] = struct{}{}
+			}
+		} else if useSets {
+			sets.before[o] = struct{}{}
+			sets.conflicting[o] = struct{}{}
+		}
 		if sameOptID(it.hasOrigin(), it.origin, o.hasOrigin(), o.origin) {
 			if o.id.Client < it.id.Client {
 				left = o
-				conflicting = conflicting[:0]
+				clearConflicting()
 			} else if sameOptID(it.hasRight(), it.rightOrigin, o.hasRight(), o.rightOrigin) {
 				break
 			}
 		} else if o.hasOrigin() {
 			oo := store.find(o.origin)
-			if oo != nil && contains(before, oo) {
-				if !contains(conflicting, oo) {
+			if oo != nil && contains(before, sets.before, oo) {
+				if !contains(conflicting, sets.conflicting, oo) {
 					left = o
-					conflicting = conflicting[:0]
+					clearConflicting()
 				}
 			} else {
 				break
@@ -183,6 +214,12 @@ func (tx *Transaction) resolveConflict(it *Item) {
 		}
 		o = o.right
 	}
+	if useSets {
+		clear(sets.before)
+		clear(sets.conflicting)
+	}
+	clear(before)
+	clear(conflicting[:cap(conflicting)])
 	tx.doc.scratchBefore = before[:0]
 	tx.doc.scratchConflict = conflicting[:0]
 	it.left = left

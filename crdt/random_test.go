@@ -243,3 +243,38 @@ func TestClientIDChangesWhenReused(t *testing.T) {
 		t.Errorf("random client ID %d not below 2^32", id)
 	}
 }
+
+// TestManyConcurrentInserts puts many concurrent inserts at one position,
+// which YATA orders by client ID, delivered in different orders.
+func TestManyConcurrentInserts(t *testing.T) {
+	const n = 120
+	var updates [][]byte
+	for i := 0; i < n; i++ {
+		d := NewDocWithClientID(uint64(1000 + i))
+		d.Transact(func(tx *Transaction) { _ = d.GetText("t").Insert(tx, 0, fmt.Sprintf("<%d>", i)) })
+		u, _ := d.EncodeStateAsUpdate(nil)
+		updates = append(updates, u)
+	}
+	var want string
+	for i := 0; i < n; i++ {
+		want += fmt.Sprintf("<%d>", i)
+	}
+	r := rand.New(rand.NewSource(1))
+	for round := 0; round < 4; round++ {
+		d := NewDoc()
+		order := r.Perm(n)
+		if round == 0 {
+			for i := range order {
+				order[i] = n - 1 - i
+			}
+		}
+		for _, i := range order {
+			if err := d.ApplyUpdate(updates[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := d.GetText("t").String(); got != want {
+			t.Fatalf("round %d: %q", round, got)
+		}
+	}
+}
