@@ -303,6 +303,13 @@ func TestRedisOutage(t *testing.T) {
 	if !bytes.Equal(seen, acked) {
 		t.Fatalf("follower saw %v, acknowledged %v", seen, acked)
 	}
+	// The outage outlasted the (1 ms) log retention: the follower was told to reload.
+	c.mu.Lock()
+	reloads := c.reloads
+	c.mu.Unlock()
+	if reloads == 0 {
+		t.Error("follower not told to reload after an outage longer than the log retention")
+	}
 	st, err := b.Load(ctx, "o")
 	if err != nil || len(st.Entries) != 10 {
 		t.Fatalf("after restart load: %d entries, %v", len(st.Entries), err)
