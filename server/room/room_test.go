@@ -351,12 +351,15 @@ func TestServerWritesReachEveryReplica(t *testing.T) {
 	mb := newManager(t, redisBackend(t, srv, "b"), "b", nil)
 	cb := connect(t, mb, "deploy", bob)
 	eventually(t, "synced", func() bool { cb.mu.Lock(); defer cb.mu.Unlock(); return cb.synced })
-	err := ma.Write(context.Background(), "deploy", func(d Doc) {
-		doc := d.(*crdt.Doc)
-		doc.Transact(func(tx *crdt.Transaction) { _ = doc.GetMap("deploys").Set(tx, "run-1", "succeeded") })
+	err := ma.Transact(context.Background(), "deploy", func(doc *crdt.Doc, tx *crdt.Transaction) {
+		_ = doc.GetMap("deploys").Set(tx, "run-1", "succeeded")
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var seen any
+	if err := ma.View(context.Background(), "deploy", func(doc *crdt.Doc) { seen, _ = doc.GetMap("deploys").Get("run-1") }); err != nil || seen != "succeeded" {
+		t.Fatalf("View after Transact: %v, %v", seen, err)
 	}
 	eventually(t, "server write on replica b's client", func() bool {
 		d, _ := cb.json()["deploys"].(map[string]any)
