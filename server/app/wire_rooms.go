@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/identity"
@@ -86,7 +87,19 @@ func (r *rooms) Close() error {
 // unmodified y-websocket WebsocketProvider(serverURL + "/ws/sync", room, doc) works.
 func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 	return gate.Handler("sync", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
-		params := url.Values{"room": {chi.URLParam(req, "room")}}
+		id := chi.URLParam(req, "room")
+		if !room.ValidID(id) {
+			// Stock clients show only the y-protocols auth message, not close reasons.
+			msg := fmt.Sprintf("invalid room id: 1-%d characters of A-Z a-z 0-9 . _ -", room.MaxIDLength)
+			deadline := time.Now().Add(5 * time.Second)
+			_ = conn.SetWriteDeadline(deadline)
+			_ = conn.WriteMessage(websocket.BinaryMessage, yprotocol.EncodePermissionDenied(msg))
+			_ = conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(mux.CloseCode(mux.CodeBadParams), mux.CodeBadParams+": invalid room id"), deadline)
+			_ = conn.Close()
+			return
+		}
+		params := url.Values{"room": {id}}
 		ms.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params, ConnID: room.NewConnID()})
 	})
 }

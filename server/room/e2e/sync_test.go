@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
@@ -238,6 +241,18 @@ func TestReadOnlyAndMalformed(t *testing.T) {
 		w, _ := d.call("status", map[string]any{"id": "alice"})["lastWarn"].(string)
 		return strings.Contains(w, "malformed")
 	})
+	// A room id that cannot be is refused with the auth message stock clients show.
+	hdr := http.Header{"Authorization": {"Bearer " + alice}}
+	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(a.ws(), "/ws/sync", "/ws/sync/", 1)+"bad%7Broom%7D", hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first, err := ws.ReadMessage()
+	ws.Close()
+	if m, _, derr := yprotocol.DecodeMessage(first); err != nil || derr != nil || m.Type != yprotocol.MessageAuth || !strings.Contains(m.Reason, "invalid room id") {
+		t.Fatalf("invalid room: first message %x (%v)", first, err)
+	}
+
 	d.connect("bob", a, "ro", alice, "v2")
 	d.call("edit", map[string]any{"id": "bob", "n": 30})
 	d.call("edit", map[string]any{"id": "alice", "n": 30})
