@@ -315,3 +315,31 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("after restart load: %d entries, %v", len(st.Entries), err)
 	}
 }
+
+// A room reloaded on a replica subscribes again before the old instance stops; the old stop
+// must not cut the new subscription.
+func TestRedisStaleStopKeepsNewerSubscription(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newRedisBackend(t, srv.URL(), "a")
+	b := newRedisBackend(t, srv.URL(), "b")
+	ctx := context.Background()
+	oldStop := b.Subscribe("re", func(AwarenessMessage) {})
+	got := make(chan AwarenessMessage, 16)
+	newStop := b.Subscribe("re", func(m AwarenessMessage) { got <- m })
+	defer newStop()
+	oldStop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := a.Publish(ctx, "re", AwarenessMessage{Update: []byte{1}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the newer subscription was cut by the older one's stop")
+		}
+	}
+}

@@ -61,11 +61,13 @@ type Redis struct {
 
 	mu      sync.Mutex
 	follows map[string]*follow
-	subs    map[string]func(AwarenessMessage)
+	subs    map[string]*subscriber
 	wake    chan struct{}
 
 	pubsub *redis.PubSub
 }
+
+type subscriber struct{ fn func(AwarenessMessage) }
 
 type follow struct {
 	cursor Pos
@@ -93,7 +95,7 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 	r := &Redis{
 		rdb: rdb, opts: o, ctx: ctx, cancel: cancel,
 		follows: map[string]*follow{},
-		subs:    map[string]func(AwarenessMessage){},
+		subs:    map[string]*subscriber{},
 		wake:    make(chan struct{}, 1),
 		pubsub:  rdb.Subscribe(ctx),
 	}
@@ -178,7 +180,8 @@ func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, er
 	return ParsePos(add.Val())
 }
 
-// Follow implements Store. One follower per room per process.
+// Follow implements Store. One follower per room per process: a later one replaces an earlier
+// one, whose stop then does nothing.
 func (r *Redis) Follow(room string, after Pos, fn func([]Entry)) (stop func()) {
 	f := &follow{cursor: after, fn: fn}
 	r.mu.Lock()
@@ -371,10 +374,12 @@ func (r *Redis) Publish(ctx context.Context, room string, msg AwarenessMessage) 
 	return nil
 }
 
-// Subscribe implements Awareness. One subscriber per room per process.
+// Subscribe implements Awareness. One subscriber per room per process: a later one replaces an
+// earlier one, whose stop then does nothing.
 func (r *Redis) Subscribe(room string, fn func(AwarenessMessage)) (stop func()) {
+	sub := &subscriber{fn: fn}
 	r.mu.Lock()
-	r.subs[room] = fn
+	r.subs[room] = sub
 	r.mu.Unlock()
 	// go-redis re-subscribes by itself after reconnecting; an error here only means Redis is
 	// down right now, and that re-subscription covers it.
@@ -383,8 +388,15 @@ func (r *Redis) Subscribe(room string, fn func(AwarenessMessage)) (stop func()) 
 	}
 	return func() {
 		r.mu.Lock()
-		delete(r.subs, room)
+		mine := r.subs[room] == sub
+		if mine {
+			delete(r.subs, room)
+		}
 		r.mu.Unlock()
+		if !mine {
+			// A newer subscriber for the room (it was reloaded) keeps the channel.
+			return
+		}
 		if err := r.pubsub.Unsubscribe(r.ctx, awarenessChan(room)); err != nil && r.ctx.Err() == nil {
 			r.opts.Logger.Warn("unsubscribing from awareness", "room", room, "err", err)
 		}
@@ -407,10 +419,10 @@ func (r *Redis) readAwareness() {
 			}
 			room := m.Channel[len("yard:{") : len(m.Channel)-len("}:awareness")]
 			r.mu.Lock()
-			fn := r.subs[room]
+			sub := r.subs[room]
 			r.mu.Unlock()
-			if fn != nil {
-				fn(msg)
+			if sub != nil {
+				sub.fn(msg)
 			}
 		}
 	}
