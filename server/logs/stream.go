@@ -275,7 +275,6 @@ func (s *stream) ensure(ctx context.Context, pod *corev1.Pod) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		cs.reading, cs.restarts, cs.cancel = true, restarts, cancel
-		cs.state, cs.message = StateStreaming, ""
 		changed = true
 		opts := s.logOptions(c, first, cs.last)
 		since := cs.last
@@ -328,6 +327,12 @@ func (s *stream) read(ctx context.Context, k streamKey, opts *corev1.PodLogOptio
 		return
 	}
 	defer rc.Close()
+	s.mu.Lock()
+	if cs := s.states[k]; cs.state != StateDeleted {
+		cs.state, cs.message = StateStreaming, ""
+	}
+	s.mu.Unlock()
+	s.publishStatus()
 	br := bufio.NewReaderSize(rc, 32<<10)
 	var long []byte
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,18 +98,69 @@ func (q *sizeQueue) Next() *remotecommand.TerminalSize {
 	}
 }
 
-// chanReader is one exec attempt's stdin, read from the session's input channel until the
-// attempt ends.
+// input routes the session's keystrokes to the exec attempt that is current. client-go's stdin
+// copier of an attempt that has ended can still be waiting for input; what it takes then is
+// carried over to the next attempt instead of being lost, and so is whatever a shell that turned
+// out to be missing read.
+type input struct {
+	c <-chan []byte
+
+	mu      sync.Mutex
+	current *chanReader
+	carry   []byte
+}
+
+// reader makes the reader of a new attempt and makes it current.
+func (in *input) reader(ctx context.Context, record bool) *chanReader {
+	r := &chanReader{ctx: ctx, in: in, record: record}
+	in.mu.Lock()
+	in.current = r
+	in.mu.Unlock()
+	return r
+}
+
+// giveBack queues what a failed attempt read for the next one, before anything queued since.
+func (in *input) giveBack(r *chanReader) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	in.carry = append(append([]byte(nil), r.got...), in.carry...)
+	r.got = nil
+}
+
+// chanReader is one exec attempt's stdin.
 type chanReader struct {
-	ctx  context.Context
-	c    <-chan []byte
+	ctx    context.Context
+	in     *input
+	record bool
+
+	mu   sync.Mutex // got is read by giveBack after the attempt
 	rest []byte
+	got  []byte
 }
 
 func (r *chanReader) Read(p []byte) (int, error) {
 	if len(r.rest) == 0 {
+		r.in.mu.Lock()
+		if r.in.current == r && len(r.in.carry) > 0 {
+			r.rest, r.in.carry = r.in.carry, nil
+		}
+		r.in.mu.Unlock()
+	}
+	if len(r.rest) == 0 {
+		if r.ctx.Err() != nil {
+			return 0, io.EOF
+		}
 		select {
-		case b := <-r.c:
+		case b := <-r.in.c:
+			r.in.mu.Lock()
+			if r.in.current != r {
+				r.in.carry = append(r.in.carry, b...)
+				r.in.mu.Unlock()
+				return 0, io.EOF
+			}
+			r.in.mu.Unlock()
 			r.rest = b
 		case <-r.ctx.Done():
 			return 0, io.EOF
@@ -116,5 +168,10 @@ func (r *chanReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, r.rest)
 	r.rest = r.rest[n:]
+	if r.record {
+		r.mu.Lock()
+		r.got = append(r.got, p[:n]...)
+		r.mu.Unlock()
+	}
 	return n, nil
 }

@@ -163,6 +163,7 @@ func (m *Manager) start(info Info, exec execFunc, cmds [][]string) (*session, er
 		info: info, parts: map[string]*partState{}, scroll: ring{max: m.cfg.ScrollbackBytes},
 		cols: 80, rows: 24, lastActivity: m.now(), emptySince: m.now(),
 	}
+	s.input = &input{c: s.stdin}
 	if m.cfg.RecordingsDir != "" {
 		rec, err := newRecorder(m.cfg.RecordingsDir, info.ID, s.cols, s.rows, info.Namespace+"/"+info.Pod, m.now())
 		if err != nil {

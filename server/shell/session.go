@@ -46,6 +46,7 @@ type session struct {
 	cancel context.CancelFunc
 	sub    Subscription
 	stdin  chan []byte
+	input  *input
 	sizes  chan remotecommand.TerminalSize
 
 	mu           sync.Mutex
@@ -341,7 +342,7 @@ func (s *session) runExec() execResult {
 		first := &remotecommand.TerminalSize{Width: uint16(s.cols), Height: uint16(s.rows)}
 		s.mu.Unlock()
 		sizes := &sizeQueue{ctx: actx, first: first, c: s.sizes}
-		stdin := &chanReader{ctx: actx, c: s.stdin}
+		stdin := s.input.reader(actx, !last)
 		if last {
 			err = s.exec(actx, cmd, stdin, outputWriter{s}, sizes)
 			cancel()
@@ -355,6 +356,7 @@ func (s *session) runExec() execResult {
 		quick := timer.Stop() && s.m.now().Sub(start) < probeWindow
 		if quick && missingShell(err) && s.ctx.Err() == nil {
 			pw.release(false)
+			s.input.giveBack(stdin)
 			s.log.Debug("shell not available, trying the next", "command", cmd, "err", err)
 			continue
 		}

@@ -82,6 +82,9 @@ func TestRing(t *testing.T) {
 func fakeExec(missing map[string]bool) execFunc {
 	return func(ctx context.Context, cmd []string, stdin io.Reader, stdout io.Writer, sizes remotecommand.TerminalSizeQueue) error {
 		if missing[cmd[0]] {
+			// Like client-go, a stdin copier may still be waiting when the exec has failed.
+			go func() { _, _ = stdin.Read(make([]byte, 1024)) }()
+			time.Sleep(50 * time.Millisecond)
 			return fmt.Errorf("exec: %q: executable file not found in $PATH", cmd[0])
 		}
 		var mu sync.Mutex
@@ -369,7 +372,9 @@ func TestFallsBackToShWhenBashIsMissing(t *testing.T) {
 	m := testManager(t, NewMemoryHub(), "r1")
 	info := startSession(t, m, "alice", map[string]bool{"bash": true})
 	a := attach(m, info, "alice", RoleDriver)
+	a.ch.keys("typed at once\n") // while bash is still being tried
 	a.ch.waitTerminal(t, "sh$ ")
+	a.ch.waitTerminal(t, "typed at once\r\n")
 	if strings.Contains(a.ch.terminal(), "not found") {
 		t.Fatalf("the failed attempt showed: %q", a.ch.terminal())
 	}
