@@ -514,3 +514,29 @@ func TestCloseWhileOpening(t *testing.T) {
 		t.Fatalf("opened %+v", om)
 	}
 }
+
+// Frames of every WebSocket length encoding (7-bit, 16-bit, 64-bit) and their edges survive
+// the batched writer.
+func TestEchoAcrossWebSocketLengthEncodings(t *testing.T) {
+	h := newHarness(t, mux.DefaultConfig())
+	c := h.dial()
+	ch := h.open(c, "ping", nil)
+	ctx := ctx5(t)
+	// Channel 1's header is 2 bytes, so a payload of n is a WebSocket payload of n+2.
+	sizes := []int{0, 1, 122, 123, 124, 125, 65532, 65533, 65534, 65535, 200000}
+	for _, n := range sizes {
+		data := bytes.Repeat([]byte{byte(n)}, n)
+		if err := ch.Send(ctx, mux.Message{Type: mux.Binary, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range sizes {
+		m, err := ch.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.Data, bytes.Repeat([]byte{byte(n)}, n)) {
+			t.Fatalf("echo of %d bytes came back as %d bytes", n, len(m.Data))
+		}
+	}
+}
