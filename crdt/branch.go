@@ -29,6 +29,8 @@ type Branch struct {
 	keys     []string // map keys in first-set order (JavaScript Map order)
 	length   int      // countable, undeleted length of the list
 
+	hasFormats bool // a formatting mark was ever integrated (text only)
+
 	// A position cache for index lookups in long lists and text: markItem's
 	// start index among countable, undeleted units is markIndex.
 	markItem  *Item

@@ -126,6 +126,8 @@ func (tx *Transaction) integrate(it *Item, offset int) {
 		t := it.ext.typ
 		t.doc = tx.doc
 		t.item = it
+	case kindFormat:
+		parent.hasFormats = true
 	}
 	if (parent.item != nil && parent.item.deleted()) || (it.hasParentSub() && it.right != nil) {
 		tx.deleteItem(it)

@@ -371,18 +371,25 @@ func (t *Text) MarshalJSON() ([]byte, error) { return lib0.AppendJSONString(nil,
 type textPos struct {
 	left, right *Item
 	index       int
+	attrs       lib0.Object // formatting in effect (tracked only in texts with marks)
 }
 
 // findTextPos walks to UTF-16 index like yjs findPosition: it stops as
 // soon as the count is reached, splitting an item when index is inside it.
 func (tx *Transaction) findTextPos(b *Branch, index int) textPos {
 	n, rem := b.seek(index)
+	if b.hasFormats {
+		n, rem = b.searchStart(index)
+	}
 	pos := textPos{right: n, index: index - rem}
 	if n != nil {
 		pos.left = n.left
 	}
 	for pos.right != nil && rem > 0 {
 		r := pos.right
+		if r.kind == kindFormat && !r.deleted() {
+			pos.applyFormat(r)
+		}
 		if !r.deleted() && r.kind != kindFormat {
 			if rem < r.length {
 				tx.cleanStart(ID{r.id.Client, r.id.Clock + uint64(rem)})
@@ -409,10 +416,22 @@ func (t *Text) Insert(tx *Transaction, index int, s string) error {
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	pos := tx.findTextPos(t.b, index)
-	// Skip deleted items to the right, as yjs's minimizeAttributeChanges does.
-	for pos.right != nil && pos.right.deleted() {
-		pos.left = pos.right
-		pos.right = pos.right.right
+	// Move past deleted items and marks that change nothing, as yjs's
+	// minimizeAttributeChanges does; the new text inherits the formatting
+	// in effect, so no marks are inserted.
+	for r := pos.right; r != nil; r = pos.right {
+		if !r.deleted() {
+			if r.kind != kindFormat {
+				break
+			}
+			cur, _ := pos.attrs.Get(r.ext.key)
+			if !equalAttr(cur, r.ext.vals[0]) {
+				break
+			}
+			pos.applyFormat(r)
+		}
+		pos.left = r
+		pos.right = r.right
 	}
 	it := &Item{kind: kindString, str: []byte(s), length: lib0.UTF16Len(s)}
 	t.insertItemBetween(tx, pos.left, pos.right, it)
@@ -442,6 +461,8 @@ func (t *Text) Delete(tx *Transaction, index, length int) error {
 		return ErrOutOfRange
 	}
 	pos := tx.findTextPos(t.b, index)
+	start := pos.right
+	startAttrs := append(lib0.Object(nil), pos.attrs...)
 	for length > 0 && pos.right != nil {
 		r := pos.right
 		if !r.deleted() {
@@ -452,10 +473,15 @@ func (t *Text) Delete(tx *Transaction, index, length int) error {
 				}
 				length -= r.length
 				tx.deleteItem(r)
+			case kindFormat:
+				pos.applyFormat(r)
 			}
 		}
 		pos.left = r
 		pos.right = r.right
+	}
+	if start != nil && t.b.hasFormats {
+		tx.cleanupFormattingGap(start, pos.right, startAttrs, &pos)
 	}
 	if pos.right != nil {
 		t.b.markItem, t.b.markIndex = pos.right, index
@@ -642,4 +668,135 @@ func forInFields(v any) []lib0.Field {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// applyFormat updates the formatting in effect after passing a mark.
+func (p *textPos) applyFormat(r *Item) {
+	key, v := r.ext.key, r.ext.vals[0]
+	if v == nil {
+		for i, f := range p.attrs {
+			if f.Key == key {
+				p.attrs = append(p.attrs[:i:i], p.attrs[i+1:]...)
+				break
+			}
+		}
+		return
+	}
+	p.attrs.Set(key, v)
+}
+
+// equalAttr compares mark values as yjs's equalAttrs does: identical
+// values, or objects with the same keys and identical values.
+func equalAttr(a, b any) bool {
+	ao, aok := a.(lib0.Object)
+	bo, bok := b.(lib0.Object)
+	if aok && bok {
+		if len(ao) != len(bo) {
+			return false
+		}
+		for _, f := range ao {
+			v, ok := bo.Get(f.Key)
+			if !ok || !scalarEqual(f.Value, v) {
+				return false
+			}
+		}
+		return true
+	}
+	return scalarEqual(a, b)
+}
+
+func scalarEqual(a, b any) bool {
+	switch a.(type) {
+	case nil, bool, string, float64, lib0.Undefined, lib0.BigInt:
+		return a == b
+	}
+	return false
+}
+
+// searchStart returns where yjs starts its position search in a text with
+// formatting marks: the item its search marker for index would point at
+// (found as from the start of the list). yjs tracks the formatting in effect
+// only from there, so marks before it are ignored when choosing where new
+// text goes; following it makes Go writes place text exactly as yjs does.
+func (b *Branch) searchStart(index int) (*Item, int) {
+	p := b.start
+	if index == 0 || p == nil {
+		return p, index
+	}
+	pindex := 0
+	for p.right != nil && pindex < index {
+		if !p.deleted() && p.countable() {
+			if index < pindex+p.length {
+				break
+			}
+			pindex += p.length
+		}
+		p = p.right
+	}
+	for p.left != nil && pindex > index {
+		p = p.left
+		if !p.deleted() && p.countable() {
+			pindex -= p.length
+		}
+	}
+	// yjs never leaves a marker on an item that could merge with its left.
+	for p.left != nil && p.left.id.Client == p.id.Client && p.left.id.Clock+uint64(p.left.length) == p.id.Clock {
+		p = p.left
+		if !p.deleted() && p.countable() {
+			pindex -= p.length
+		}
+	}
+	return p, index - pindex
+}
+
+// cleanupFormattingGap deletes marks made redundant by a deletion between
+// start and the next visible content, as yjs does after deleting text.
+func (tx *Transaction) cleanupFormattingGap(start, curr *Item, startAttrs lib0.Object, pos *textPos) {
+	end := start
+	endFormats := map[string]*Item{}
+	for end != nil && (!end.countable() || end.deleted()) {
+		if !end.deleted() && end.kind == kindFormat {
+			endFormats[end.ext.key] = end
+		}
+		end = end.right
+	}
+	reachedCurr := false
+	for ; start != end; start = start.right {
+		if curr == start {
+			reachedCurr = true
+		}
+		if start.deleted() || start.kind != kindFormat {
+			continue
+		}
+		key, value := start.ext.key, start.ext.vals[0]
+		startValue, _ := startAttrs.Get(key)
+		if endFormats[key] != start || identical(startValue, value) {
+			tx.deleteItem(start)
+			curValue, _ := pos.attrs.Get(key)
+			if !reachedCurr && identical(curValue, value) && !identical(startValue, value) {
+				if startValue == nil {
+					pos.applyFormat(&Item{ext: &itemExt{key: key, vals: []any{nil}}})
+				} else {
+					pos.attrs.Set(key, startValue)
+				}
+			}
+		}
+		if !reachedCurr && !start.deleted() {
+			pos.applyFormat(start)
+		}
+	}
+}
+
+// identical is JavaScript's === on mark values: scalars by value, objects
+// and arrays by identity.
+func identical(a, b any) bool {
+	switch x := a.(type) {
+	case lib0.Object:
+		y, ok := b.(lib0.Object)
+		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
+	case []any:
+		y, ok := b.([]any)
+		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
+	}
+	return scalarEqual(a, b)
 }

@@ -76,4 +76,49 @@ record('big-client', (d) => { d.getText('t').insert(0, 'abc'); d.getText('t').de
     sv: hex(Y.encodeStateVector(docs[0])), json: JSON.stringify(docs[0].toJSON()), updates: upd,
   })
 }
-console.log(JSON.stringify(cases, null, 1))
+// Edits on a loaded document by client 9, to check Go writes give the same
+// bytes: ops are [kind, index, text-or-length].
+const edits = []
+const recordEdits = (name, build, ops) => {
+  const base = new Y.Doc(); base.clientID = 7; build(base)
+  const d = new Y.Doc(); d.clientID = 9
+  Y.applyUpdate(d, Y.encodeStateAsUpdate(base))
+  const t = d.getText('t')
+  for (const [kind, i, x] of ops) {
+    if (kind === 'ins') t.insert(i, x)
+    else t.delete(i, x)
+  }
+  edits.push({ name, base: hex(Y.encodeStateAsUpdate(base)), ops, result: hex(Y.encodeStateAsUpdate(d)), text: t.toString() })
+}
+recordEdits('marks', (d) => {
+  const t = d.getText('t')
+  t.insert(0, 'hello big world'); t.format(6, 3, { bold: true }); t.format(0, 5, { italic: true, color: { c: 'red' } })
+  t.delete(2, 1); t.format(3, 8, { bold: null })
+}, [['ins', 6, 'X'], ['ins', 9, 'Y'], ['ins', 0, 'Z'], ['ins', 5, 'W'], ['del', 4, 3], ['ins', 4, 'V'], ['ins', 15, 'E']])
+recordEdits('deleted-runs', (d) => {
+  const t = d.getText('t')
+  t.insert(0, 'abcdefgh'); t.delete(2, 3); t.insert(2, '😀'); t.delete(0, 1)
+}, [['ins', 1, 'x'], ['ins', 3, 'y'], ['del', 0, 2], ['ins', 0, 'z'], ['ins', 6, 'end']])
+// Random edits on formatted text, with a seeded PRNG (mulberry32).
+const prng = (seed) => () => { seed |= 0; seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
+for (const seed of [1, 2, 3]) {
+  const rnd = prng(seed)
+  const ops = []
+  const len = { v: 43 } // the base text's length
+  recordEdits('random-marks-' + seed, (d) => {
+    const t = d.getText('t')
+    t.insert(0, 'The quick brown fox jumps over the lazy dog')
+    for (let i = 0; i < 12; i++) {
+      const a = Math.floor(rnd() * t.length); const l = Math.floor(rnd() * 6)
+      t.format(a, l, [{ bold: true }, { italic: true }, { bold: null }, { color: '#f00' }][i % 4])
+    }
+    len.v = t.length
+  }, (() => {
+    for (let i = 0; i < 150; i++) {
+      if (len.v > 0 && rnd() < 0.35) { const a = Math.floor(rnd() * len.v); const l = 1 + Math.floor(rnd() * Math.min(3, len.v - a)); ops.push(['del', a, l]); len.v -= l }
+      else { const s = ['x', 'yz', '😀', 'é'][Math.floor(rnd() * 4)]; ops.push(['ins', Math.floor(rnd() * (len.v + 1)), s]); len.v += s.length }
+    }
+    return ops
+  })())
+}
+console.log(JSON.stringify({ docs: cases, edits }, null, 1))
