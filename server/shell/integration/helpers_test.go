@@ -1,0 +1,313 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/yardhq/yard/e2e/controlplane"
+	"github.com/yardhq/yard/server/app"
+	"github.com/yardhq/yard/server/config"
+)
+
+func TestMain(m *testing.M) { controlplane.Main(m) }
+
+type server struct {
+	base string
+	cp   *controlplane.ControlPlane
+	cfg  config.Config
+}
+
+// start runs the real server with dev login against the shared control plane.
+func start(t *testing.T, mutate func(*config.Config)) *server {
+	t.Helper()
+	cp := controlplane.Shared(t)
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DevAuth = true
+	cfg.Kubeconfig = cp.Kubeconfig()
+	cfg.StaticDir = t.TempDir()
+	cfg.Streams.RecordingsDir = t.TempDir()
+	cfg.Clusters.AccessTTL = time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := a.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &server{base: "http://" + addr.String(), cp: cp, cfg: cfg}
+}
+
+func (s *server) login(t *testing.T, name string, admin bool) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"name":%q,"admin":%v}`, name, admin)
+	resp, err := http.Post(s.base+"/api/auth/dev-login", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("dev login %s: %d %v", name, resp.StatusCode, err)
+	}
+	return tok.Token
+}
+
+// do runs an HTTP request as token and returns the response with its body read.
+func (s *server) do(t *testing.T, method, token, path string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func (s *server) admin(t *testing.T) kubernetes.Interface {
+	c, err := kubernetes.NewForConfig(s.cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// podOf returns a running pod with label app=name in namespace.
+func (s *server) podOf(t *testing.T, namespace, app string) *corev1.Pod {
+	t.Helper()
+	pods, err := s.admin(t).CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		if pods.Items[i].Status.Phase == corev1.PodRunning && pods.Items[i].DeletionTimestamp == nil {
+			return &pods.Items[i]
+		}
+	}
+	t.Fatalf("no running pod app=%s in %s", app, namespace)
+	return nil
+}
+
+// client is a plain WebSocket client of /ws/logs or /ws/shell that records what it receives.
+type client struct {
+	conn *websocket.Conn
+	done chan struct{}
+
+	mu       sync.Mutex
+	texts    []map[string]any
+	raw      [][]byte // text messages as received
+	binary   bytes.Buffer
+	closeErr error
+	arrived  chan struct{}
+}
+
+func (s *server) dial(path, token string, q url.Values) (*client, *http.Response, error) {
+	u := "ws" + strings.TrimPrefix(s.base, "http") + path + "?" + q.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		return nil, resp, err
+	}
+	c := &client{conn: conn, done: make(chan struct{}), arrived: make(chan struct{}, 1)}
+	return c, resp, nil
+}
+
+// open dials and starts reading; reading can be left off to play a client that never reads.
+func (s *server) open(t *testing.T, path, token string, q url.Values, read bool) *client {
+	t.Helper()
+	c, resp, err := s.dial(path, token, q)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s?%s: %v (HTTP %d)", path, q.Encode(), err, status)
+	}
+	t.Cleanup(c.close)
+	if read {
+		c.startReading()
+	}
+	return c
+}
+
+func (c *client) startReading() { go c.read() }
+
+func (c *client) read() {
+	defer close(c.done)
+	for {
+		typ, b, err := c.conn.ReadMessage()
+		c.mu.Lock()
+		if err != nil {
+			c.closeErr = err
+			c.mu.Unlock()
+			c.signal()
+			return
+		}
+		if typ == websocket.TextMessage {
+			var m map[string]any
+			if json.Unmarshal(b, &m) != nil {
+				m = map[string]any{"type": "undecodable", "text": string(b)}
+			}
+			c.texts = append(c.texts, m)
+			c.raw = append(c.raw, b)
+		} else {
+			c.binary.Write(b)
+		}
+		c.mu.Unlock()
+		c.signal()
+	}
+}
+
+func (c *client) signal() {
+	select {
+	case c.arrived <- struct{}{}:
+	default:
+	}
+}
+
+func (c *client) close() {
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	select {
+	case <-c.done:
+	case <-time.After(3 * time.Second):
+	}
+	_ = c.conn.Close()
+}
+
+func (c *client) sendText(t *testing.T, s string) {
+	t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *client) sendKeys(t *testing.T, s string) {
+	t.Helper()
+	if err := c.conn.WriteMessage(websocket.BinaryMessage, []byte(s)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *client) state() ([]map[string]any, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.texts...), c.binary.String(), c.closeErr
+}
+
+// waitFor waits until cond holds over what arrived; a closed socket fails unless allowClosed.
+func (c *client) waitFor(t *testing.T, what string, timeout time.Duration, cond func(texts []map[string]any, term string) bool) []map[string]any {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		texts, term, err := c.state()
+		if cond(texts, term) {
+			return texts
+		}
+		if err != nil {
+			t.Fatalf("waiting for %s: socket closed: %v; texts %s; terminal %q", what, err, summarize(texts), tail(term))
+		}
+		select {
+		case <-c.arrived:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; texts %s; terminal %q", what, summarize(texts), tail(term))
+		}
+	}
+}
+
+func (c *client) waitTerminal(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	c.waitFor(t, "terminal output "+want, timeout, func(_ []map[string]any, term string) bool { return strings.Contains(term, want) })
+}
+
+func (c *client) waitType(t *testing.T, typ string, timeout time.Duration, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	var got map[string]any
+	c.waitFor(t, "a "+typ+" message", timeout, func(texts []map[string]any, _ string) bool {
+		for _, m := range texts {
+			if m["type"] == typ && (ok == nil || ok(m)) {
+				got = m
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// waitClosed waits for the server to close the socket and returns the close error.
+func (c *client) waitClosed(t *testing.T, timeout time.Duration) *websocket.CloseError {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		t.Fatal("the server did not close the socket")
+	}
+	_, _, err := c.state()
+	ce, ok := err.(*websocket.CloseError)
+	if !ok {
+		t.Fatalf("closed without a close frame: %v", err)
+	}
+	return ce
+}
+
+func summarize(ms []map[string]any) string {
+	var b strings.Builder
+	for i, m := range ms {
+		if i == 40 {
+			fmt.Fprintf(&b, "... (%d in all)", len(ms))
+			break
+		}
+		j, _ := json.Marshal(m)
+		b.Write(j)
+		b.WriteString("; ")
+	}
+	return b.String()
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
+}
+
+func lines(texts []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, m := range texts {
+		if m["type"] == "line" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
