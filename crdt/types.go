@@ -491,6 +491,54 @@ func (t *Text) Delete(tx *Transaction, index, length int) error {
 	return nil
 }
 
+// DeltaOp is one operation of a rich-text delta: inserted text, or an
+// embed or nested type, with the formatting in effect.
+type DeltaOp struct {
+	Insert     any         `json:"insert"`
+	Attributes lib0.Object `json:"attributes,omitempty"`
+}
+
+// ToDelta returns the text with its formatting, like yjs's toDelta().
+func (t *Text) ToDelta() []DeltaOp {
+	var ops []DeltaOp
+	var attrs lib0.Object
+	var str []byte
+	pack := func() {
+		if len(str) > 0 {
+			ops = append(ops, DeltaOp{Insert: string(str), Attributes: append(lib0.Object(nil), attrs...)})
+			str = str[:0]
+		}
+	}
+	for n := t.b.start; n != nil; n = n.right {
+		if n.deleted() {
+			continue
+		}
+		switch n.kind {
+		case kindString:
+			str = append(str, n.str...)
+		case kindType, kindEmbed:
+			pack()
+			ops = append(ops, DeltaOp{Insert: itemValue(n, 0), Attributes: append(lib0.Object(nil), attrs...)})
+		case kindFormat:
+			pack()
+			p := textPos{attrs: attrs}
+			p.applyFormat(n)
+			attrs = p.attrs
+		}
+	}
+	pack()
+	return ops
+}
+
+// MarshalJSON renders the op as yjs's delta JSON.
+func (op DeltaOp) MarshalJSON() ([]byte, error) {
+	o := lib0.Object{{Key: "insert", Value: jsonValue(op.Insert)}}
+	if len(op.Attributes) > 0 {
+		o = append(o, lib0.Field{Key: "attributes", Value: op.Attributes})
+	}
+	return lib0.AppendJSON(nil, o)
+}
+
 // ---- XML (read access) ----
 
 // String renders the fragment's children like yjs toString().

@@ -19,11 +19,13 @@ type yjsVector struct {
 }
 
 type yjsEdits struct {
-	Name   string   `json:"name"`
-	Base   string   `json:"base"`
-	Ops    [][3]any `json:"ops"`
-	Result string   `json:"result"`
-	Text   string   `json:"text"`
+	Name      string   `json:"name"`
+	Base      string   `json:"base"`
+	Ops       [][3]any `json:"ops"`
+	Result    string   `json:"result"`
+	Text      string   `json:"text"`
+	Delta     string   `json:"delta"`
+	BaseDelta string   `json:"baseDelta"`
 }
 
 type yjsVectorFile struct {
@@ -57,6 +59,9 @@ func TestYjsEdits(t *testing.T) {
 				t.Fatal(err)
 			}
 			txt := d.GetText("t")
+			if js, err := json.Marshal(txt.ToDelta()); err != nil || string(js) != e.BaseDelta {
+				t.Errorf("delta of the base\n got %s\nwant %s (%v)", js, e.BaseDelta, err)
+			}
 			for _, op := range e.Ops {
 				i := int(op[1].(float64))
 				d.Transact(func(tx *Transaction) {
@@ -73,6 +78,11 @@ func TestYjsEdits(t *testing.T) {
 			}
 			if txt.String() != e.Text {
 				t.Errorf("text %q, want %q", txt.String(), e.Text)
+			}
+			if !strings.HasPrefix(e.Name, "random-") {
+				if js, _ := json.Marshal(txt.ToDelta()); string(js) != e.Delta {
+					t.Errorf("delta\n got %s\nwant %s", js, e.Delta)
+				}
 			}
 			if strings.HasPrefix(e.Name, "random-") {
 				// Where new text goes next to a mark depends on yjs's search

@@ -88,7 +88,7 @@ const recordEdits = (name, build, ops) => {
     if (kind === 'ins') t.insert(i, x)
     else t.delete(i, x)
   }
-  edits.push({ name, base: hex(Y.encodeStateAsUpdate(base)), ops, result: hex(Y.encodeStateAsUpdate(d)), text: t.toString() })
+  edits.push({ name, base: hex(Y.encodeStateAsUpdate(base)), ops, result: hex(Y.encodeStateAsUpdate(d)), text: t.toString(), delta: JSON.stringify(t.toDelta()), baseDelta: JSON.stringify(base.getText('t').toDelta()) })
 }
 recordEdits('marks', (d) => {
   const t = d.getText('t')
