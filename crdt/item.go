@@ -155,7 +155,7 @@ func sliceUTF16From(b []byte, units, offset int) []byte {
 	return r
 }
 
-// canMergeContent reports whether right's content can be appended to it.
+// mergeContent appends right's content to it, reporting whether the kind merges.
 func (it *Item) mergeContent(right *Item) bool {
 	switch it.kind {
 	case kindDeleted:
