@@ -112,8 +112,8 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
       const b1 = (await onBob.boundingBox())!
       return Math.abs(b1.x - b0.x - 200) < 3 && Math.abs(b1.y - b0.y - 120) < 3
     }, "bob's copy of the krate to move", 10_000)
-    // The detail krate is live: the YAML of the Deployment arrives.
-    await bob.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
+    // The detail krate is live: the YAML of the Deployment arrives (for alice: bob may not read demo).
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
   })
 
   test('a logs krate shows live lines', async () => {
@@ -147,7 +147,8 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     // bob (exec rights in team-a) joins as observer and sees what was there, then live output.
     const joinButton = bob.locator(`[data-krate-id="${id}"] [data-testid="shell-join"]`)
     await joinButton.waitFor({ timeout: 10_000 })
-    assert.equal(await joinButton.isDisabled(), false)
+    // Enabled once the permission answer is in (bob may exec in team-a).
+    await until(async () => !(await joinButton.isDisabled()), 'the join button to be enabled for bob', 10_000)
     await joinButton.click()
     await bob.locator(`[data-krate-id="${id}"] [data-testid="shell-role"][data-role="observer"]`).waitFor({ timeout: 15_000 })
     await until(async () => (await terminalText(bob, id)).includes(`${first.toUpperCase()}-42`), 'the replayed scrollback for the observer', 15_000)

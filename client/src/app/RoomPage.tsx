@@ -85,6 +85,11 @@ export default function RoomPage({ room, user, onSignOut }: { room: string; user
   const [noFollow, setNoFollow] = useState(() => localStorage.getItem(FOLLOW_OPT_OUT_KEY) === '1')
   const [following, setFollowing] = useState<string | null>(null)
   const [spotlight, setSpotlight] = useState(false)
+  // The spotlight's index stays live once it was first opened.
+  const [spotlightUsed, setSpotlightUsed] = useState(false)
+  useEffect(() => {
+    if (spotlight) setSpotlightUsed(true)
+  }, [spotlight])
 
   const canvas = useRef<CanvasHandle | null>(null)
   const me: PresenceState = useMemo(
@@ -101,7 +106,8 @@ export default function RoomPage({ room, user, onSignOut }: { room: string; user
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+      // Inside a terminal Ctrl+K belongs to the shell (kill to end of line).
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k' && !(e.target as HTMLElement | null)?.closest?.('.xterm')) {
         e.preventDefault()
         setSpotlight((s) => !s)
       } else if (e.key === 'Escape') setSpotlight(false)
@@ -190,7 +196,7 @@ export default function RoomPage({ room, user, onSignOut }: { room: string; user
             Following {leader.name} <button onClick={() => setFollowing(null)}>stop</button>
           </div>
         )}
-        {spotlight && <Spotlight onClose={() => setSpotlight(false)} awareness={provider.awareness} />}
+        {(spotlight || spotlightUsed) && <Spotlight open={spotlight} onClose={() => setSpotlight(false)} awareness={provider.awareness} />}
       </div>
     </RoomContext.Provider>
   )
@@ -324,7 +330,9 @@ function Canvas({ provider, peers, leader, onUserMove, ref }: CanvasProps) {
       </div>
       {ids.length === 0 && (
         <div className="canvas-empty">
-          Press <kbd>Ctrl K</kbd> to find a resource and drop it here.
+          <span>
+            Press <kbd>Ctrl K</kbd> to find a resource and drop it here.
+          </span>
         </div>
       )}
     </div>

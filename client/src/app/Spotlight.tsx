@@ -1,54 +1,57 @@
 import { useEffect, useMemo, useRef, useState } from 'react'
 import type { Awareness } from 'y-protocols/awareness'
-import { api, itemsOf } from './api.ts'
 import { useRoom } from './roomContext.ts'
-import { metaOf, SEARCHABLE } from './resources.ts'
+import { kindInfo, metaOf, SEARCHABLE } from './resources.ts'
+import { useWatch } from './useWatch.ts'
 import { matchingKinds, search, type IndexEntry } from './spotlightModel.ts'
 import { ActionButtons } from './Actions.tsx'
 
-// One index per cluster, refreshed when older than this.
-const INDEX_TTL = 15_000
-const indexCache = new Map<string, { at: number; entries: IndexEntry[] }>()
+// Namespaced kinds in one watch: the server filters objects by what the user may see. A
+// cluster-scoped kind the user may not list refuses the whole channel, so each has its own.
+const NAMESPACED = SEARCHABLE.filter((k) => k.namespaced).map((k) => k.resource).join(',')
+const CLUSTER_SCOPED = SEARCHABLE.filter((k) => !k.namespaced).map((k) => k.resource)
+const noState = () => {}
 
-async function loadIndex(cluster: string): Promise<IndexEntry[]> {
-  const cached = indexCache.get(cluster)
-  if (cached && Date.now() - cached.at < INDEX_TTL) return cached.entries
-  const lists = await Promise.all(
-    SEARCHABLE.map((k) =>
-      api.resources(k.resource, cluster, '').then(
-        (b) => itemsOf(b).map((o) => ({ resource: k.resource, kind: k.kind, ...pick(metaOf(o)) })),
-        () => [] as IndexEntry[], // a kind the user may not list simply has no results
-      ),
-    ),
-  )
-  const entries = lists.flat()
-  indexCache.set(cluster, { at: Date.now(), entries })
-  return entries
-}
-
-const pick = (m: { namespace: string; name: string }) => ({ namespace: m.namespace, name: m.name })
-
-export function Spotlight({ onClose, awareness }: { onClose: () => void; awareness: Awareness }) {
+/**
+ * Ctrl+K. The index is a watch of every searchable kind in every namespace the user may see (the
+ * server filters per user, so someone allowed only one namespace still finds its objects). It
+ * starts on the first open and stays live while the room is open, so later opens are instant.
+ */
+export function Spotlight({ open, onClose, awareness }: { open: boolean; onClose: () => void; awareness: Awareness }) {
   const { cluster, openKrate } = useRoom()
   const [q, setQ] = useState('')
-  const [index, setIndex] = useState<IndexEntry[] | null>(null)
   const [sel, setSel] = useState(0)
   const input = useRef<HTMLInputElement>(null)
+  const stores = [
+    useWatch(cluster, NAMESPACED, '', noState),
+    useWatch(cluster, CLUSTER_SCOPED[0]!, '', noState),
+    useWatch(cluster, CLUSTER_SCOPED[1]!, '', noState),
+    useWatch(cluster, CLUSTER_SCOPED[2]!, '', noState),
+  ]
+  const versions = stores.map((s) => s.version).join()
+  const index = useMemo<IndexEntry[] | null>(() => {
+    if (stores[0]!.synced.size === 0) return null
+    const out: IndexEntry[] = []
+    for (const store of stores)
+      for (const v of store.objects.values()) {
+        const m = metaOf(v.object)
+        out.push({ resource: v.kind, kind: kindInfo(v.kind).kind, namespace: m.namespace, name: m.name })
+      }
+    return out
+  }, [versions]) // eslint-disable-line react-hooks/exhaustive-deps
 
   useEffect(() => {
+    if (!open) return
     input.current?.focus()
-    let live = true
-    void loadIndex(cluster).then((e) => live && setIndex(e))
-    return () => {
-      live = false
-      awareness.setLocalStateField('spotlightQuery', null)
-    }
-  }, [cluster, awareness])
+    input.current?.select()
+    return () => awareness.setLocalStateField('spotlightQuery', null)
+  }, [open, awareness])
   useEffect(() => {
-    awareness.setLocalStateField('spotlightQuery', q || null)
-  }, [q, awareness])
+    if (open) awareness.setLocalStateField('spotlightQuery', q || null)
+  }, [q, open, awareness])
 
   const results = useMemo(() => (index ? search(index, q) : []), [index, q])
+  if (!open) return null
   const kinds = matchingKinds(q)
   const total = kinds.length + results.length
 

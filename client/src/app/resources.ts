@@ -178,7 +178,7 @@ function emit(v: unknown, ind: string, out: string[]) {
     return
   }
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Obj).filter(([k]) => k !== 'managedFields')
+    const entries = Object.entries(v as Obj).filter(([k, x]) => k !== 'managedFields' && x !== undefined)
     if (entries.length === 0) {
       out.push(ind + '{}')
       return

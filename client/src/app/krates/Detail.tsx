@@ -25,7 +25,8 @@ export function DetailKrate({ krate, onState }: KrateBodyProps) {
   }, [kind.resource, r.name, r.cluster, r.namespace])
 
   const live = store.objects.get(`${kind.resource}/${kind.namespaced ? r.namespace : ''}/${r.name}`)?.object
-  const obj = live ?? fetched
+  // Watched objects come without apiVersion/kind (list items carry none); the GET has them.
+  const obj = live ? { apiVersion: fetched?.apiVersion, kind: kind.kind, ...live } : fetched
   const deleted = !live && store.synced.has(kind.resource) && fetched !== null
   const yaml = useMemo(() => (obj ? toYAML(obj) : ''), [obj])
   const events = store
