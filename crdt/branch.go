@@ -1,6 +1,8 @@
 package crdt
 
 import (
+	"strings"
+
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
@@ -58,7 +60,8 @@ func (d *Doc) root(name string) *Branch {
 }
 
 func (d *Doc) typedRoot(name string, ref int8) *Branch {
-	b := d.root(name)
+	// Names travel as UTF-8; peers see invalid bytes as U+FFFD.
+	b := d.root(strings.ToValidUTF8(name, "\uFFFD"))
 	if b.typeRef == typeUnknown {
 		b.typeRef = ref
 	}

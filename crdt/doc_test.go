@@ -262,3 +262,19 @@ func TestDiffUpdate(t *testing.T) {
 		t.Errorf("DiffUpdate %x, want %x", got, want)
 	}
 }
+
+func TestInvalidUTF8IsStoredAsPeersSeeIt(t *testing.T) {
+	d := NewDocWithClientID(1)
+	d.Transact(func(tx *Transaction) {
+		_ = d.GetMap("m").Set(tx, "k\xff", map[string]any{"a\xfe": "v\xfd"})
+	})
+	p := NewDoc()
+	if err := p.ApplyUpdate(mustV1(d)); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := d.GetMap("m").MarshalJSON()
+	b, _ := p.GetMap("m").MarshalJSON()
+	if string(a) != string(b) || string(a) != "{\"k\uFFFD\":{\"a\uFFFD\":\"v\uFFFD\"}}" {
+		t.Errorf("local %s, peer %s", a, b)
+	}
+}

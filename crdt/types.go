@@ -105,6 +105,7 @@ func (m *Map) Delete(tx *Transaction, key string) {
 
 func (tx *Transaction) mapSet(b *Branch, key string, it *Item) *Item {
 	tx.checkDoc(b)
+	key = strings.ToValidUTF8(key, "\uFFFD")
 	left := b.mp[key]
 	d := tx.doc
 	it.id = ID{d.clientID, d.store.state(d.clientID)}

@@ -158,7 +158,14 @@ func normalize(v any, depth int) (any, error) {
 		return nil, fmt.Errorf("lib0: value nested deeper than %d", maxAnyDepth)
 	}
 	switch t := v.(type) {
-	case nil, Undefined, bool, string, float64, BigInt:
+	case string:
+		// Peers see invalid UTF-8 as U+FFFD (it is written that way), so
+		// store it that way too.
+		if !validUTF8(t) {
+			return toValidUTF8(t), nil
+		}
+		return t, nil
+	case nil, Undefined, bool, float64, BigInt:
 		return v, nil
 	case []byte:
 		return t, nil
@@ -197,7 +204,7 @@ func normalize(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out.Set(f.Key, nv)
+			out.Set(toValidUTF8(f.Key), nv)
 		}
 		return out, nil
 	case map[string]any:
@@ -212,7 +219,7 @@ func normalize(v any, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Field{k, nv})
+			out.Set(toValidUTF8(k), nv)
 		}
 		return out, nil
 	case []any:
@@ -228,7 +235,7 @@ func normalize(v any, depth int) (any, error) {
 	case []string:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = e
+			out[i] = toValidUTF8(e)
 		}
 		return out, nil
 	}

@@ -7,7 +7,12 @@ import (
 
 func validUTF8(s string) bool { return utf8.ValidString(s) }
 
-func toValidUTF8(s string) string { return strings.ToValidUTF8(s, "\ufffd") }
+func toValidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\ufffd")
+}
 
 // UTF16Len returns the length of s in UTF-16 code units, the unit Yjs
 // counts text in.
