@@ -303,3 +303,17 @@ func (d *Doc) EncodeDeleteSet() []byte {
 
 // HasPending reports whether structs or deletions wait for missing updates.
 func (d *Doc) HasPending() bool { return d.pending != nil || len(d.pendDS.clients) > 0 }
+
+// PendingSize reports how many structs and delete ranges wait for missing
+// updates, so a caller can bound what a misbehaving peer makes it hold.
+func (d *Doc) PendingSize() (structs, deleteRanges int) {
+	if d.pending != nil {
+		for _, c := range d.pending.clients {
+			structs += len(c.refs)
+		}
+	}
+	for _, c := range d.pendDS.clients {
+		deleteRanges += len(c.ranges)
+	}
+	return structs, deleteRanges
+}

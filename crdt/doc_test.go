@@ -149,6 +149,9 @@ func TestPendingUpdates(t *testing.T) {
 	if !d.HasPending() {
 		t.Error("expected pending content")
 	}
+	if s, r := d.PendingSize(); s != 1 || r != 1 { // "c" and the delete of "b"
+		t.Errorf("pending size %d structs, %d ranges", s, r)
+	}
 	// The pending struct is relayed by EncodeStateAsUpdate.
 	relay, _ := d.EncodeStateAsUpdate(nil)
 	if err := d.ApplyUpdate(ups[1]); err != nil {
