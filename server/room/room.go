@@ -408,6 +408,12 @@ func (r *room) drainExternal() {
 		if err == nil {
 			r.applyState(st)
 			r.broadcastChanged()
+			// Own entries the log no longer delivers must not wait here forever.
+			for p := range r.own {
+				if !r.cursor.Less(p) {
+					delete(r.own, p)
+				}
+			}
 		}
 	}
 	for _, e := range entries {
