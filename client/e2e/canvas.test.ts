@@ -164,7 +164,13 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await admin.goto('/admin')
     await admin.locator(`[data-testid="admin-user-row"][data-user="alice"][data-room="${room}"]`).first().waitFor({ timeout: 10_000 })
     await admin.locator(`[data-testid="admin-user-row"][data-user="bob"][data-room="${room}"]`).first().waitFor({ timeout: 10_000 })
+    // alice's shell session from the previous test is listed; an admin ends it and the krates say so.
+    const shellRow = admin.locator('[data-testid="admin-user-row"][data-user="alice"] [data-testid="admin-end-shell"]').first()
+    await shellRow.waitFor({ timeout: 10_000 })
     if (SCREENSHOTS) await admin.screenshot({ path: join(SCREENSHOTS, 'admin.png') })
+    await shellRow.click()
+    await alice.locator('[data-testid="krate"][data-kind="shell"] [data-testid="shell-start"]').waitFor({ timeout: 15_000 })
+    await admin.locator('[data-testid="admin-session-row"]').first().waitFor({ state: 'detached', timeout: 15_000 })
     await admin.close()
     // Not an admin: no panel.
     await bob.goto('/admin')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { age, containersOf, kindInfo, statusOf, toYAML } from '../src/app/resources.ts'
 import { WatchStore } from '../src/app/watchModel.ts'
 import { matchingKinds, search } from '../src/app/spotlightModel.ts'
-import { formatAge, parseAdminPresence } from '../src/app/adminModel.ts'
+import { formatAge, parseAdminPresence, parseAdminSessions, withSessions } from '../src/app/adminModel.ts'
 import { parseRoute, ROOM_ID } from '../src/app/router.ts'
 import { parseRooms } from '../src/app/Home.tsx'
 
@@ -129,4 +129,20 @@ test('routes and room ids', () => {
   assert.equal(ROOM_ID.test('team-a.standup_1'), true)
   assert.equal(ROOM_ID.test('../etc'), false)
   assert.deepEqual(parseRooms({ rooms: [{ id: 'r1', participants: 2, users: 1 }, { id: '' }] }), [{ id: 'r1', participants: 2 }])
+})
+
+test('shell sessions join the presence rows of their owner and participants', () => {
+  const sessions = parseAdminSessions({ sessions: [
+    { id: 's1', owner: 'alice', ownerId: 'alice', namespace: 'team-a', pod: 'web-1', replica: 'r1', started: '2026-11-25T09:00:00Z', driver: 'alice',
+      participants: [{ id: 'p1', user: 'alice', role: 'driver', owner: true }, { id: 'p2', user: 'bob', role: 'observer' }] },
+    { nothing: 1 },
+  ] })
+  assert.equal(sessions.length, 1)
+  assert.equal(sessions[0]!.started, Date.parse('2026-11-25T09:00:00Z'))
+  const rows = withSessions(parseAdminPresence({ presence: [{ room: 'r', userId: 'alice', userName: 'alice' }, { room: 'r', userId: 'bob', userName: 'bob' }, { room: 'r', userId: 'carol', userName: 'carol' }] }), sessions)
+  assert.deepEqual(rows.map((r) => [r.userId, r.shells.map((s) => `${s.id} ${s.label} ${s.role}`)]), [
+    ['alice', ['s1 team-a/web-1 driver']],
+    ['bob', ['s1 team-a/web-1 observer']],
+    ['carol', []],
+  ])
 })

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react'
 import { api, type User } from './api.ts'
 import { Header } from './Home.tsx'
-import { formatAge, parseAdminPresence, type AdminRow } from './adminModel.ts'
+import { formatAge, parseAdminPresence, parseAdminSessions, withSessions, type AdminRow, type AdminSession } from './adminModel.ts'
+import { ApiError } from './api.ts'
 import { navigate } from './router.ts'
 
 const POLL_MS = 2000
@@ -9,6 +10,7 @@ const POLL_MS = 2000
 /** Every room and user across replicas, refreshed every 2 s from GET /api/admin/presence. */
 export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const [rows, setRows] = useState<AdminRow[] | null>(null)
+  const [sessions, setSessions] = useState<AdminSession[]>([])
   const [error, setError] = useState('')
   const [now, setNow] = useState(Date.now())
   const [notice, setNotice] = useState('')
@@ -16,10 +18,12 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
   useEffect(() => {
     let stop = false
     const load = () =>
-      api.adminPresence().then(
-        (b) => {
+      Promise.all([api.adminPresence(), api.adminSessions().catch(() => ({ sessions: [] }))]).then(
+        ([b, sb]) => {
           if (stop) return
-          setRows(parseAdminPresence(b))
+          const ss = parseAdminSessions(sb)
+          setSessions(ss)
+          setRows(withSessions(parseAdminPresence(b), ss))
           setNow(Date.now())
           setError('')
         },
@@ -40,7 +44,7 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
       await f()
       setNotice(`${what}: done`)
     } catch (e) {
-      setNotice(`${what}: ${(e as Error).message}`)
+      setNotice(e instanceof ApiError && e.status === 404 && e.code === 'not_found' && what.startsWith('disconnect') ? `${what}: this server has no disconnect API` : `${what}: ${(e as Error).message}`)
     }
   }
 
@@ -109,6 +113,45 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
                 <td>
                   <button className="small danger" data-testid="admin-disconnect" disabled={!r.connId} title={r.connId ? 'Close this connection' : 'the server did not report a connection id'} onClick={() => act(`disconnect ${r.name}`, () => api.adminDisconnect(r.connId))}>
                     disconnect
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <h2>Shell sessions</h2>
+        <table className="admin-table" data-testid="admin-sessions">
+          <thead>
+            <tr>
+              <th>pod</th>
+              <th>owner</th>
+              <th>driver</th>
+              <th>participants</th>
+              <th>started</th>
+              <th>replica</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.length === 0 && (
+              <tr>
+                <td className="muted">No shell sessions.</td>
+              </tr>
+            )}
+            {sessions.map((s) => (
+              <tr key={s.id} data-testid="admin-session-row" data-session={s.id}>
+                <td>
+                  {s.namespace}/{s.pod}
+                  {s.container && <span className="muted"> [{s.container}]</span>}
+                </td>
+                <td>{s.owner}</td>
+                <td>{s.driver || '–'}</td>
+                <td>{s.participants.map((p) => `${p.user} (${p.role})`).join(', ') || '–'}</td>
+                <td>{s.started ? formatAge(now - s.started) : '–'}</td>
+                <td className="muted">{s.replica || '–'}</td>
+                <td>
+                  <button className="small danger" data-testid="admin-end-session" data-session={s.id} onClick={() => act(`end shell ${s.namespace}/${s.pod}`, () => api.adminEndShell(s.id))}>
+                    end session
                   </button>
                 </td>
               </tr>

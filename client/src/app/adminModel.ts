@@ -98,3 +98,48 @@ export function formatAge(ms: number): string {
   if (m < 60) return `${m}m ${s % 60}s`
   return `${Math.floor(m / 60)}h ${m % 60}m`
 }
+
+/** A shell session from GET /api/admin/sessions. */
+export interface AdminSession {
+  id: string
+  owner: string
+  namespace: string
+  pod: string
+  container: string
+  replica: string
+  started: number | null
+  driver: string
+  participants: { user: string; role: string; replica: string }[]
+}
+
+export function parseAdminSessions(body: unknown): AdminSession[] {
+  const b = obj(body)
+  return list(Array.isArray(body) ? body : b.sessions)
+    .map((s) => ({
+      id: str(s.id),
+      owner: str(s.owner, s.ownerId),
+      namespace: str(s.namespace),
+      pod: str(s.pod),
+      container: str(s.container),
+      replica: str(s.replica),
+      started: Number.isFinite(Date.parse(str(s.started))) ? Date.parse(str(s.started)) : null,
+      driver: str(s.driver),
+      participants: list(s.participants).map((p) => ({ user: str(p.user), role: str(p.role), replica: str(p.replica) })),
+    }))
+    .filter((s) => s.id)
+}
+
+/** Adds each user's shell sessions (owned or joined) to their presence rows. */
+export function withSessions(rows: AdminRow[], sessions: AdminSession[]): AdminRow[] {
+  return rows.map((r) => {
+    const mine = sessions
+      .filter((s) => s.owner === r.name || s.owner === r.userId || s.participants.some((p) => p.user === r.name || p.user === r.userId))
+      .map((s) => ({
+        id: s.id,
+        label: `${s.namespace}/${s.pod}`,
+        role: s.driver === r.name || s.driver === r.userId ? 'driver' : s.owner === r.name || s.owner === r.userId ? 'owner' : 'observer',
+      }))
+    const shells = [...r.shells, ...mine.filter((m) => !r.shells.some((x) => x.id === m.id))]
+    return { ...r, shells }
+  })
+}

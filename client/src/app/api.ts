@@ -79,7 +79,8 @@ export const api = {
   resource: (kind: string, name: string, cluster: string, namespace: string) =>
     request<unknown>('GET', `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`),
   adminPresence: () => request<unknown>('GET', '/api/admin/presence'),
-  adminEndShell: (session: string) => request<unknown>('DELETE', `/api/admin/shells/${encodeURIComponent(session)}`),
+  adminSessions: () => request<unknown>('GET', '/api/admin/sessions'),
+  adminEndShell: (session: string) => request<unknown>('DELETE', `/api/admin/sessions/${encodeURIComponent(session)}`),
   adminDisconnect: (conn: string) => request<unknown>('DELETE', `/api/admin/connections/${encodeURIComponent(conn)}`),
 }
 
