@@ -124,14 +124,28 @@ func (m *Manager) ReadOnly(u identity.User, room string) bool {
 	return readOnly(m.opts.ReadOnly, u, room)
 }
 
-// Read runs fn on the room's document (loading it if needed) on the room's goroutine.
+// Read runs fn on the room's document: the live one on the room's goroutine when the room is
+// loaded here, else a copy read from the store for this call only (a read does not load a room,
+// so reading many rooms costs no goroutines or subscriptions).
 func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
-	r, err := m.acquire(id)
-	if err != nil {
-		return err
+	m.mu.Lock()
+	r := m.rooms[id]
+	if r != nil {
+		r.refs++
+	}
+	m.mu.Unlock()
+	if r == nil {
+		st, err := m.be.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		tmp := &room{id: id, m: m, doc: m.opts.NewDoc(randomClientID())}
+		tmp.applyState(st)
+		fn(tmp.doc)
+		return nil
 	}
 	defer m.release(r)
 	done := make(chan struct{})
