@@ -150,7 +150,7 @@ func KillStale(dir string) error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for processAlive(pid) && time.Now().Before(deadline) {
+		for ProcessAlive(pid) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -166,7 +166,8 @@ func processPath(pid int) string {
 	return string(bytes.SplitN(b, []byte{0}, 2)[0])
 }
 
-func processAlive(pid int) bool {
+// ProcessAlive reports whether pid is a live process (a zombie is not: it has exited).
+func ProcessAlive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
@@ -197,7 +198,7 @@ func SandboxProcesses(dir string) []int {
 		}
 		for _, kv := range bytes.Split(b, []byte{0}) {
 			if bytes.Equal(kv, want) {
-				if processAlive(pid) {
+				if ProcessAlive(pid) {
 					out = append(out, pid)
 				}
 				break

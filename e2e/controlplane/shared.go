@@ -81,7 +81,7 @@ func sweepAbandoned(base string) {
 		b, err := os.ReadFile(filepath.Join(dir, "owner"))
 		if err == nil {
 			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err == nil && processAlive(pid) {
+			if err == nil && ProcessAlive(pid) {
 				continue
 			}
 		} else if st, serr := e.Info(); serr == nil && time.Since(st.ModTime()) < time.Minute {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -39,9 +40,9 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "up":
-		err = up(abs, *timeout)
+		err = up(os.Stdout, abs, *timeout)
 	case "down":
-		err = down(abs)
+		err = down(os.Stdout, abs)
 	case "run":
 		err = run(abs)
 	default:
@@ -83,10 +84,10 @@ func supervisor(dir string) int {
 	return pid
 }
 
-func up(dir string, timeout time.Duration) error {
+func up(w io.Writer, dir string, timeout time.Duration) error {
 	if pid := supervisor(dir); pid != 0 {
 		if _, err := os.Stat(readyFile(dir)); err == nil {
-			fmt.Printf("local cluster already running (pid %d)\nkubeconfig: %s\n", pid, filepath.Join(dir, "kubeconfig"))
+			fmt.Fprintf(w, "local cluster already running (pid %d)\nkubeconfig: %s\n", pid, filepath.Join(dir, "kubeconfig"))
 			return nil
 		}
 		return fmt.Errorf("a local cluster is already starting (pid %d); see %s", pid, logFile(dir))
@@ -133,9 +134,9 @@ func up(dir string, timeout time.Duration) error {
 		}
 	}
 	kc := filepath.Join(dir, "kubeconfig")
-	fmt.Printf("local cluster ready in %.1fs (supervisor pid %d, log %s)\n", time.Since(start).Seconds(), cmd.Process.Pid, logFile(dir))
-	fmt.Printf("kubeconfig: %s\n  export KUBECONFIG=%s\n  kubectl get pods -A\n", kc, kc)
-	fmt.Println("stop it with: make cluster-down")
+	fmt.Fprintf(w, "local cluster ready in %.1fs (supervisor pid %d, log %s)\n", time.Since(start).Seconds(), cmd.Process.Pid, logFile(dir))
+	fmt.Fprintf(w, "kubeconfig: %s\n  export KUBECONFIG=%s\n  kubectl get pods -A\n", kc, kc)
+	fmt.Fprintln(w, "stop it with: make cluster-down")
 	return nil
 }
 
@@ -170,18 +171,18 @@ func run(dir string) error {
 	return cp.Stop()
 }
 
-func down(dir string) error {
+func down(w io.Writer, dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		fmt.Println("no local cluster state in", dir)
+		fmt.Fprintln(w, "no local cluster state in", dir)
 		return nil
 	}
 	if pid := supervisor(dir); pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 		deadline := time.Now().Add(45 * time.Second)
-		for supervisor(dir) != 0 && time.Now().Before(deadline) {
+		for controlplane.ProcessAlive(pid) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if supervisor(dir) != 0 {
+		if controlplane.ProcessAlive(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -192,6 +193,6 @@ func down(dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	fmt.Println("local cluster stopped; removed", dir)
+	fmt.Fprintln(w, "local cluster stopped; removed", dir)
 	return nil
 }
