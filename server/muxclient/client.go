@@ -384,6 +384,12 @@ func (c *Conn) OpenWith(ctx context.Context, kind string, params url.Values, o O
 	case <-ch.openedC:
 		return ch, nil
 	case <-ch.done:
+		select {
+		case <-ch.openedC:
+			// Opened, and already ended (a short channel): its messages are still to be read.
+			return ch, nil
+		default:
+		}
 		return nil, ch.Err()
 	case <-ctx.Done():
 		_ = ch.Close()
