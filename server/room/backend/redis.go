@@ -30,6 +30,10 @@ func snapshotKey(room string) string   { return "yard:{" + room + "}:snapshot" }
 func leaseKey(room string) string      { return "yard:{" + room + "}:lease" }
 func awarenessChan(room string) string { return "yard:{" + room + "}:awareness" }
 
+// roomIndexEvery is how often an append also refreshes the room's entry in the rooms index
+// (advisory, for GET /api/rooms), instead of on every update.
+const roomIndexEvery = 10 * time.Second
+
 const (
 	roomsKey            = "yard:rooms"
 	presenceReplicasKey = "yard:presence:replicas"
@@ -61,6 +65,8 @@ type Redis struct {
 
 	mu      sync.Mutex
 	follows map[string]*follow
+	// indexed is when this process last recorded a room in the rooms index.
+	indexed map[string]time.Time
 	subs    map[string]*subscriber
 	wake    chan struct{}
 
@@ -95,6 +101,7 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 	r := &Redis{
 		rdb: rdb, opts: o, ctx: ctx, cancel: cancel,
 		follows: map[string]*follow{},
+		indexed: map[string]time.Time{},
 		subs:    map[string]*subscriber{},
 		wake:    make(chan struct{}, 1),
 		pubsub:  rdb.Subscribe(ctx),
@@ -165,15 +172,27 @@ func toEntry(m redis.XMessage) (Entry, error) {
 // Append implements Store.
 func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, error) {
 	var add *redis.StringCmd
+	now := time.Now()
+	r.mu.Lock()
+	index := now.Sub(r.indexed[room]) > roomIndexEvery
+	if index {
+		r.indexed[room] = now
+	}
+	r.mu.Unlock()
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		add = p.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey(room), Values: []any{"u", update}})
-		p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(time.Now().UnixMilli()), Member: room})
+		if index {
+			p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(now.UnixMilli()), Member: room})
+		}
 		return nil
 	})
 	if add == nil || add.Err() != nil {
 		if add != nil {
 			err = add.Err()
 		}
+		r.mu.Lock()
+		delete(r.indexed, room)
+		r.mu.Unlock()
 		return Pos{}, unavailable("append update", err)
 	}
 	// The room index is advisory (GET /api/rooms); the update itself is stored.
