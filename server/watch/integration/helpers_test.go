@@ -1,0 +1,287 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/yardhq/yard/e2e/controlplane"
+	"github.com/yardhq/yard/server/app"
+	"github.com/yardhq/yard/server/config"
+)
+
+func TestMain(m *testing.M) { controlplane.Main(m) }
+
+type server struct {
+	base string
+	cp   *controlplane.ControlPlane
+}
+
+// start runs the real server with dev login against the shared control plane.
+func start(t *testing.T, mutate func(*config.Config)) *server {
+	t.Helper()
+	cp := controlplane.Shared(t)
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DevAuth = true
+	cfg.Kubeconfig = cp.Kubeconfig()
+	cfg.StaticDir = t.TempDir()
+	cfg.Limits.MaxConnsPerUser = 500
+	cfg.Clusters.AccessTTL = time.Second
+	cfg.Clusters.HealthInterval = time.Second
+	cfg.Clusters.WatchGrace = time.Minute
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := a.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &server{base: "http://" + addr.String(), cp: cp}
+}
+
+func (s *server) login(t *testing.T, name string) string {
+	t.Helper()
+	resp, err := http.Post(s.base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"name":"`+name+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("dev login %s: %d %v", name, resp.StatusCode, err)
+	}
+	return tok.Token
+}
+
+// get returns the status and body of GET path as token.
+func (s *server) get(t *testing.T, token, path, accept string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// msg is one watch message as a client reads it.
+type msg struct {
+	Type            string `json:"type"`
+	Kind            string `json:"kind"`
+	ResourceVersion string `json:"resourceVersion"`
+	Code            string `json:"code"`
+	Message         string `json:"message"`
+	Namespace       string `json:"namespace"`
+	Object          struct {
+		Metadata struct {
+			Namespace, Name, ResourceVersion string
+		}
+		Spec struct {
+			Replicas *int
+		}
+	} `json:"object"`
+}
+
+func (m msg) name() string { return m.Object.Metadata.Namespace + "/" + m.Object.Metadata.Name }
+
+// stream is a client of /ws/watch recording everything it receives.
+type stream struct {
+	conn *websocket.Conn
+	done chan struct{}
+
+	mu       sync.Mutex
+	msgs     []msg
+	closeErr error
+	arrived  chan struct{}
+}
+
+func (s *server) watch(t *testing.T, token string, q url.Values) *stream {
+	t.Helper()
+	st, err := s.dialWatch(token, q)
+	if err != nil {
+		t.Fatalf("watch %s: %v", q.Encode(), err)
+	}
+	t.Cleanup(st.close)
+	return st
+}
+
+func (s *server) dialWatch(token string, q url.Values) (*stream, error) {
+	u := "ws" + strings.TrimPrefix(s.base, "http") + "/ws/watch?" + q.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
+		}
+		return nil, err
+	}
+	st := &stream{conn: conn, done: make(chan struct{}), arrived: make(chan struct{}, 1)}
+	go st.read()
+	return st, nil
+}
+
+func (st *stream) read() {
+	defer close(st.done)
+	for {
+		_, b, err := st.conn.ReadMessage()
+		if err != nil {
+			st.mu.Lock()
+			st.closeErr = err
+			st.mu.Unlock()
+			st.signal()
+			return
+		}
+		var m msg
+		if err := json.Unmarshal(b, &m); err != nil {
+			m = msg{Type: "undecodable", Message: string(b)}
+		}
+		st.mu.Lock()
+		st.msgs = append(st.msgs, m)
+		st.mu.Unlock()
+		st.signal()
+	}
+}
+
+func (st *stream) signal() {
+	select {
+	case st.arrived <- struct{}{}:
+	default:
+	}
+}
+
+func (st *stream) close() {
+	_ = st.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	select {
+	case <-st.done:
+	case <-time.After(3 * time.Second):
+	}
+	_ = st.conn.Close()
+	<-st.done
+}
+
+func (st *stream) all() ([]msg, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Clone(st.msgs), st.closeErr
+}
+
+// waitFor waits until cond holds over everything received, failing after timeout.
+func (st *stream) waitFor(t *testing.T, what string, timeout time.Duration, cond func([]msg) bool) []msg {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		ms, closeErr := st.all()
+		if cond(ms) {
+			return ms
+		}
+		if closeErr != nil {
+			t.Fatalf("waiting for %s: stream closed: %v; got %s", what, closeErr, summary(ms))
+		}
+		select {
+		case <-st.arrived:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; got %s", what, summary(ms))
+		}
+	}
+}
+
+func synced(kind string) func([]msg) bool {
+	return func(ms []msg) bool {
+		return slices.ContainsFunc(ms, func(m msg) bool { return m.Type == "SYNCED" && m.Kind == kind })
+	}
+}
+
+func summary(ms []msg) string {
+	var b strings.Builder
+	for i, m := range ms {
+		if i == 60 {
+			fmt.Fprintf(&b, "... (%d in all)", len(ms))
+			break
+		}
+		switch m.Type {
+		case "ADDED", "MODIFIED", "DELETED":
+			fmt.Fprintf(&b, "%s %s %s; ", m.Type, m.Kind, m.name())
+		default:
+			fmt.Fprintf(&b, "%s %s %s %s %s; ", m.Type, m.Kind, m.ResourceVersion, m.Code, m.Message)
+		}
+	}
+	return b.String()
+}
+
+// view replays messages into the client's state of kind: namespace/name -> resourceVersion.
+func view(ms []msg, kind string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		if m.Kind != kind {
+			continue
+		}
+		switch m.Type {
+		case "ADDED", "MODIFIED":
+			out[m.name()] = m.Object.Metadata.ResourceVersion
+		case "DELETED":
+			delete(out, m.name())
+		case "RESET":
+			clear(out)
+		}
+	}
+	return out
+}
+
+func namespacesOf(v map[string]string) []string {
+	var out []string
+	for k := range v {
+		ns, _, _ := strings.Cut(k, "/")
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lastRV is the newest resourceVersion a client has seen (what it would resume from).
+func lastRV(ms []msg) string {
+	var best uint64
+	for _, m := range ms {
+		for _, s := range []string{m.ResourceVersion, m.Object.Metadata.ResourceVersion} {
+			var n uint64
+			if _, err := fmt.Sscan(s, &n); err == nil && n > best {
+				best = n
+			}
+		}
+	}
+	return fmt.Sprint(best)
+}
