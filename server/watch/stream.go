@@ -252,9 +252,13 @@ func (s *stream) check(ctx context.Context, ks *kindState, ns string) (bool, err
 	was := p.allowed
 	p.allowed, p.until = allowed, now.Add(s.hub.opts.Recheck)
 	switch {
-	case was && !allowed && ns != "*":
+	case was && !allowed:
 		p.reported = true
-		s.q.push(s.forbidden(ks.res.Name, ns, fmt.Sprintf("access to %s in %s was revoked", ks.res.Name, nsLabel(ns))))
+		where := ns
+		if ns == "*" {
+			where = "" // cluster-wide access ended; namespaces still granted keep streaming
+		}
+		s.q.push(s.forbidden(ks.res.Name, where, fmt.Sprintf("access to %s in %s was revoked", ks.res.Name, nsLabel(ns))))
 	case !was && allowed && ok:
 		// Access (re)granted: what the client was not shown, it gets now.
 		s.resnapshot(ks, ns)
