@@ -55,13 +55,20 @@ type pending struct {
 	status  []byte // latest status message, not yet sent
 	closed  bool
 	wake    chan struct{} // cap 1: something changed for the sender
-	space   chan struct{} // cap 1: room appeared for a blocked reader
+	space   chan struct{} // closed (and replaced) when the sender takes lines: room for readers
+	// lastTake is when the sender last took lines. A reader that finds the buffer full while
+	// the sender is moving waits a moment for room (a fast client must not lose lines to a
+	// burst); when the client has stalled it drops at once.
+	lastTake time.Time
 }
+
+// burstWait is the longest a reader waits for room while the client is still reading.
+const burstWait = 50 * time.Millisecond
 
 func newPending(maxLines, maxBytes int, window time.Duration, block bool) *pending {
 	return &pending{
 		maxLines: maxLines, maxBytes: maxBytes, window: window, block: block, now: time.Now,
-		wake: make(chan struct{}, 1), space: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), space: make(chan struct{}),
 	}
 }
 
@@ -72,8 +79,16 @@ func signal(c chan struct{}) {
 	}
 }
 
-// push adds a line. It only waits in block mode, and then only until ctx ends.
+// push adds a line. It waits for room in block mode (until ctx ends), and briefly while the
+// client is reading; otherwise a full buffer drops its oldest line.
 func (p *pending) push(ctx context.Context, t time.Time, msg []byte) error {
+	var burst *time.Timer
+	defer func() {
+		if burst != nil {
+			burst.Stop()
+		}
+	}()
+	burstOver := false
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -81,14 +96,25 @@ func (p *pending) push(ctx context.Context, t time.Time, msg []byte) error {
 			return context.Canceled
 		}
 		full := len(p.h) >= p.maxLines || p.bytes+len(msg) > p.maxBytes
-		if full && p.block && len(p.h) > 0 {
+		moving := !p.lastTake.IsZero() && p.now().Sub(p.lastTake) < 2*burstWait
+		if full && len(p.h) > 0 && (p.block || (moving && !burstOver)) {
+			space := p.space
 			p.mu.Unlock()
+			var timeout <-chan time.Time
+			if !p.block {
+				if burst == nil {
+					burst = time.NewTimer(burstWait)
+				}
+				timeout = burst.C
+			}
 			select {
-			case <-p.space:
-				continue
+			case <-space:
+			case <-timeout:
+				burstOver = true
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			continue
 		}
 		for full && len(p.h) > 0 {
 			old := heap.Pop(&p.h).(entry)
@@ -117,9 +143,10 @@ func (p *pending) setStatus(msg []byte) {
 func (p *pending) close() {
 	p.mu.Lock()
 	p.closed = true
+	close(p.space)
+	p.space = make(chan struct{})
 	p.mu.Unlock()
 	signal(p.wake)
-	signal(p.space)
 }
 
 // batch is what the sender sends next, in order.
@@ -153,7 +180,9 @@ func (p *pending) take(max int) batch {
 		b.lines = append(b.lines, e.msg)
 	}
 	if len(b.lines) > 0 {
-		signal(p.space)
+		p.lastTake = now
+		close(p.space)
+		p.space = make(chan struct{})
 	}
 	b.done = p.closed && len(p.h) == 0
 	return b

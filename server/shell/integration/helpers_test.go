@@ -33,7 +33,7 @@ type server struct {
 }
 
 // start runs the real server with dev login against the shared control plane.
-func start(t *testing.T, mutate func(*config.Config)) *server {
+func start(t testing.TB, mutate func(*config.Config)) *server {
 	t.Helper()
 	cp := controlplane.Shared(t)
 	cfg := config.Default()
@@ -64,7 +64,7 @@ func start(t *testing.T, mutate func(*config.Config)) *server {
 	return &server{base: "http://" + addr.String(), cp: cp, cfg: cfg}
 }
 
-func (s *server) login(t *testing.T, name string, admin bool) string {
+func (s *server) login(t testing.TB, name string, admin bool) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"name":%q,"admin":%v}`, name, admin)
 	resp, err := http.Post(s.base+"/api/auth/dev-login", "application/json", strings.NewReader(body))
@@ -93,7 +93,7 @@ func (s *server) do(t *testing.T, method, token, path string) (*http.Response, [
 	return resp, b
 }
 
-func (s *server) admin(t *testing.T) kubernetes.Interface {
+func (s *server) admin(t testing.TB) kubernetes.Interface {
 	c, err := kubernetes.NewForConfig(s.cp.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func (s *server) admin(t *testing.T) kubernetes.Interface {
 }
 
 // podOf returns a running pod with label app=name in namespace.
-func (s *server) podOf(t *testing.T, namespace, app string) *corev1.Pod {
+func (s *server) podOf(t testing.TB, namespace, app string) *corev1.Pod {
 	t.Helper()
 	pods, err := s.admin(t).CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
 	if err != nil {
