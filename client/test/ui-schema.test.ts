@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { addKrate, bringToFront, krateTitle, kratesMap, listKrates, readKrate, removeKrate, topZ, updateKrate } from '../src/app/schema.ts'
+import { addKrate, bringToFront, krateTitle, kratesMap, listKrates, readKrate, readKrateJSON, removeKrate, topZ, updateKrate } from '../src/app/schema.ts'
 
 test('addKrate writes the SPEC §6 schema and stacks on top', () => {
   const doc = new Y.Doc()
@@ -89,4 +89,12 @@ test('removeKrate', () => {
   const id = addKrate(doc, { kind: 'resources', ref: {}, wx: 0, wy: 0 })
   removeKrate(doc, id)
   assert.equal(listKrates(doc).length, 0)
+})
+
+test('readKrateJSON reads the server JSON of the document like the live map', () => {
+  const doc = new Y.Doc()
+  const id = addKrate(doc, { kind: 'logs', ref: { namespace: 'demo', kind: 'pods', name: 'web-1' }, wx: 3, wy: 4 })
+  const json = (doc.getMap('krates').toJSON() as Record<string, unknown>)[id]
+  assert.deepEqual(readKrateJSON(id, json), listKrates(doc)[0])
+  assert.equal(krateTitle(readKrateJSON('x', null)), 'resources · all namespaces')
 })

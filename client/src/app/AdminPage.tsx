@@ -4,13 +4,18 @@ import { Header } from './Home.tsx'
 import { formatAge, parseAdminPresence, parseAdminSessions, withSessions, type AdminRow, type AdminSession } from './adminModel.ts'
 import { ApiError } from './api.ts'
 import { navigate } from './router.ts'
+import { krateTitle, readKrateJSON } from './schema.ts'
 
 const POLL_MS = 2000
+
+const titleOfJSON = (k: unknown): string => krateTitle(readKrateJSON('', k))
 
 /** Every room and user across replicas, refreshed every 2 s from GET /api/admin/presence. */
 export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const [rows, setRows] = useState<AdminRow[] | null>(null)
   const [sessions, setSessions] = useState<AdminSession[]>([])
+  // Krate titles per room (from each room's document), so "focus" reads as what people look at.
+  const [titles, setTitles] = useState<Map<string, string>>(new Map())
   const [error, setError] = useState('')
   const [now, setNow] = useState(Date.now())
   const [notice, setNotice] = useState('')
@@ -23,7 +28,18 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
           if (stop) return
           const ss = parseAdminSessions(sb)
           setSessions(ss)
-          setRows(withSessions(parseAdminPresence(b), ss))
+          const rs = withSessions(parseAdminPresence(b), ss)
+          setRows(rs)
+          const rooms = [...new Set(rs.filter((r) => r.focus && r.room).map((r) => r.room))]
+          void Promise.all(rooms.map((room) => api.roomDoc(room).then((d) => [room, d] as const, () => [room, null] as const))).then((docs) => {
+            if (stop) return
+            const t = new Map<string, string>()
+            for (const [room, d] of docs) {
+              const krates = (d as { krates?: Record<string, unknown> } | null)?.krates
+              if (krates && typeof krates === 'object') for (const [id, k] of Object.entries(krates)) t.set(`${room}/${id}`, titleOfJSON(k))
+            }
+            setTitles(t)
+          })
           setNow(Date.now())
           setError('')
         },
@@ -94,7 +110,7 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
                     <span className="muted">–</span>
                   )}
                 </td>
-                <td className="muted">{r.focus || (r.state?.spotlightQuery ? `searching “${r.state.spotlightQuery}”` : '–')}</td>
+                <td className="muted" data-testid="admin-focus" title={r.focus}>{(r.focus && (titles.get(`${r.room}/${r.focus}`) ?? r.focus)) || (r.state?.spotlightQuery ? `searching “${r.state.spotlightQuery}”` : '–')}</td>
                 <td>
                   {r.shells.length === 0 && <span className="muted">–</span>}
                   {r.shells.map((s) => (

@@ -78,6 +78,7 @@ export const api = {
     ),
   resource: (kind: string, name: string, cluster: string, namespace: string) =>
     request<unknown>('GET', `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`),
+  roomDoc: (room: string) => request<unknown>('GET', `/api/rooms/${encodeURIComponent(room)}/doc`),
   adminPresence: () => request<unknown>('GET', '/api/admin/presence'),
   adminSessions: () => request<unknown>('GET', '/api/admin/sessions'),
   adminEndShell: (session: string) => request<unknown>('DELETE', `/api/admin/sessions/${encodeURIComponent(session)}`),

@@ -60,21 +60,31 @@ function readRef(v: unknown): KrateRef {
 }
 
 export function readKrate(id: string, m: Y.Map<unknown>): Krate {
-  const kindV = m.get('kind')
+  return readFields(id, (k) => m.get(k))
+}
+
+/** The same from the document's JSON (GET /api/rooms/{room}/doc). */
+export function readKrateJSON(id: string, v: unknown): Krate {
+  const o = (v && typeof v === 'object' ? v : {}) as Record<string, unknown>
+  return readFields(id, (k) => o[k])
+}
+
+function readFields(id: string, get: (k: string) => unknown): Krate {
+  const kindV = get('kind')
   const kind: KrateKind = KRATE_KINDS.includes(kindV as KrateKind) ? (kindV as KrateKind) : 'resources'
   const size = DEFAULT_SIZE[kind]
   return {
     id,
     kind,
-    ref: readRef(m.get('ref')),
-    wx: num(m.get('wx'), 0),
-    wy: num(m.get('wy'), 0),
-    w: Math.max(1, num(m.get('w'), size.w)),
-    h: Math.max(1, num(m.get('h'), size.h)),
-    minimized: m.get('minimized') === true,
-    z: num(m.get('z'), 0),
-    owner: str(m.get('owner')),
-    session: str(m.get('session')),
+    ref: readRef(get('ref')),
+    wx: num(get('wx'), 0),
+    wy: num(get('wy'), 0),
+    w: Math.max(1, num(get('w'), size.w)),
+    h: Math.max(1, num(get('h'), size.h)),
+    minimized: get('minimized') === true,
+    z: num(get('z'), 0),
+    owner: str(get('owner')),
+    session: str(get('session')),
   }
 }
 
