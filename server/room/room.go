@@ -36,6 +36,7 @@ type room struct {
 	aw           *yprotocol.Awareness
 	changed      [][]byte
 	conns        map[*conn]struct{}
+	owners       map[uint64]*conn // awareness client id -> the local connection speaking for it
 	own          map[backend.Pos]struct{}
 	cursor       backend.Pos
 	sinceCompact int
@@ -74,6 +75,7 @@ func newRoom(m *Manager, id string) *room {
 		inbox:     make(chan event, 256),
 		extSignal: make(chan struct{}, 1),
 		conns:     map[*conn]struct{}{},
+		owners:    map[uint64]*conn{},
 		own:       map[backend.Pos]struct{}{},
 	}
 }
@@ -253,7 +255,11 @@ func (r *room) leave(c *conn) {
 	}
 	delete(r.conns, c)
 	r.m.removeConn(c)
-	if ids := c.ownedIDs(); len(ids) > 0 {
+	ids := c.ownedIDs()
+	for _, id := range ids {
+		delete(r.owners, id)
+	}
+	if len(ids) > 0 {
 		// Removals at the same clock: receivers accept a null state at an equal clock.
 		ch := r.aw.Remove(ids)
 		if len(ch.Removed) > 0 {
@@ -483,9 +489,10 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 			kept = append(kept, e)
 			continue
 		}
-		if r.ownedElsewhere(c, e.ClientID) || !c.claim(e.ClientID, maxOwnedClients) {
+		if _, taken := r.owners[e.ClientID]; taken || !c.claim(e.ClientID, maxOwnedClients) {
 			continue
 		}
+		r.owners[e.ClientID] = c
 		kept = append(kept, e)
 	}
 	if len(kept) == 0 {
@@ -503,15 +510,6 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 	if ch.IsChange() {
 		r.m.kickPresence()
 	}
-}
-
-func (r *room) ownedElsewhere(c *conn, id uint64) bool {
-	for o := range r.conns {
-		if o != c && o.owns(id) {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *room) publish(update []byte) {

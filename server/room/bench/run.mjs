@@ -174,37 +174,36 @@ async function memory (server, label) {
   return r
 }
 
+// --filter <text> runs only the servers whose label contains text (case-insensitive).
+const wanted = label => !args.filter || label.toLowerCase().includes(args.filter.toLowerCase())
+
 async function main () {
   const dir = mkdtempSync(join(tmpdir(), 'yard-rooms-bench-'))
   const results = []
   try {
+    const run = async (label, startServers, measure) => {
+      if (!wanted(label)) return
+      const servers = await startServers()
+      results.push(await measure(servers, label))
+      servers.forEach(s => s.proc.kill())
+    }
     if (args.only !== 'memory') {
-      const hp = await startHocuspocus()
-      results.push(await latency([hp], 'Hocuspocus 4.7 server'))
-      hp.proc.kill()
-      const yws = await startYWebsocket()
-      results.push(await latency([yws], 'y-websocket 2.1.0 server'))
-      yws.proc.kill()
-      const yard = await startYard('solo')
-      results.push(await latency([yard], 'Yard, 1 replica (in-memory)'))
-      yard.proc.kill()
-      const redisURL = await startRedis(dir)
-      const ya = await startYard('a', redisURL)
-      const yb = await startYard('b', redisURL)
-      results.push(await latency([ya], 'Yard, 1 replica (Redis)'))
-      results.push(await latency([ya, yb], 'Yard, 2 replicas (Redis)'))
-      ya.proc.kill(); yb.proc.kill()
+      await run('Hocuspocus 4.7 server', async () => [await startHocuspocus()], latency)
+      await run('y-websocket 2.1.0 server', async () => [await startYWebsocket()], latency)
+      await run('Yard, 1 replica (in-memory)', async () => [await startYard('solo')], latency)
+      if (wanted('Yard, 1 replica (Redis)') || wanted('Yard, 2 replicas (Redis)')) {
+        const redisURL = await startRedis(dir)
+        const ya = await startYard('a', redisURL)
+        const yb = await startYard('b', redisURL)
+        if (wanted('Yard, 1 replica (Redis)')) results.push(await latency([ya], 'Yard, 1 replica (Redis)'))
+        if (wanted('Yard, 2 replicas (Redis)')) results.push(await latency([ya, yb], 'Yard, 2 replicas (Redis)'))
+        ya.proc.kill(); yb.proc.kill()
+      }
     }
     if (args.only !== 'latency') {
-      const hp = await startHocuspocus()
-      results.push(await memory(hp, 'Hocuspocus 4.7 server'))
-      hp.proc.kill()
-      const yws = await startYWebsocket()
-      results.push(await memory(yws, 'y-websocket 2.1.0 server'))
-      yws.proc.kill()
-      const yard = await startYard('solo')
-      results.push(await memory(yard, 'Yard, 1 replica (in-memory)'))
-      yard.proc.kill()
+      await run('Hocuspocus 4.7 server', async () => [await startHocuspocus()], (s, l) => memory(s[0], l))
+      await run('y-websocket 2.1.0 server', async () => [await startYWebsocket()], (s, l) => memory(s[0], l))
+      await run('Yard, 1 replica (in-memory)', async () => [await startYard('solo')], (s, l) => memory(s[0], l))
     }
   } finally {
     for (const c of children) { try { c.kill('SIGKILL') } catch {} }
