@@ -393,3 +393,43 @@ func countType(msgs []map[string]any, typ string) int {
 	}
 	return n
 }
+
+// keepaliveChannel records what TrySend is given.
+type keepaliveChannel struct {
+	fakeChannel
+	tried chan []byte
+}
+
+func (k *keepaliveChannel) TrySend(m mux.Message) bool {
+	select {
+	case k.tried <- m.Data:
+	default:
+	}
+	return true
+}
+
+func TestIdleStreamSendsKeepalives(t *testing.T) {
+	client := fake.NewClientset(runningPod("web-a", nil))
+	fl := &fakeLogs{pipes: map[string]*io.PipeWriter{}, ready: make(chan string, 10)}
+	k, err := New(nil, Config{MaxLines: 100, MaxBytes: 1 << 20, Keepalive: time.Second}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStream(Request{Namespace: "demo", Pod: "web-a", Follow: true}, client, newPending(100, 1<<20, 0, false), k.log, k.counters)
+	st.openLogs = fl.open
+	ch := &keepaliveChannel{fakeChannel: *newFakeChannel(), tried: make(chan []byte, 4)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- k.run(ctx, ch, st) }()
+	<-fl.ready
+	select {
+	case b := <-ch.tried:
+		if string(b) != `{"type":"keepalive"}` {
+			t.Fatalf("keepalive %s", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no keepalive from an idle stream")
+	}
+	cancel()
+	<-done
+}
