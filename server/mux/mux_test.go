@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -268,6 +270,16 @@ func TestGarbageGetsCodedCloseAndServerStaysHealthy(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no subprotocol", func(t *testing.T) {
+		c, _, err := websocket.DefaultDialer.Dial(h.url, http.Header{"Authorization": {"Bearer " + h.token("x")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if code, reason := readClose(t, c); code != mux.CloseCode(mux.CodeBadFrame) || !strings.Contains(reason, "yard.v1") {
+			t.Fatalf("close %d %q", code, reason)
+		}
+	})
 	// The server is healthy: a well-behaved client works.
 	c := h.dial()
 	ch := h.open(c, "ping", nil)
@@ -278,7 +290,7 @@ func TestGarbageGetsCodedCloseAndServerStaysHealthy(t *testing.T) {
 	if m, err := ch.Recv(ctx); err != nil || string(m.Data) != "ok" {
 		t.Fatalf("%q %v", m.Data, err)
 	}
-	if got := testutil.ToFloat64(h.metrics.Refusals.WithLabelValues(mux.CodeBadFrame)); got != float64(len(cases)) {
+	if got := testutil.ToFloat64(h.metrics.Refusals.WithLabelValues(mux.CodeBadFrame)); got != float64(len(cases)+1) {
 		t.Fatalf("bad_frame refusals %v, want %d", got, len(cases))
 	}
 }

@@ -105,6 +105,15 @@ func (s *Server) ServeConn(ctx context.Context, ws *websocket.Conn, user identit
 		refuseShutdown(ws, s.cfg.WriteTimeout)
 		return
 	}
+	if ws.Subprotocol() != Subprotocol {
+		// A client that did not ask for yard.v1 would not understand a word of it.
+		defer s.untrack(c)
+		s.m.refuse(CodeBadFrame)
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseCode(CodeBadFrame),
+			closeReason(CodeBadFrame, "offer the "+Subprotocol+" subprotocol")), time.Now().Add(s.cfg.WriteTimeout))
+		_ = ws.Close()
+		return
+	}
 	defer s.untrack(c)
 	c.serve()
 }
