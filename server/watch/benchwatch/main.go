@@ -276,9 +276,18 @@ func runShared(ctx context.Context, cp *controlplane.ControlPlane, kc kubernetes
 		})
 	}
 	synced.Wait()
+	// One client watching the apiserver directly in the same run: the apiserver's own share of
+	// the delivery latency, to tell it from Yard's.
+	probe := &latencies{}
+	stopProbe, _, err := openDirect(ctx, cp.RESTConfig(), kc, 1, probe)
+	if err != nil {
+		return result{}, err
+	}
+	defer stopProbe()
 	log.Printf("shared: all synced; churning for %s", *duration)
 	rssBefore := rss(apiPID)
 	cpu0 := cpuSeconds(apiPID)
+	probe.on.Store(true)
 	lat.on.Store(true)
 	start := time.Now()
 	n := churn(ctx, kc, *duration)
@@ -286,8 +295,11 @@ func runShared(ctx context.Context, cp *controlplane.ControlPlane, kc kubernetes
 	cpu1 := cpuSeconds(apiPID)
 	time.Sleep(2 * time.Second) // stragglers
 	lat.on.Store(false)
+	probe.on.Store(false)
 	metrics := get(base + "/metrics")
 	delivered, p50, p99, mx := lat.summary()
+	_, b50, b99, _ := probe.summary()
+	log.Printf("shared: one direct apiserver watch in the same run: p50 %s, p99 %s", ms(b50), ms(b99))
 	return result{
 		mode: "Yard shared upstream", upstream: metric(metrics, `yard_watch_upstream{cluster="yard-local",kind="pods"}`),
 		delivered: delivered, expected: n * *clients, p50: p50, p99: p99, max: mx,
@@ -296,43 +308,56 @@ func runShared(ctx context.Context, cp *controlplane.ControlPlane, kc kubernetes
 	}, nil
 }
 
-func runDirect(ctx context.Context, cfg *rest.Config, kc kubernetes.Interface, apiPID int) (result, error) {
+// openDirect opens n raw apiserver watches of the bench pods as alice (one HTTP/1.1 connection
+// each, like one browser socket each) feeding lat; stop closes them.
+func openDirect(ctx context.Context, cfg *rest.Config, kc kubernetes.Interface, n int, lat *latencies) (stop func(), retried int32, err error) {
 	c := rest.CopyConfig(cfg)
 	c.Impersonate = rest.ImpersonationConfig{UserName: "alice"}
-	c.TLSClientConfig.NextProtos = []string{"http/1.1"} // one connection per watch, like one browser socket each
+	c.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	rt, err := rest.TransportFor(c)
 	if err != nil {
-		return result{}, err
+		return nil, 0, err
 	}
 	hc := &http.Client{Transport: rt}
 	l, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return result{}, err
+		return nil, 0, err
 	}
 	url := c.Host + "/api/v1/namespaces/" + ns + "/pods?watch=1&resourceVersion=" + l.ResourceVersion
-	lat := &latencies{}
 	wctx, cancel := context.WithCancel(ctx)
 	var readers sync.WaitGroup
-	defer func() { cancel(); readers.Wait() }()
+	stop = func() { cancel(); readers.Wait() }
 	var established sync.WaitGroup
-	log.Printf("direct: opening %d apiserver watches", *clients)
-	var failed atomic.Int32
-	for range *clients {
+	var failed, retries atomic.Int32
+	for range n {
 		established.Add(1)
 		readers.Go(func() {
 			once := sync.OnceFunc(established.Done)
 			defer once()
-			req, _ := http.NewRequestWithContext(wctx, http.MethodGet, url, nil)
-			resp, err := hc.Do(req)
-			if err != nil {
-				failed.Add(1)
-				return
+			// Like a browser client, retry what the apiserver sheds (429 from priority and
+			// fairness while a thousand watches start at once).
+			var resp *http.Response
+			for attempt := 0; ; attempt++ {
+				req, _ := http.NewRequestWithContext(wctx, http.MethodGet, url, nil)
+				r, err := hc.Do(req)
+				if err == nil && r.StatusCode == http.StatusOK {
+					resp = r
+					break
+				}
+				if err == nil {
+					b, _ := io.ReadAll(io.LimitReader(r.Body, 512))
+					r.Body.Close()
+					err = fmt.Errorf("HTTP %d: %s", r.StatusCode, b)
+				}
+				if attempt == 20 || wctx.Err() != nil {
+					log.Printf("direct watch failed: %v", err)
+					failed.Add(1)
+					return
+				}
+				retries.Add(1)
+				time.Sleep(time.Duration(100+attempt*100) * time.Millisecond)
 			}
 			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				failed.Add(1)
-				return
-			}
 			once()
 			r := bufio.NewReaderSize(resp.Body, 64<<10)
 			for {
@@ -348,11 +373,23 @@ func runDirect(ctx context.Context, cfg *rest.Config, kc kubernetes.Interface, a
 		})
 	}
 	established.Wait()
-	if n := failed.Load(); n > 0 {
-		return result{}, fmt.Errorf("%d direct watches failed to open", n)
+	if f := failed.Load(); f > 0 {
+		stop()
+		return nil, 0, fmt.Errorf("%d direct watches failed to open", f)
 	}
+	return stop, retries.Load(), nil
+}
+
+func runDirect(ctx context.Context, cfg *rest.Config, kc kubernetes.Interface, apiPID int) (result, error) {
+	log.Printf("direct: opening %d apiserver watches", *clients)
+	lat := &latencies{}
+	stop, retried, err := openDirect(ctx, cfg, kc, *clients, lat)
+	if err != nil {
+		return result{}, err
+	}
+	defer stop()
 	time.Sleep(2 * time.Second)
-	log.Printf("direct: all open; churning for %s", *duration)
+	log.Printf("direct: all open (%d retried opens); churning for %s", retried, *duration)
 	rssBefore := rss(apiPID)
 	cpu0 := cpuSeconds(apiPID)
 	lat.on.Store(true)

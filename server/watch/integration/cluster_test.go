@@ -226,6 +226,18 @@ func TestWatchShowsEachUserWhatRBACAllows(t *testing.T) {
 	if n := len(view(ms, "secrets")); n != 0 {
 		t.Fatalf("carol received %d secrets", n)
 	}
+
+	// Custom resources found by discovery watch like the built-in kinds; several kinds share a stream.
+	cr := s.watch(t, carol, url.Values{"kinds": {"databases.demo.yard.dev,deployments"}})
+	ms = cr.waitFor(t, "both SYNCED", 30*time.Second, func(ms []msg) bool {
+		return synced("databases.demo.yard.dev")(ms) && synced("deployments")(ms)
+	})
+	if _, ok := view(ms, "databases.demo.yard.dev")["demo/orders"]; !ok {
+		t.Fatalf("custom resource missing: %s", summary(ms))
+	}
+	if got := namespacesOf(view(ms, "deployments")); !slices.Equal(got, []string{"demo"}) {
+		t.Fatalf("carol sees deployments in %v", got)
+	}
 }
 
 func TestDeploymentLifecycleEventsInOrder(t *testing.T) {
