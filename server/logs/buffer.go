@@ -62,8 +62,14 @@ type pending struct {
 	lastTake time.Time
 }
 
-// burstWait is the longest a reader waits for room while the client is still reading.
-const burstWait = 50 * time.Millisecond
+// burstWait is the longest a reader waits for room while the client is still reading, and
+// stallAfter is how long the sender may go without taking lines before the client counts as
+// stalled. A loaded machine or a credit round trip can hold a reading client's sender for tens
+// of milliseconds.
+const (
+	burstWait  = 250 * time.Millisecond
+	stallAfter = time.Second
+)
 
 func newPending(maxLines, maxBytes int, window time.Duration, block bool) *pending {
 	return &pending{
@@ -96,7 +102,7 @@ func (p *pending) push(ctx context.Context, t time.Time, msg []byte) error {
 			return context.Canceled
 		}
 		full := len(p.h) >= p.maxLines || p.bytes+len(msg) > p.maxBytes
-		moving := !p.lastTake.IsZero() && p.now().Sub(p.lastTake) < 2*burstWait
+		moving := !p.lastTake.IsZero() && p.now().Sub(p.lastTake) < stallAfter
 		if full && len(p.h) > 0 && (p.block || (moving && !burstOver)) {
 			space := p.space
 			p.mu.Unlock()
