@@ -349,6 +349,23 @@ func TestExecTTYReportsExitCode(t *testing.T) {
 	}
 }
 
+// TestExecReturnsWhenCommandExits: a background child holding stdout does not keep the exec
+// open once the command has exited.
+func TestExecReturnsWhenCommandExits(t *testing.T) {
+	cp := controlplane.Shared(t)
+	c := clientFor(t, cp.RESTConfig())
+	pod := podOf(t, c, "team-a", "worker")
+	ctx := ctxFor(t, 30*time.Second)
+	start := time.Now()
+	r := execIn(ctx, cp.RESTConfig(), "team-a", pod.Name, "worker", []string{"sh", "-c", "sleep 20 & echo started"}, false, nil, nil, nil)
+	if r.err != nil || strings.TrimSpace(r.stdout) != "started" {
+		t.Fatalf("exec: %v %q", r.err, r.stdout)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("exec took %s: it waited for the background child", d)
+	}
+}
+
 // sizeQueue hands the executor terminal sizes as the test sends them.
 type sizeQueue chan remotecommand.TerminalSize
 

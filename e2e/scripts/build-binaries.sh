@@ -14,9 +14,15 @@ KWOK_VERSION=v0.7.0
 bin="${YARD_CLUSTER_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/yard/k8s-${K8S_VERSION}/bin}"
 all=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
+# KWOK carries a patch from this repository: rebuild it when the patch changes.
+patch_sum="$(sha256sum cpbuild/kwokpatch/sandbox.go.in | cut -d' ' -f1)"
 missing=()
 for b in "${all[@]}"; do
-  if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin/$b" ]; then missing+=("$b"); fi
+  if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin/$b" ]; then
+    missing+=("$b")
+  elif [ "$b" = kwok ] && [ "$(cat "$bin/kwok.patch-sha256" 2>/dev/null)" != "$patch_sum" ]; then
+    missing+=("$b")
+  fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "cluster-bins: up to date in $bin"
@@ -70,4 +76,5 @@ if want kwok; then
   step kwok bash -c 'cd "$1" && GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$2" -o "$3/kwok" ./cmd/kwok' _ "$src" "${KWOK_VERSION#v}" "$stage"
 fi
 for b in "${missing[@]}"; do mv -f "$stage/$b" "$bin/$b"; done
+if want kwok; then echo "$patch_sum" >"$bin/kwok.patch-sha256"; fi
 echo "cluster-bins: done in $((SECONDS - total))s; binaries in $bin"
