@@ -64,7 +64,7 @@ func TestConvergenceAcrossReplicas(t *testing.T) {
 		t.Fatalf("late joiner has\n%.300s\nwant\n%.300s", got, want)
 	}
 
-	eventually(t, 10*time.Second, "rooms listing with 7 participants", func() bool {
+	eventually(t, 20*time.Second, "rooms listing with 7 participants", func() bool {
 		var out struct {
 			Rooms []struct {
 				ID           string
@@ -82,7 +82,7 @@ func TestConvergenceAcrossReplicas(t *testing.T) {
 	if st := a.get(t, token, "/api/admin/presence", nil); st != 403 {
 		t.Fatalf("non-admin presence: %d, want 403", st)
 	}
-	eventually(t, 10*time.Second, "admin presence from both replicas", func() bool {
+	eventually(t, 20*time.Second, "admin presence from both replicas", func() bool {
 		var out struct {
 			Presence []struct {
 				Room, UserName, Replica string
@@ -205,9 +205,9 @@ func TestAwarenessAcrossReplicas(t *testing.T) {
 		}
 		return false
 	}
-	eventually(t, 10*time.Second, "a's awareness on b", has)
+	eventually(t, 20*time.Second, "a's awareness on b", has)
 	d.call("disconnect", map[string]any{"id": "onA"})
-	eventually(t, 10*time.Second, "a's awareness removed on b", func() bool { return !has() })
+	eventually(t, 20*time.Second, "a's awareness removed on b", func() bool { return !has() })
 }
 
 // Read-only users cannot change the document and are told why; a malformed update is refused to
@@ -220,7 +220,7 @@ func TestReadOnlyAndMalformed(t *testing.T) {
 	d.connect("carol", a, "ro", carol, "v3")
 	d.call("setKey", map[string]any{"id": "alice", "map": "krates", "key": "k1", "value": "ok"})
 	d.call("setKey", map[string]any{"id": "carol", "map": "krates", "key": "evil", "value": "x"})
-	eventually(t, 10*time.Second, "carol told she is read-only", func() bool {
+	eventually(t, 20*time.Second, "carol told she is read-only", func() bool {
 		w, _ := d.call("status", map[string]any{"id": "carol"})["lastWarn"].(string)
 		return strings.Contains(w, "read-only")
 	})
@@ -237,7 +237,7 @@ func TestReadOnlyAndMalformed(t *testing.T) {
 	for _, raw := range [][]byte{{0, 2, 5, 1, 2, 3}, {0, 2, 6, 1, 200, 1, 7, 0, 0x88}} {
 		d.call("raw", map[string]any{"id": "alice", "b64": base64.StdEncoding.EncodeToString(raw)})
 	}
-	eventually(t, 10*time.Second, "malformed update refused", func() bool {
+	eventually(t, 20*time.Second, "malformed update refused", func() bool {
 		w, _ := d.call("status", map[string]any{"id": "alice"})["lastWarn"].(string)
 		return strings.Contains(w, "malformed")
 	})
@@ -318,7 +318,7 @@ func TestMuxChannelAndPlainEndpoint(t *testing.T) {
 	doc.Transact(func(tx *crdt.Transaction) { _ = doc.GetMap("krates").Set(tx, "from-mux", true) })
 	mu.Unlock()
 	d.call("setKey", map[string]any{"id": "node", "map": "krates", "key": "from-node", "value": true})
-	eventually(t, 10*time.Second, "both sides converge", func() bool {
+	eventually(t, 20*time.Second, "both sides converge", func() bool {
 		mu.Lock()
 		mine := canon(doc.RootJSON())
 		mu.Unlock()
