@@ -63,6 +63,16 @@ test('a ticket is single use', async () => {
   c.close()
 })
 
+test('a bearer token offered as a subprotocol authenticates and is never selected', async () => {
+  const c = await connect(`${yard.url}/ws`, { protocols: [`yard.bearer.${token}`] })
+  const ch = await c.open('ping')
+  await ch.send('via subprotocol')
+  assert.equal((await ch.recv()).data, 'via subprotocol')
+  c.close()
+  // Without any credential the upgrade is refused.
+  await assert.rejects(connect(`${yard.url}/ws`))
+})
+
 test('refused opens carry their code', async () => {
   const c = await dial()
   await assert.rejects(c.open('no-such-kind'), (e: unknown) => e instanceof MuxError && e.code === 'unknown_kind')
