@@ -32,6 +32,7 @@ type App struct {
 	log      *slog.Logger
 	metrics  *metrics.Set
 	mux      *mux.Server
+	gate     *wsgate.Gate
 	http     *http.Server
 	redis    *redis.Client // nil without --redis-url
 	rooms    *rooms
@@ -138,6 +139,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		rooms:    rms,
 		clusters: cls,
 		streams:  str,
+		gate:     gate,
 		http: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -175,6 +177,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		wg.Go(func() { httpErr = a.http.Shutdown(ctx) })
 		wg.Go(func() { muxErr = a.mux.Shutdown(ctx) })
 		wg.Wait()
+		// The gate's per-connection goroutines return right after the connections they served.
+		muxErr = errors.Join(muxErr, a.gate.Wait(ctx))
 		if serveErr := <-a.serveErr; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr
 		}
