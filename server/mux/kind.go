@@ -12,7 +12,9 @@ import (
 //
 // Open runs when a client asks for a channel: it authorizes the request for this user (an error
 // refuses the open, and a *Error keeps its code on the wire) and returns the Runner that will
-// serve the channel. Open must not block for long: it runs on the connection's reader goroutine.
+// serve the channel. Open runs in the channel's own goroutine, so a slow authorization (a
+// SubjectAccessReview, a Redis read) delays only this channel; it should still honour ctx, which
+// ends if the client gives up on the open.
 // Run then owns the channel in its own goroutine until it returns or ctx ends (the client closed
 // the channel, the connection went away, or the server is shutting down).
 //
