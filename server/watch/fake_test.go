@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,6 +223,8 @@ func (f fakeClusters) Lookup(name string) (Cluster, error) {
 
 // fakeChannel records what a stream sends; blocked makes TrySend refuse (a slow client).
 type fakeChannel struct {
+	sent    atomic.Int64
+	discard bool // count only (benchmarks)
 	mu      sync.Mutex
 	msgs    [][]byte
 	blocked bool
@@ -240,6 +243,10 @@ func (c *fakeChannel) TrySend(m mux.Message) bool {
 	defer c.mu.Unlock()
 	if c.blocked {
 		return false
+	}
+	c.sent.Add(1)
+	if c.discard {
+		return true
 	}
 	c.msgs = append(c.msgs, m.Data)
 	select {

@@ -100,7 +100,7 @@ type env struct {
 	reg  *prometheus.Registry
 }
 
-func newEnv(t *testing.T, o Options) *env {
+func newEnv(t testing.TB, o Options) *env {
 	api := newFakeAPI()
 	cl := &fakeCluster{api: api, may: map[string]map[string]bool{}}
 	cl.set("alice", "", true)
@@ -122,7 +122,7 @@ type running struct {
 	done   chan error
 }
 
-func (e *env) open(t *testing.T, user string, params string) (*running, error) {
+func (e *env) open(t testing.TB, user string, params string) (*running, error) {
 	t.Helper()
 	p, err := url.ParseQuery(params)
 	if err != nil {
