@@ -18,13 +18,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/yardhq/yard/e2e/controlplane"
 	"github.com/yardhq/yard/server/app"
 	"github.com/yardhq/yard/server/config"
 )
 
-func TestMain(m *testing.M) { controlplane.Main(m) }
+func TestMain(m *testing.M) {
+	// client-go's executors report a closed stream through klog as an "Unhandled Error"; that
+	// is how every shell here ends, and the noise would break benchmark result lines.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	controlplane.Main(m)
+}
 
 type server struct {
 	base string

@@ -162,7 +162,9 @@ func TestWorkloadLogsFollowScaleUp(t *testing.T) {
 	if _, err := admin.AppsV1().Deployments("demo").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.AppsV1().Deployments("demo").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = admin.AppsV1().Deployments("demo").Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 
 	streaming := func(n int) func([]map[string]any, string) bool {
 		return func(texts []map[string]any, _ string) bool {
