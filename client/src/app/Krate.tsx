@@ -1,4 +1,4 @@
-import { lazy, memo, Suspense, useEffect, useRef, useState, type ReactNode } from 'react'
+import { lazy, memo, Suspense, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import * as Y from 'yjs'
 import { useRoom } from './roomContext.ts'
 import { bringToFront, krateTitle, kratesMap, readKrate, removeKrate, updateKrate, type Krate } from './schema.ts'
@@ -46,6 +46,29 @@ export const KrateView = memo(function KrateView({ id, zoomRef, watchers }: Prop
   const k = useKrate(doc, id)
   const [state, setState] = useState<{ s: StreamState; detail?: string }>({ s: 'connecting' })
   const drag = useRef<{ id: number; x: number; y: number; wx: number; wy: number; w: number; h: number; mode: 'move' | 'resize' } | null>(null)
+  const onState = useCallback((s: StreamState, detail?: string) => setState((p) => (p.s === s && p.detail === detail ? p : { s, detail })), [])
+  // The body depends on what the krate shows, not where it is: moving or resizing a krate
+  // re-renders its frame only (a resource table or log view is not rebuilt on every drag step).
+  const r = k?.ref
+  const contentKey = k ? [k.kind, r!.cluster, r!.namespace, r!.kind, r!.name, r!.container, k.session, k.owner].join('\u0000') : ''
+  const body = useMemo<ReactNode>(() => {
+    if (!k) return null
+    const bodyProps: KrateBodyProps = { krate: k, onState }
+    switch (k.kind) {
+      case 'resources':
+        return <ResourceListKrate {...bodyProps} />
+      case 'detail':
+        return <DetailKrate {...bodyProps} />
+      case 'logs':
+        return <LogsKrate {...bodyProps} />
+      case 'shell':
+        return (
+          <Suspense fallback={<div className="muted pad">Loading terminal…</div>}>
+            <ShellKrate {...bodyProps} />
+          </Suspense>
+        )
+    }
+  }, [contentKey, onState]) // eslint-disable-line react-hooks/exhaustive-deps
   if (!k) return null
 
   const start = (e: React.PointerEvent, mode: 'move' | 'resize') => {
@@ -70,27 +93,6 @@ export const KrateView = memo(function KrateView({ id, zoomRef, watchers }: Prop
   }
 
   const people = watchers ? watchers.split('\n').map((l) => l.split('\t') as [string, string, string]) : []
-  let body: ReactNode
-  const bodyProps: KrateBodyProps = { krate: k, onState: (s, detail) => setState((p) => (p.s === s && p.detail === detail ? p : { s, detail })) }
-  switch (k.kind) {
-    case 'resources':
-      body = <ResourceListKrate {...bodyProps} />
-      break
-    case 'detail':
-      body = <DetailKrate {...bodyProps} />
-      break
-    case 'logs':
-      body = <LogsKrate {...bodyProps} />
-      break
-    case 'shell':
-      body = (
-        <Suspense fallback={<div className="muted pad">Loading terminal…</div>}>
-          <ShellKrate {...bodyProps} />
-        </Suspense>
-      )
-      break
-  }
-
   return (
     <section
       className={`krate kind-${k.kind}${k.minimized ? ' minimized' : ''}`}

@@ -18,13 +18,22 @@ function usePeers(provider: SyncProvider): Peer[] {
   const ref = useRef<Peer[]>([])
   const subscribe = useCallback(
     (cb: () => void) => {
+      // Ten people moving their pointers are hundreds of changes a second: render once a frame.
+      let frame = 0
       const on = () => {
-        ref.current = peersOf(provider.awareness.getStates(), provider.doc.clientID)
-        cb()
+        if (frame) return
+        frame = requestAnimationFrame(() => {
+          frame = 0
+          ref.current = peersOf(provider.awareness.getStates(), provider.doc.clientID)
+          cb()
+        })
       }
       provider.awareness.on('change', on)
-      on()
-      return () => provider.awareness.off('change', on)
+      ref.current = peersOf(provider.awareness.getStates(), provider.doc.clientID)
+      return () => {
+        cancelAnimationFrame(frame)
+        provider.awareness.off('change', on)
+      }
     },
     [provider],
   )

@@ -1,0 +1,60 @@
+// Client-side protocol duties of the TypeScript mux client that the real server exercises too
+// rarely to test against it (it pings every 25 s): checked against a scripted peer.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { WebSocketServer, type WebSocket as WS } from 'ws'
+import { connect, SUBPROTOCOL } from '../src/mux/index.ts'
+
+async function scriptedPeer(onConn: (ws: WS) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (ps) => (ps.has(SUBPROTOCOL) ? SUBPROTOCOL : false) })
+  wss.on('connection', onConn)
+  await new Promise<void>((r) => wss.on('listening', () => r()))
+  const addr = wss.address() as { port: number }
+  return {
+    url: `ws://127.0.0.1:${addr.port}/ws`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate()
+        wss.close(() => r())
+      }),
+  }
+}
+
+test('answers the server ping with a pong carrying the same payload', async () => {
+  let pong: Buffer | undefined
+  const got = new Promise<void>((resolve) => {
+    void scriptedPeer((ws) => {
+      ws.on('message', (b: Buffer) => {
+        pong = b
+        resolve()
+      })
+      ws.send(Buffer.from([0x00, 0x05, 0x68, 0x69])) // ping "hi" on channel 0
+    }).then(async (peer) => {
+      const c = await connect(peer.url)
+      await got
+      c.close()
+      await peer.close()
+    })
+  })
+  await got
+  assert.deepEqual([...pong!], [0x00, 0x06, 0x68, 0x69])
+})
+
+test('a server that speaks garbage gets a bad_frame close', async () => {
+  let closeCode = 0
+  const closed = new Promise<void>((resolve) => {
+    void scriptedPeer((ws) => {
+      ws.on('close', (code: number) => {
+        closeCode = code
+        resolve()
+      })
+      ws.send(Buffer.from([0x80])) // truncated channel id
+    }).then(async (peer) => {
+      await connect(peer.url)
+      await closed
+      await peer.close()
+    })
+  })
+  await closed
+  assert.equal(closeCode, 4000)
+})
