@@ -262,7 +262,7 @@ func (c *ControlPlane) run(name string, args []string) error {
 	p, err := startProcess(c.dir, name, filepath.Join(c.bin, name), args, env)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p.cmd != nil {
+	if p.pid() != 0 {
 		c.procs[name] = p
 		c.order = append(c.order, name)
 	}
@@ -433,8 +433,8 @@ func (c *ControlPlane) Pids() []int {
 	defer c.mu.Unlock()
 	var out []int
 	for _, name := range c.order {
-		if p := c.procs[name]; p.cmd != nil && !p.exited() {
-			out = append(out, p.cmd.Process.Pid)
+		if p := c.procs[name]; p.pid() != 0 && !p.exited() {
+			out = append(out, p.pid())
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,8 +22,10 @@ type process struct {
 	env     []string
 	logFile string
 	pidFile string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed by the goroutine that waits for the process
+
+	mu   sync.Mutex // guards cmd and done, which a restart replaces
+	cmd  *exec.Cmd
+	done chan struct{} // closed by the goroutine that waits for the process
 }
 
 // start launches the process, logging to logs/<name>.log and recording its pid in
@@ -54,12 +57,14 @@ func (p *process) start() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("controlplane: start %s: %w", p.name, err)
 	}
-	p.cmd = cmd
-	p.done = make(chan struct{})
-	go func(done chan struct{}) {
+	done := make(chan struct{})
+	go func() {
 		_ = cmd.Wait()
 		close(done)
-	}(p.done)
+	}()
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
 	rec := strconv.Itoa(cmd.Process.Pid) + " " + p.path + "\n"
 	if err := os.WriteFile(p.pidFile, []byte(rec), 0o644); err != nil {
 		return fmt.Errorf("controlplane: %w", err)
@@ -67,9 +72,25 @@ func (p *process) start() error {
 	return nil
 }
 
+// pid is the running process's pid, 0 when it is stopped.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *process) exited() bool {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done == nil {
+		return false
+	}
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	default:
 		return false
@@ -78,24 +99,29 @@ func (p *process) exited() bool {
 
 // stop ends the process group: SIGTERM, then SIGKILL after grace.
 func (p *process) stop(grace time.Duration) error {
-	if p.cmd == nil {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
 		return nil
 	}
-	pid := p.cmd.Process.Pid
+	pid := cmd.Process.Pid
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(grace):
 	}
 	// The group may outlive its leader (children); kill whatever remains of it.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("controlplane: %s (pid %d) did not exit", p.name, pid)
 	}
 	_ = os.Remove(p.pidFile)
+	p.mu.Lock()
 	p.cmd = nil
+	p.mu.Unlock()
 	return nil
 }
 
