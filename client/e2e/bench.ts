@@ -100,9 +100,13 @@ async function main() {
     const loads: number[] = []
     for (let i = 0; i < 8; i++) {
       await page.goto(`/r/${room}`)
-      await page.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 20_000 })
-      await until(async () => (await page.getByTestId('krate').count()) === 50, '50 krates', 20_000)
-      loads.push(await page.evaluate(() => performance.now()))
+      // Checked in the page on every frame; the time is the page's own clock from navigation start.
+      const t = await page.waitForFunction(
+        `(() => document.querySelector('[data-testid="sync-state"][data-synced="true"]') && document.querySelectorAll('[data-testid="krate"]').length === 50 && performance.now())()`,
+        undefined,
+        { polling: 'raf', timeout: 20_000 },
+      )
+      loads.push((await t.jsonValue()) as number)
     }
 
     await until(async () => (await page.getByTestId('remote-cursor').count()) >= 10, '10 remote cursors', 20_000)
