@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,8 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	// client-go's executors report a closed stream through klog as an "Unhandled Error"; that
 	// is how every shell here ends, and the noise would break benchmark result lines.
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	klog.SetLogger(logr.Discard())
 	controlplane.Main(m)
 }
 
