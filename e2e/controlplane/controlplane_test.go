@@ -194,12 +194,21 @@ func TestDemoContent(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	for _, ns := range controlplane.DemoNamespaces {
 		for _, d := range controlplane.DemoDeployments {
-			dep, err := c.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{})
-			if err != nil {
-				t.Fatalf("%s/%s: %v", ns, d, err)
-			}
-			if dep.Status.ReadyReplicas != *dep.Spec.Replicas {
-				t.Errorf("%s/%s: %d of %d ready", ns, d, dep.Status.ReadyReplicas, *dep.Spec.Replicas)
+			// The Deployment's status trails its pods by a moment.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				dep, err := c.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{})
+				if err != nil {
+					t.Fatalf("%s/%s: %v", ns, d, err)
+				}
+				if dep.Status.ReadyReplicas == *dep.Spec.Replicas {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("%s/%s: %d of %d ready", ns, d, dep.Status.ReadyReplicas, *dep.Spec.Replicas)
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 		}
 		for _, check := range []func() error{
