@@ -62,6 +62,7 @@ func (c Config) Validate() error {
 
 type counters struct {
 	lines   prometheus.Counter
+	bytes   prometheus.Counter
 	dropped prometheus.Counter
 	streams prometheus.Gauge
 }
@@ -83,6 +84,9 @@ func New(clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registere
 		lines: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "yard_log_lines_total", Help: "Log lines read from the apiserver for clients.",
 		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yard_log_bytes_total", Help: "Bytes of log text read from the apiserver for clients.",
+		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "yard_log_dropped_lines_total", Help: "Log lines dropped because a client read too slowly.",
 		}),
@@ -91,7 +95,7 @@ func New(clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registere
 		}),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{c.lines, c.dropped, c.streams} {
+		for _, col := range []prometheus.Collector{c.lines, c.bytes, c.dropped, c.streams} {
 			if err := reg.Register(col); err != nil {
 				return nil, fmt.Errorf("logs metrics: %w", err)
 			}

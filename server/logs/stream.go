@@ -381,6 +381,7 @@ func (s *stream) deliver(ctx context.Context, k streamKey, line []byte, after ti
 		return
 	}
 	s.counters.lines.Inc()
+	s.counters.bytes.Add(float64(len(text)))
 	if !t.IsZero() {
 		s.mu.Lock()
 		if cs := s.states[k]; cs != nil && t.After(cs.last) {

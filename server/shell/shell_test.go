@@ -424,3 +424,25 @@ func TestAdminEndsSession(t *testing.T) {
 		t.Fatalf("ending an unknown session: %v", err)
 	}
 }
+
+func TestIdleSessionEnds(t *testing.T) {
+	hub := NewMemoryHub()
+	cfg := DefaultConfig()
+	cfg.Replica, cfg.IdleTimeout, cfg.Heartbeat = "r1", time.Second, 100*time.Millisecond
+	m, err := NewManager(hub, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	info := startSession(t, m, "alice", nil)
+	a := attach(m, info, "alice", RoleDriver)
+	a.ch.waitTerminal(t, "bash$ ")
+	start := time.Now()
+	a.ch.waitControl(t, "idle exit", func(c map[string]any) bool {
+		return c["type"] == "exit" && strings.Contains(fmt.Sprint(c["reason"]), "idle")
+	})
+	if d := time.Since(start); d < 800*time.Millisecond {
+		t.Fatalf("ended after %s, idle timeout 1s", d)
+	}
+	a.stop(t)
+}
