@@ -116,6 +116,65 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await alice.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
   })
 
+  test('watching badges, minimise and resize are shared; following a viewport and opting out', async () => {
+    const id = (await krateIds(alice))[0]!
+    // alice focuses the krate: bob sees her badge on it.
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="krate-titlebar"]`).click({ position: { x: 40, y: 10 } })
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="watching"][data-user="alice"]`).waitFor({ timeout: 10_000 })
+    // Resize from the corner, then minimise: both show up for bob.
+    const onBob = bob.locator(`[data-krate-id="${id}"]`)
+    const w0 = (await onBob.boundingBox())!.width
+    const corner = (await alice.locator(`[data-krate-id="${id}"] [data-testid="krate-resize"]`).boundingBox())!
+    await alice.mouse.move(corner.x + 5, corner.y + 5)
+    await alice.mouse.down()
+    await alice.mouse.move(corner.x + 45, corner.y + 25, { steps: 4 })
+    await alice.mouse.up()
+    await until(async () => Math.abs((await onBob.boundingBox())!.width - w0 - 40) < 3, "bob's copy to widen by 40 px", 10_000)
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="krate-minimize"]`).click()
+    await bob.locator(`[data-krate-id="${id}"][data-minimized="true"]`).waitFor({ timeout: 10_000 })
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="krate-minimize"]`).click()
+    await bob.locator(`[data-krate-id="${id}"][data-minimized="false"]`).waitFor({ timeout: 10_000 })
+
+    // bob follows alice; alice zooms and pans; bob's camera follows.
+    await bob.locator('[data-testid="avatar"][data-user="alice"]').click()
+    await bob.getByTestId('follow-banner').waitFor()
+    const canvasA = alice.getByTestId('canvas')
+    // Over empty canvas (a wheel over a krate's body scrolls the body instead).
+    await alice.mouse.move(40, 860)
+    await alice.mouse.wheel(0, -300)
+    await until(async () => (await canvasA.getAttribute('data-zoom')) !== '1.000', 'alice to zoom', 5_000)
+    const zoomA = await canvasA.getAttribute('data-zoom')
+    await until(async () => (await bob.getByTestId('canvas').getAttribute('data-zoom')) === zoomA, 'bob to follow the zoom', 10_000)
+    // alice opts out: bob stops following and cannot start again.
+    await alice.getByTestId('follow-optout').check()
+    await bob.getByTestId('follow-banner').waitFor({ state: 'detached', timeout: 10_000 })
+    await until(async () => bob.locator('[data-testid="avatar"][data-user="alice"]').isDisabled(), "alice's avatar to be disabled for bob", 10_000)
+    await alice.getByTestId('follow-optout').uncheck()
+    // Back to the default camera for the screenshots and later steps.
+    for (const p of [alice, bob]) {
+      await p.evaluate(() => sessionStorage.clear())
+      await p.reload()
+      await p.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
+    }
+  })
+
+  test('a resource list krate shows live objects with status colours', async () => {
+    const before = await krateIds(alice)
+    await alice.keyboard.press('Control+k')
+    await alice.getByTestId('spotlight-input').fill('deployments')
+    await alice.locator('[data-testid="spotlight-kind"][data-resource="deployments"] [data-testid="spotlight-action"][data-action="list"]').click()
+    const id = await newKrateId(alice, before)
+    const row = alice.locator(`[data-krate-id="${id}"] [data-testid="resource-row"][data-namespace="demo"][data-name="web"]`)
+    await row.waitFor({ timeout: 15_000 })
+    const tone = await row.getByTestId('resource-status').getAttribute('data-tone')
+    assert.ok(['ok', 'warn', 'bad'].includes(tone!), `tone ${tone}`)
+    // bob sees the same krate but only what he may list: team-a, not demo.
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="resource-row"][data-namespace="team-a"]`).first().waitFor({ timeout: 15_000 })
+    assert.equal(await bob.locator(`[data-krate-id="${id}"] [data-testid="resource-row"][data-namespace="demo"]`).count(), 0)
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="krate-close"]`).click()
+    await bob.locator(`[data-krate-id="${id}"]`).waitFor({ state: 'detached', timeout: 10_000 })
+  })
+
   test('a logs krate shows live lines', async () => {
     const before = await krateIds(alice)
     const { name: pod, button } = await spotlight(alice, 'demo web', { kind: 'Pod', namespace: 'demo', namePrefix: 'web-' }, 'logs')
