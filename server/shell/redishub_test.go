@@ -97,3 +97,35 @@ func participantsOf(c map[string]any) []string {
 	}
 	return out
 }
+
+// A Redis restart interrupts the relay, not the session: afterwards output flows to the other
+// replica again and the session is still registered.
+func TestSessionSurvivesRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	h1, h2 := redisHub(t, srv), redisHub(t, srv)
+	m1, m2 := testManager(t, h1, "r1"), testManager(t, h2, "r2")
+	info := startSession(t, m1, "alice", nil)
+	owner := attach(m1, info, "alice", RoleDriver)
+	owner.ch.waitTerminal(t, "bash$ ")
+	bob := attach(m2, info, "bob", RoleObserver)
+	bob.ch.waitControl(t, "joined", func(c map[string]any) bool { return c["type"] == "session" })
+
+	srv.Restart(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		line := "after-restart-" + strings.Repeat("x", i%3)
+		owner.ch.keys(line + "\n")
+		time.Sleep(200 * time.Millisecond)
+		if strings.Contains(bob.ch.terminal(), "after-restart") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no output reached the other replica after the restart; owner saw %q", owner.ch.terminal())
+		}
+	}
+	if _, err := h2.Lookup(context.Background(), info.ID); err != nil {
+		t.Fatalf("session not registered after the restart: %v", err)
+	}
+	owner.stop(t)
+	bob.stop(t)
+}
