@@ -20,41 +20,28 @@ async function scriptedPeer(onConn: (ws: WS) => void): Promise<{ url: string; cl
   }
 }
 
-test('answers the server ping with a pong carrying the same payload', async () => {
-  let pong: Buffer | undefined
-  const got = new Promise<void>((resolve) => {
-    void scriptedPeer((ws) => {
-      ws.on('message', (b: Buffer) => {
-        pong = b
-        resolve()
-      })
-      ws.send(Buffer.from([0x00, 0x05, 0x68, 0x69])) // ping "hi" on channel 0
-    }).then(async (peer) => {
-      const c = await connect(peer.url)
-      await got
-      c.close()
-      await peer.close()
-    })
+test('answers the server ping with a pong carrying the same payload, even one sent at once', async () => {
+  let resolvePong!: (b: Buffer) => void
+  const pong = new Promise<Buffer>((r) => (resolvePong = r))
+  const peer = await scriptedPeer((ws) => {
+    ws.on('message', (b: Buffer) => resolvePong(b))
+    ws.send(Buffer.from([0x00, 0x05, 0x68, 0x69])) // ping "hi" on channel 0, right after the upgrade
   })
-  await got
-  assert.deepEqual([...pong!], [0x00, 0x06, 0x68, 0x69])
+  const c = await connect(peer.url)
+  assert.deepEqual([...(await pong)], [0x00, 0x06, 0x68, 0x69])
+  c.close()
+  await peer.close()
 })
 
 test('a server that speaks garbage gets a bad_frame close', async () => {
-  let closeCode = 0
-  const closed = new Promise<void>((resolve) => {
-    void scriptedPeer((ws) => {
-      ws.on('close', (code: number) => {
-        closeCode = code
-        resolve()
-      })
-      ws.send(Buffer.from([0x80])) // truncated channel id
-    }).then(async (peer) => {
-      await connect(peer.url)
-      await closed
-      await peer.close()
-    })
+  let resolveCode!: (code: number) => void
+  const code = new Promise<number>((r) => (resolveCode = r))
+  const peer = await scriptedPeer((ws) => {
+    ws.on('close', (c: number) => resolveCode(c))
+    ws.send(Buffer.from([0x80])) // a truncated channel id
   })
-  await closed
-  assert.equal(closeCode, 4000)
+  const c = await connect(peer.url)
+  assert.equal(await code, 4000)
+  assert.equal((await c.closed).code, 4000)
+  await peer.close()
 })

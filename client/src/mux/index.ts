@@ -74,6 +74,10 @@ export async function connect(url: string, opts: ConnectOptions = {}): Promise<M
   const u = url.replace(/^http(s?):/, 'ws$1:')
   const ws = new Ctor(u, [SUBPROTOCOL, ...(opts.protocols ?? [])])
   ws.binaryType = 'arraybuffer'
+  // Node's `ws` can deliver a message in the same tick as `open`, before the connection object
+  // below exists: keep such early messages and replay them.
+  const early: unknown[] = []
+  ws.onmessage = (ev) => early.push(ev.data)
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve()
     ws.onerror = () => reject(new Error(`WebSocket to ${u.replace(/ticket=[^&]*/, 'ticket=…')} failed`))
@@ -83,7 +87,7 @@ export async function connect(url: string, opts: ConnectOptions = {}): Promise<M
     ws.close(1002, 'subprotocol')
     throw new Error(`server selected subprotocol "${ws.protocol}", want ${SUBPROTOCOL}`)
   }
-  return new MuxConnection(ws, opts.window ?? DEFAULT_WINDOW)
+  return new MuxConnection(ws, opts.window ?? DEFAULT_WINDOW, early)
 }
 
 /** One multiplexed connection. */
@@ -101,10 +105,11 @@ export class MuxConnection {
   /** Error notices (control "error" messages) received. */
   readonly notices: { channel?: number; code: string; message: string }[] = []
 
-  constructor(ws: Socket, window: number) {
+  constructor(ws: Socket, window: number, early: unknown[] = []) {
     this.ws = ws
     this.window = window
     this.closed = new Promise((r) => (this.resolveClosed = r))
+    for (const data of early) this.onMessage(data)
     ws.onmessage = (ev) => this.onMessage(ev.data)
     ws.onerror = () => {}
     ws.onclose = (ev) => this.onClose(ev.code, ev.reason)
