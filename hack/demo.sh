@@ -12,6 +12,7 @@ cat <<MSG
   Yard demo
   ---------
   URL:        $url
+  Demo room:  $url/r/demo   (open it in two browsers as two users; Ctrl+K finds resources)
   Sign in:    dev login with any name. The local cluster knows
                 alice (cluster-admin), bob (edit + exec in team-a), carol (view in demo);
               group yard-admins makes an admin.
