@@ -88,24 +88,27 @@ func (d *Doc) applyDecoded(u *decodedUpdate) {
 // dropping exact duplicates.
 func mergeClientRefs(a, b []clientRefs) []clientRefs {
 	out := append([]clientRefs(nil), a...)
+	idx := make(map[uint64]int, len(out))
+	for i, c := range out {
+		idx[c.client] = i
+	}
 	for _, cb := range b {
 		found := false
-		for i := range out {
-			if out[i].client == cb.client {
-				m := mergeRefLists(out[i].refs, cb.refs)
-				j := 0
-				for k := 0; k < len(m); k++ {
-					if j > 0 && m[j-1].id.Clock == m[k].id.Clock && m[j-1].length >= m[k].length {
-						continue
-					}
-					m[j] = m[k]
-					j++
+		if i, ok := idx[cb.client]; ok {
+			m := mergeRefLists(out[i].refs, cb.refs)
+			j := 0
+			for k := 0; k < len(m); k++ {
+				if j > 0 && m[j-1].id.Clock == m[k].id.Clock && m[j-1].length >= m[k].length {
+					continue
 				}
-				out[i].refs = m[:j]
-				found = true
+				m[j] = m[k]
+				j++
 			}
+			out[i].refs = m[:j]
+			found = true
 		}
 		if !found {
+			idx[cb.client] = len(out)
 			out = append(out, cb)
 		}
 	}

@@ -243,11 +243,16 @@ func decodeUpdateInto(dec updateDecoder, u *decodedUpdate) (*decodedUpdate, erro
 		if len(refs) == 0 {
 			continue
 		}
+		// A client appears once in updates yjs writes; tolerate repeats
+		// (checked only against the previous block, or all blocks when the
+		// order is not descending, so thousands of clients stay linear).
 		merged := false
-		for k := range u.clients {
-			if u.clients[k].client == client {
-				u.clients[k].refs = mergeRefLists(u.clients[k].refs, refs)
-				merged = true
+		if k := len(u.clients); k > 0 && (u.clients[k-1].client <= client) {
+			for k := range u.clients {
+				if u.clients[k].client == client {
+					u.clients[k].refs = mergeRefLists(u.clients[k].refs, refs)
+					merged = true
+				}
 			}
 		}
 		if !merged {

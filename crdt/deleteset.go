@@ -15,17 +15,34 @@ type clientRanges struct {
 // clients, so a slice beats a map here.
 type deleteSet struct {
 	clients []clientRanges
+	idx     map[uint64]int // index into clients, once there are many
 }
 
 func (ds *deleteSet) add(client, clock, length uint64) {
 	if length == 0 {
 		return
 	}
-	for i := range ds.clients {
-		if ds.clients[i].client == client {
+	if ds.idx != nil {
+		if i, ok := ds.idx[client]; ok {
 			ds.clients[i].ranges = append(ds.clients[i].ranges, dsRange{clock, length})
 			return
 		}
+	} else {
+		for i := range ds.clients {
+			if ds.clients[i].client == client {
+				ds.clients[i].ranges = append(ds.clients[i].ranges, dsRange{clock, length})
+				return
+			}
+		}
+		if len(ds.clients) >= 16 {
+			ds.idx = make(map[uint64]int, len(ds.clients)+1)
+			for i, c := range ds.clients {
+				ds.idx[c.client] = i
+			}
+		}
+	}
+	if ds.idx != nil {
+		ds.idx[client] = len(ds.clients)
 	}
 	if n := len(ds.clients); n < cap(ds.clients) {
 		ds.clients = ds.clients[:n+1]
@@ -40,6 +57,7 @@ func (ds *deleteSet) add(client, clock, length uint64) {
 // sortAndMerge sorts ranges by clock, merges overlapping and adjacent ones,
 // and orders clients descending (the wire order).
 func (ds *deleteSet) sortAndMerge() {
+	ds.idx = nil // clients are reordered
 	for ci := range ds.clients {
 		rs := ds.clients[ci].ranges
 		if len(rs) > 1 {

@@ -33,11 +33,9 @@ type Doc struct {
 	// Reused scratch space for integration.
 	scratchBefore   []*Item
 	scratchConflict []*Item
-	scratchState    []clientClock
 	scratchDec      v1Decoder
 	scratchUpdate   decodedUpdate
 	scratchCursors  []refCursor
-	scratchOrder    []uint64
 	scratchStack    []stackEntry
 	txBuf           Transaction
 	conflictSets    struct{ before, conflicting map[*Item]struct{} }
@@ -105,8 +103,9 @@ func (d *Doc) OnUpdate(fn func(update []byte)) (cancel func()) {
 type Transaction struct {
 	doc          *Doc
 	local        bool
-	before       []clientClock // state before the transaction of every client it added structs to
-	ds           deleteSet     // what this transaction deleted
+	before       []clientClock  // state before the transaction of every client it added structs to
+	beforeIdx    map[uint64]int // index into before, once it is long
+	ds           deleteSet      // what this transaction deleted
 	mergeStructs []*Item
 }
 
@@ -117,27 +116,46 @@ type clientClock struct {
 
 // beforeState returns the client's clock when the transaction started.
 func (tx *Transaction) beforeState(client uint64) uint64 {
-	for _, b := range tx.before {
-		if b.client == client {
-			return b.clock
-		}
+	if i := tx.beforeIndex(client); i >= 0 {
+		return tx.before[i].clock
 	}
 	return tx.doc.store.state(client)
 }
 
-// noteClient records the client's state before the transaction adds to it.
-func (tx *Transaction) noteClient(client uint64, state uint64) {
-	for _, b := range tx.before {
+func (tx *Transaction) beforeIndex(client uint64) int {
+	if tx.beforeIdx != nil {
+		if i, ok := tx.beforeIdx[client]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, b := range tx.before {
 		if b.client == client {
-			return
+			return i
 		}
 	}
+	return -1
+}
+
+// noteClient records the client's state before the transaction adds to it.
+func (tx *Transaction) noteClient(client uint64, state uint64) {
+	if tx.beforeIndex(client) >= 0 {
+		return
+	}
 	tx.before = append(tx.before, clientClock{client, state})
+	if tx.beforeIdx != nil {
+		tx.beforeIdx[client] = len(tx.before) - 1
+	} else if len(tx.before) > 16 {
+		tx.beforeIdx = make(map[uint64]int, len(tx.before))
+		for i, b := range tx.before {
+			tx.beforeIdx[b.client] = i
+		}
+	}
 }
 
 // Transact runs fn in a transaction. Writes made through tx are emitted as
 // one update to OnUpdate observers when fn returns. Nested calls join the
-// outer transaction.
+// outer transaction. tx is valid only while fn runs.
 func (d *Doc) Transact(fn func(tx *Transaction)) {
 	d.transact(true, fn)
 }
@@ -160,10 +178,12 @@ func (tx *Transaction) reset(d *Doc, local bool) {
 	tx.doc = d
 	tx.local = local
 	tx.before = tx.before[:0]
+	tx.beforeIdx = nil
 	for i := range tx.ds.clients {
 		tx.ds.clients[i].ranges = tx.ds.clients[i].ranges[:0]
 	}
 	tx.ds.clients = tx.ds.clients[:0]
+	tx.ds.idx = nil
 	clear(tx.mergeStructs)
 	tx.mergeStructs = tx.mergeStructs[:0]
 }

@@ -1,5 +1,7 @@
 package crdt
 
+import "sort"
+
 // getMissing resolves an item's references against the store. It returns
 // the client whose structs are missing (and false) when a dependency has
 // not arrived yet; otherwise it links left/right and the parent.
@@ -288,6 +290,8 @@ type refCursor struct {
 	client uint64
 	refs   []*Item
 	i      int
+	state  uint64 // the client's state as integration proceeds
+	known  bool   // state is set
 }
 
 type stackEntry struct {
@@ -308,43 +312,34 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 	for _, r := range refs {
 		cursors = append(cursors, refCursor{client: r.client, refs: r.refs})
 	}
-	// Process clients in descending order: sort ascending, pop from the end.
-	for i := 1; i < len(cursors); i++ {
-		for j := i; j > 0 && cursors[j-1].client > cursors[j].client; j-- {
-			cursors[j-1], cursors[j] = cursors[j], cursors[j-1]
-		}
-	}
-	order := d.scratchOrder[:0]
-	for i := range cursors {
-		order = append(order, cursors[i].client)
+	// Clients are processed in descending order: sort ascending and take
+	// from the end; find is a binary search, so updates touching thousands
+	// of clients stay fast.
+	if len(cursors) > 1 {
+		sort.Slice(cursors, func(i, j int) bool { return cursors[i].client < cursors[j].client })
 	}
 	stack := d.scratchStack[:0]
-	state := d.scratchState[:0]
 	var rest *pendingStructs
 	defer func() {
 		clear(cursors)
 		d.scratchCursors = cursors[:0]
-		d.scratchOrder = order[:0]
 		clear(stack[:cap(stack)])
 		d.scratchStack = stack[:0]
-		d.scratchState = state[:0]
 	}()
 
 	find := func(client uint64) *refCursor {
-		for i := range cursors {
-			if cursors[i].client == client {
-				return &cursors[i]
-			}
+		i := sort.Search(len(cursors), func(i int) bool { return cursors[i].client >= client })
+		if i < len(cursors) && cursors[i].client == client {
+			return &cursors[i]
 		}
 		return nil
 	}
+	top := len(cursors) - 1
 	nextTarget := func() *refCursor {
-		for len(order) > 0 {
-			c := find(order[len(order)-1])
-			if c != nil && c.i < len(c.refs) {
+		for ; top >= 0; top-- {
+			if c := &cursors[top]; c.i < len(c.refs) {
 				return c
 			}
-			order = order[:len(order)-1]
 		}
 		return nil
 	}
@@ -377,33 +372,8 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 			rest.clients = append(rest.clients, clientRefs{c.client, append([]*Item(nil), c.refs[from:]...)})
 			c.refs = nil
 			c.i = 0
-			for k, o := range order {
-				if o == c.client {
-					order = append(order[:k], order[k+1:]...)
-					break
-				}
-			}
 		}
 		stack = stack[:0]
-	}
-	localState := func(client uint64) uint64 {
-		for _, s := range state {
-			if s.client == client {
-				return s.clock
-			}
-		}
-		st := store.state(client)
-		state = append(state, clientClock{client, st})
-		return st
-	}
-	setState := func(client, clock uint64) {
-		for i := range state {
-			if state[i].client == client {
-				state[i].clock = clock
-				return
-			}
-		}
-		state = append(state, clientClock{client, clock})
 	}
 
 	cur := nextTarget()
@@ -415,7 +385,11 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 	for {
 		it := head.it
 		if !it.isSkip() {
-			local := localState(it.id.Client)
+			c := find(it.id.Client)
+			if !c.known {
+				c.state, c.known = store.state(it.id.Client), true
+			}
+			local := c.state
 			if it.id.Clock > local {
 				stack = append(stack, head)
 				updateMissing(it.id.Client, it.id.Clock-1)
@@ -435,7 +409,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 					}
 				} else {
 					tx.integrate(it, int(local-it.id.Clock))
-					setState(it.id.Client, it.id.Clock+uint64(it.length))
+					c.state = it.id.Clock + uint64(it.length)
 				}
 			}
 		}
