@@ -144,6 +144,11 @@ func (k *Kind) prepare(ctx context.Context, u identity.User, r Request, block bo
 	window := time.Duration(0)
 	if !r.Workload.IsZero() || r.AllContainers {
 		window = k.cfg.MergeWindow
+		if !r.Follow {
+			// Everything asked for is finite: hold lines until every stream has been read
+			// (or the buffer is half full), so the merge is exact.
+			window = time.Hour
+		}
 	}
 	out := newPending(k.cfg.MaxLines, k.cfg.MaxBytes, window, block)
 	return newStream(r, clients.Typed, out, k.log, k.counters), nil

@@ -326,6 +326,28 @@ func TestLogPermissionsAndDownload(t *testing.T) {
 			t.Fatalf("line without a timestamp: %q", l)
 		}
 	}
+	// A workload's file merges its pods' lines by time.
+	resp, body = s.do(t, http.MethodGet, alice, "/api/logs/download?namespace=demo&workload=deployment/web&tailLines=10&timestamps=true")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("workload download: %d %s", resp.StatusCode, body)
+	}
+	got = strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	pods := map[string]bool{}
+	var prev time.Time
+	for _, l := range got {
+		ts, rest, _ := strings.Cut(l, " ")
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || tm.Before(prev) {
+			t.Fatalf("workload download out of time order at %q (previous %s)", l, prev)
+		}
+		prev = tm
+		if p, _, ok := strings.Cut(strings.TrimPrefix(rest, "["), "/"); ok {
+			pods[p] = true
+		}
+	}
+	if len(got) != 20 || len(pods) != 2 {
+		t.Fatalf("workload download: %d lines from %d pods, want 20 from 2:\n%s", len(got), len(pods), body)
+	}
 	resp, _ = s.do(t, http.MethodGet, alice, "/api/logs/download?namespace=demo&pod=no-such-pod")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("download of a missing pod: %d", resp.StatusCode)
