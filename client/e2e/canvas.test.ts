@@ -82,7 +82,7 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await bob.locator('[data-testid="avatar"][data-user="alice"]').waitFor({ timeout: 10_000 })
 
     const before = await krateIds(alice)
-    const { button } = await spotlight(alice, 'web', { kind: 'Deployment', namespace: 'demo', name: 'web' }, 'details')
+    const { button } = await spotlight(alice, 'web', { kind: 'deployments', namespace: 'demo', name: 'web' }, 'details')
     await button.click()
     const id = await newKrateId(alice, before)
     const onBob = bob.locator(`[data-testid="krate"][data-krate-id="${id}"]`)
@@ -177,7 +177,7 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
 
   test('a logs krate shows live lines', async () => {
     const before = await krateIds(alice)
-    const { name: pod, button } = await spotlight(alice, 'demo web', { kind: 'Pod', namespace: 'demo', namePrefix: 'web-' }, 'logs')
+    const { name: pod, button } = await spotlight(alice, 'demo web', { kind: 'pods', namespace: 'demo', namePrefix: 'web-' }, 'logs')
     await button.click()
     const id = await newKrateId(alice, before)
     const lines = alice.locator(`[data-krate-id="${id}"] [data-testid="log-line"]`)
@@ -193,7 +193,7 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
 
   test('a shell krate runs a command and a second user joins it as observer', async () => {
     const before = await krateIds(alice)
-    const { button } = await spotlight(alice, 'team-a web', { kind: 'Pod', namespace: 'team-a', namePrefix: 'web-' }, 'shell')
+    const { button } = await spotlight(alice, 'team-a web', { kind: 'pods', namespace: 'team-a', namePrefix: 'web-' }, 'shell')
     await button.click()
     const id = await newKrateId(alice, before)
     const term = alice.locator(`[data-krate-id="${id}"] [data-testid="terminal"]`)
@@ -240,12 +240,12 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
   test('a user without exec rights sees the shell action disabled with the reason', async () => {
     const { page: carol, ctx } = await signIn(browser, yard.url, 'carol')
     await openRoom(carol)
-    const { button } = await spotlight(carol, 'demo web', { kind: 'Pod', namespace: 'demo', namePrefix: 'web-' }, 'shell')
+    const { button } = await spotlight(carol, 'demo web', { kind: 'pods', namespace: 'demo', namePrefix: 'web-' }, 'shell')
     await until(async () => (await button.getAttribute('title'))?.includes('shell'), 'the permission answer', 10_000)
     assert.equal(await button.isDisabled(), true)
     assert.match((await button.getAttribute('title'))!, /not let you open a shell/)
     // Logs are allowed for carol in demo.
-    const logs = carol.locator('[data-testid="spotlight-result"][data-kind="Pod"][data-namespace="demo"] [data-action="logs"]').first()
+    const logs = carol.locator('[data-testid="spotlight-result"][data-kind="pods"][data-namespace="demo"] [data-action="logs"]').first()
     assert.equal(await logs.isDisabled(), false)
     if (SCREENSHOTS) await carol.screenshot({ path: join(SCREENSHOTS, 'spotlight.png') })
     await ctx.close()

@@ -90,7 +90,7 @@ export function Spotlight({ open, onClose, awareness }: { open: boolean; onClose
         <ul className="spotlight-results">
           {index === null && <li className="muted">Indexing the cluster…</li>}
           {kinds.map((k, i) => (
-            <li key={k.resource} className={i === sel ? 'selected' : ''} data-testid="spotlight-kind" data-kind={k.kind} data-resource={k.resource}>
+            <li key={k.resource} className={i === sel ? 'selected' : ''} data-testid="spotlight-kind" data-kind={k.resource} data-resource={k.resource} data-k8s-kind={k.kind}>
               <span className="kind-tag">{k.kind}</span>
               <span className="grow">all {k.resource}</span>
               <button data-testid="spotlight-action" data-action="list" onClick={() => (openKrate('resources', { kind: k.resource, namespace: '' }), onClose())}>
@@ -103,8 +103,9 @@ export function Spotlight({ open, onClose, awareness }: { open: boolean; onClose
               key={`${r.resource}/${r.namespace}/${r.name}`}
               className={i + kinds.length === sel ? 'selected' : ''}
               data-testid="spotlight-result"
-              data-kind={r.kind}
+              data-kind={r.resource}
               data-resource={r.resource}
+              data-k8s-kind={r.kind}
               data-name={r.name}
               data-namespace={r.namespace}
             >
