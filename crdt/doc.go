@@ -1,10 +1,24 @@
 // Package crdt is a Yjs 13.6-compatible CRDT document engine in pure Go.
 //
-// A Doc holds the same structures as a yjs Y.Doc: per-client sorted runs of
-// items linked into lists (YATA), map chains, delete sets, pending updates
-// and garbage collection of deleted content. Updates in the v1 and v2 wire
-// formats are exchanged byte-compatibly with yjs peers, and root Map, Array
-// and Text types (with nested types) can be read and written from Go.
+// A Doc holds the same structures as a yjs Y.Doc, so it exchanges updates
+// byte-compatibly with yjs peers (v1 on the wire, v2 for compact storage)
+// and encodes documents to the same bytes yjs does:
+//
+//   - the struct store: per client, a clock-sorted slice of items with no
+//     gaps, searched by binary search (findIndex);
+//   - items linked into their parent type's list (YATA, integrate.go) or
+//     map chain, split when an edit lands inside one and merged back after
+//     each transaction, as yjs does, so documents stay as compact as yjs's;
+//   - delete sets, garbage collection of deleted content (content becomes
+//     ContentDeleted; the children of deleted types become GC structs);
+//   - pending structs and deletions that wait for missing dependencies and
+//     are retried when they arrive (and relayed by EncodeStateAsUpdate).
+//
+// An update is decoded and validated completely before anything is
+// integrated, so a malformed update changes nothing. Root Map, Array and
+// Text types, nested types, and read access to XML types are available
+// from Go; writes happen inside Doc.Transact, and OnUpdate observers get
+// the v1 update each transaction produced.
 //
 // Values read from a document (Get, ToJSON) share memory with it: treat
 // them as read-only. A Doc is not safe for concurrent use; callers
