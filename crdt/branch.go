@@ -18,16 +18,16 @@ const (
 	typeUnknown     = -1 // a root whose type the application has not named yet
 )
 
-// Branch is the shared state of every Y type: a list of items (arrays,
+// branch is the shared state of every Y type: a list of items (arrays,
 // text, XML children) and a map of keys to the newest item of each key.
-type Branch struct {
+type branch struct {
 	doc      *Doc
-	item     *Item // the item holding this type; nil for a root
+	item     *item // the item holding this type; nil for a root
 	name     string
 	typeRef  int8
 	nodeName string
-	start    *Item
-	mp       map[string]*Item
+	start    *item
+	mp       map[string]*item
 	keys     []string // map keys in first-set order (JavaScript Map order)
 	length   int      // countable, undeleted length of the list
 
@@ -35,13 +35,13 @@ type Branch struct {
 
 	// A position cache for index lookups in long lists and text: markItem's
 	// start index among countable, undeleted units is markIndex.
-	markItem  *Item
+	markItem  *item
 	markIndex int
 }
 
-func (b *Branch) setMapEntry(key string, it *Item) {
+func (b *branch) setMapEntry(key string, it *item) {
 	if b.mp == nil {
-		b.mp = make(map[string]*Item)
+		b.mp = make(map[string]*item)
 	}
 	if _, ok := b.mp[key]; !ok {
 		b.keys = append(b.keys, key)
@@ -49,17 +49,17 @@ func (b *Branch) setMapEntry(key string, it *Item) {
 	b.mp[key] = it
 }
 
-func (d *Doc) root(name string) *Branch {
+func (d *Doc) root(name string) *branch {
 	b := d.share[name]
 	if b == nil {
-		b = &Branch{doc: d, name: name, typeRef: typeUnknown}
+		b = &branch{doc: d, name: name, typeRef: typeUnknown}
 		d.share[name] = b
 		d.order = append(d.order, name)
 	}
 	return b
 }
 
-func (d *Doc) typedRoot(name string, ref int8) *Branch {
+func (d *Doc) typedRoot(name string, ref int8) *branch {
 	// Names travel as UTF-8; peers see invalid bytes as U+FFFD.
 	b := d.root(strings.ToValidUTF8(name, "\uFFFD"))
 	if b.typeRef == typeUnknown {
@@ -106,7 +106,7 @@ func (d *Doc) MarshalJSON() ([]byte, error) {
 }
 
 // toJSON returns the ordered JSON value of a type (lib0.Object for maps).
-func (b *Branch) toJSON() any {
+func (b *branch) toJSON() any {
 	switch b.typeRef {
 	case typeMap, typeXmlHook:
 		return b.mapJSON()
@@ -150,7 +150,7 @@ func (b *Branch) toJSON() any {
 	return b.listJSON()
 }
 
-func (b *Branch) mapJSON() lib0.Object {
+func (b *branch) mapJSON() lib0.Object {
 	o := make(lib0.Object, 0, len(b.keys))
 	for _, k := range b.keys {
 		it := b.mp[k]
@@ -162,7 +162,7 @@ func (b *Branch) mapJSON() lib0.Object {
 	return o
 }
 
-func (b *Branch) listJSON() []any {
+func (b *branch) listJSON() []any {
 	out := []any{}
 	for n := b.start; n != nil; n = n.right {
 		if n.deleted() || !n.countable() {
@@ -175,7 +175,7 @@ func (b *Branch) listJSON() []any {
 	return out
 }
 
-func (b *Branch) text() string {
+func (b *branch) text() string {
 	var s []byte
 	for n := b.start; n != nil; n = n.right {
 		if !n.deleted() && n.kind == kindString {
@@ -188,7 +188,7 @@ func (b *Branch) text() string {
 // itemValue returns the i-th value of an item's content as yjs's
 // getContent()[i] would: Y types come back as *Map, *Array, *Text or the
 // XML wrappers.
-func itemValue(it *Item, i int) any {
+func itemValue(it *item, i int) any {
 	switch it.kind {
 	case kindAny, kindJSON:
 		return it.ext.vals[i]
@@ -226,7 +226,7 @@ func stringUnitAt(b []byte, i int) string {
 	return ""
 }
 
-func wrapBranch(t *Branch) any {
+func wrapBranch(t *branch) any {
 	switch t.typeRef {
 	case typeMap, typeXmlHook:
 		return &Map{t}

@@ -174,7 +174,7 @@ func (v *v1Decoder) readJSON() (any, error) {
 // clientRefs are one client's decoded structs, consecutive in clock order.
 type clientRefs struct {
 	client uint64
-	refs   []*Item
+	refs   []*item
 }
 
 // decodedUpdate is an update read fully into memory and validated.
@@ -223,11 +223,11 @@ func decodeUpdateInto(dec updateDecoder, u *decodedUpdate) (*decodedUpdate, erro
 			return nil, errMalformed("struct count exceeds input")
 		}
 		budget -= int(ns)
-		var refs []*Item
+		var refs []*item
 		if k := len(u.clients); k < cap(u.clients) && cap(u.clients[:k+1][k].refs) >= int(ns) {
 			refs = u.clients[:k+1][k].refs[:0]
 		} else {
-			refs = make([]*Item, 0, min(ns, 1024))
+			refs = make([]*item, 0, min(ns, 1024))
 		}
 		for j := uint64(0); j < ns; j++ {
 			it, err := readStruct(dec, client, clock)
@@ -265,7 +265,7 @@ func decodeUpdateInto(dec updateDecoder, u *decodedUpdate) (*decodedUpdate, erro
 	return u, nil
 }
 
-func readStruct(dec updateDecoder, client, clock uint64) (*Item, error) {
+func readStruct(dec updateDecoder, client, clock uint64) (*item, error) {
 	info, err := dec.readInfo()
 	if err != nil {
 		return nil, err
@@ -280,7 +280,7 @@ func readStruct(dec updateDecoder, client, clock uint64) (*Item, error) {
 		if l == 0 || l > maxClock {
 			return nil, errMalformed("GC length %d", l)
 		}
-		return &Item{id: id, length: int(l), kind: kindGC, flags: fDeleted}, nil
+		return &item{id: id, length: int(l), kind: kindGC, flags: fDeleted}, nil
 	case kindSkip:
 		l, err := dec.rest().ReadVarUint()
 		if err != nil {
@@ -289,9 +289,9 @@ func readStruct(dec updateDecoder, client, clock uint64) (*Item, error) {
 		if l == 0 || l > maxClock {
 			return nil, errMalformed("skip length %d", l)
 		}
-		return &Item{id: id, length: int(l), kind: kindSkip}, nil
+		return &item{id: id, length: int(l), kind: kindSkip}, nil
 	}
-	it := &Item{id: id}
+	it := &item{id: id}
 	if info&0x80 != 0 {
 		if it.origin, err = dec.readLeftID(); err != nil {
 			return nil, err
@@ -349,7 +349,7 @@ func readStruct(dec updateDecoder, client, clock uint64) (*Item, error) {
 	return it, nil
 }
 
-func readContent(dec updateDecoder, it *Item, kind byte) error {
+func readContent(dec updateDecoder, it *item, kind byte) error {
 	it.kind = kind
 	var err error
 	switch kind {
@@ -431,7 +431,7 @@ func readContent(dec updateDecoder, it *Item, kind byte) error {
 		if ref > typeXmlText {
 			return errMalformed("unknown type ref %d", ref)
 		}
-		b := &Branch{typeRef: int8(ref)}
+		b := &branch{typeRef: int8(ref)}
 		if ref == typeXmlElement || ref == typeXmlHook {
 			if b.nodeName, err = dec.readKey(); err != nil {
 				return err
@@ -458,8 +458,8 @@ func readContent(dec updateDecoder, it *Item, kind byte) error {
 }
 
 // mergeRefLists merges two clock-sorted ref lists of one client.
-func mergeRefLists(a, b []*Item) []*Item {
-	out := make([]*Item, 0, len(a)+len(b))
+func mergeRefLists(a, b []*item) []*item {
+	out := make([]*item, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		if j >= len(b) || (i < len(a) && a[i].id.Clock <= b[j].id.Clock) {
@@ -493,7 +493,7 @@ func writeStructs(enc updateEncoder, c *clientStructs, clock uint64) {
 }
 
 // writeStruct writes one struct from offset on.
-func writeStruct(enc updateEncoder, it *Item, offset int) {
+func writeStruct(enc updateEncoder, it *item, offset int) {
 	switch it.kind {
 	case kindGC:
 		enc.writeInfo(kindGC)
@@ -551,7 +551,7 @@ func writeStruct(enc updateEncoder, it *Item, offset int) {
 	writeContent(enc, it, offset)
 }
 
-func writeContent(enc updateEncoder, it *Item, offset int) {
+func writeContent(enc updateEncoder, it *item, offset int) {
 	switch it.kind {
 	case kindDeleted:
 		enc.writeLen(uint64(it.length - offset))

@@ -28,7 +28,11 @@ package crdt
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"sort"
+
+	"github.com/yardhq/yard/crdt/lib0"
 )
 
 // Doc is a Yjs document.
@@ -36,7 +40,7 @@ type Doc struct {
 	clientID uint64
 	gc       bool
 	store    structStore
-	share    map[string]*Branch
+	share    map[string]*branch
 	order    []string // root names in creation order (doc.toJSON order)
 	pending  *pendingStructs
 	pendDS   deleteSet
@@ -45,14 +49,14 @@ type Doc struct {
 	nextObs  int
 
 	// Reused scratch space for integration.
-	scratchBefore   []*Item
-	scratchConflict []*Item
+	scratchBefore   []*item
+	scratchConflict []*item
 	scratchDec      v1Decoder
 	scratchUpdate   decodedUpdate
 	scratchCursors  []refCursor
 	scratchStack    []stackEntry
 	txBuf           Transaction
-	conflictSets    struct{ before, conflicting map[*Item]struct{} }
+	conflictSets    struct{ before, conflicting map[*item]struct{} }
 }
 
 type updateObserver struct {
@@ -70,15 +74,28 @@ type Options struct {
 	DisableGC bool
 }
 
+// ErrInvalidOptions is wrapped by Options.Validate errors.
+var ErrInvalidOptions = errors.New("crdt: invalid options")
+
+// Validate checks that the options describe a document JavaScript peers can
+// read.
+func (o Options) Validate() error {
+	if o.ClientID > lib0.MaxSafeInteger {
+		return fmt.Errorf("%w: client ID %d is above 2^53-1", ErrInvalidOptions, o.ClientID)
+	}
+	return nil
+}
+
 // NewDoc returns an empty document with a random client ID below 2^32.
 func NewDoc() *Doc { return NewDocWithOptions(Options{}) }
 
 // NewDocWithClientID returns an empty document writing as client id.
 func NewDocWithClientID(id uint64) *Doc { return NewDocWithOptions(Options{ClientID: id}) }
 
-// NewDocWithOptions returns an empty document configured by o.
+// NewDocWithOptions returns an empty document configured by o, which should
+// pass Validate.
 func NewDocWithOptions(o Options) *Doc {
-	d := &Doc{clientID: o.ClientID, gc: !o.DisableGC, share: map[string]*Branch{}}
+	d := &Doc{clientID: o.ClientID, gc: !o.DisableGC, share: map[string]*branch{}}
 	if d.clientID == 0 {
 		d.clientID = randomClientID()
 	}
@@ -120,7 +137,7 @@ type Transaction struct {
 	before       []clientClock  // state before the transaction of every client it added structs to
 	beforeIdx    map[uint64]int // index into before, once it is long
 	ds           deleteSet      // what this transaction deleted
-	mergeStructs []*Item
+	mergeStructs []*item
 }
 
 type clientClock struct {
@@ -321,7 +338,7 @@ func (d *Doc) tryGCDeleteSet(ds *deleteSet) {
 
 // gcItem drops a deleted item's content. Items inside a garbage-collected
 // type become GC structs.
-func (d *Doc) gcItem(it *Item, parentGCd bool) {
+func (d *Doc) gcItem(it *item, parentGCd bool) {
 	if t := it.typ(); t != nil {
 		for c := t.start; c != nil; {
 			next := c.right

@@ -281,3 +281,15 @@ func TestInvalidUTF8IsStoredAsPeersSeeIt(t *testing.T) {
 		t.Errorf("local %s, peer %s", a, b)
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	if err := (Options{ClientID: 1 << 53}).Validate(); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("2^53 accepted: %v", err)
+	}
+	if err := (Options{ClientID: 1<<53 - 1}).Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := (Options{}).Validate(); err != nil {
+		t.Error(err)
+	}
+}

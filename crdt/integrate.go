@@ -5,7 +5,7 @@ import "sort"
 // getMissing resolves an item's references against the store. It returns
 // the client whose structs are missing (and false) when a dependency has
 // not arrived yet; otherwise it links left/right and the parent.
-func (tx *Transaction) getMissing(it *Item) (uint64, bool) {
+func (tx *Transaction) getMissing(it *item) (uint64, bool) {
 	store := &tx.doc.store
 	if it.hasOrigin() && it.origin.Client != it.id.Client && it.origin.Clock >= store.state(it.origin.Client) {
 		return it.origin.Client, true
@@ -57,20 +57,20 @@ func (tx *Transaction) getMissing(it *Item) (uint64, bool) {
 	return 0, false
 }
 
-func (it *Item) setParentSubFrom(n *Item) {
+func (it *item) setParentSubFrom(n *item) {
 	it.parentSub = n.parentSub
 	it.flags = it.flags&^fParentSub | n.flags&fParentSub
 }
 
 // integrate links a resolved item into its parent's list (YATA) and adds it
 // to the store. offset > 0 integrates only the part from that clock on.
-func (tx *Transaction) integrate(it *Item, offset int) {
+func (tx *Transaction) integrate(it *item, offset int) {
 	if offset > 0 {
 		it.id.Clock += uint64(offset)
 		it.left = tx.cleanEnd(ID{it.id.Client, it.id.Clock - 1})
 		it.origin = it.left.lastID()
 		it.flags |= fOrigin
-		tail := &Item{}
+		tail := &item{}
 		it.spliceContent(tail, offset)
 		it.str = tail.str
 		if tail.ext != nil {
@@ -82,7 +82,7 @@ func (tx *Transaction) integrate(it *Item, offset int) {
 		}
 	}
 	if it.parent == nil {
-		gc := &Item{id: it.id, length: it.length, kind: kindGC, flags: fDeleted}
+		gc := &item{id: it.id, length: it.length, kind: kindGC, flags: fDeleted}
 		tx.addStruct(gc)
 		return
 	}
@@ -95,7 +95,7 @@ func (tx *Transaction) integrate(it *Item, offset int) {
 		it.right = it.left.right
 		it.left.right = it
 	} else {
-		var r *Item
+		var r *item
 		if it.hasParentSub() {
 			r = parent.mp[it.parentSub]
 			for r != nil && r.left != nil {
@@ -138,9 +138,9 @@ func (tx *Transaction) integrate(it *Item, offset int) {
 
 // resolveConflict finds it's left neighbour among concurrent insertions
 // between origin and rightOrigin (the YATA rule yjs implements).
-func (tx *Transaction) resolveConflict(it *Item) {
+func (tx *Transaction) resolveConflict(it *item) {
 	left := it.left
-	var o *Item
+	var o *item
 	if left != nil {
 		o = left.right
 	} else if it.hasParentSub() {
@@ -159,7 +159,7 @@ func (tx *Transaction) resolveConflict(it *Item) {
 	before := tx.doc.scratchBefore[:0]
 	conflicting := tx.doc.scratchConflict[:0]
 	useSets := false
-	contains := func(s []*Item, m map[*Item]struct{}, x *Item) bool {
+	contains := func(s []*item, m map[*item]struct{}, x *item) bool {
 		if useSets {
 			_, ok := m[x]
 			return ok
@@ -183,8 +183,8 @@ func (tx *Transaction) resolveConflict(it *Item) {
 		if !useSets && len(before) > 32 {
 			useSets = true
 			if sets.before == nil {
-				sets.before = map[*Item]struct{}{}
-				sets.conflicting = map[*Item]struct{}{}
+				sets.before = map[*item]struct{}{}
+				sets.conflicting = map[*item]struct{}{}
 			}
 			for _, e := range before {
 				sets.before[e] = struct{}{}
@@ -237,7 +237,7 @@ func sameOptID(ha bool, a ID, hb bool, b ID) bool {
 }
 
 // addStruct appends a struct at its client's state.
-func (tx *Transaction) addStruct(it *Item) {
+func (tx *Transaction) addStruct(it *item) {
 	c := tx.doc.store.getOrCreate(it.id.Client)
 	st := c.state()
 	tx.noteClient(it.id.Client, st)
@@ -246,7 +246,7 @@ func (tx *Transaction) addStruct(it *Item) {
 
 // deleteItem marks an item deleted, recording it in the transaction's
 // delete set; deleting a type deletes everything in it.
-func (tx *Transaction) deleteItem(it *Item) {
+func (tx *Transaction) deleteItem(it *item) {
 	if it.deleted() {
 		return
 	}
@@ -288,14 +288,14 @@ type pendingStructs struct {
 
 type refCursor struct {
 	client uint64
-	refs   []*Item
+	refs   []*item
 	i      int
 	state  uint64 // the client's state as integration proceeds
 	known  bool   // state is set
 }
 
 type stackEntry struct {
-	it  *Item
+	it  *item
 	idx int
 }
 
@@ -369,7 +369,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 					from = e2.idx
 				}
 			}
-			rest.clients = append(rest.clients, clientRefs{c.client, append([]*Item(nil), c.refs[from:]...)})
+			rest.clients = append(rest.clients, clientRefs{c.client, append([]*item(nil), c.refs[from:]...)})
 			c.refs = nil
 			c.i = 0
 		}

@@ -43,16 +43,16 @@ const (
 	parentItem        // the type held by the item with parentID
 )
 
-// Item is one struct of the store: an item of content, or (kind GC) a run
+// item is one struct of the store: an item of content, or (kind GC) a run
 // of garbage-collected clocks, or (kind Skip, only in decoded updates) a hole.
 // Rarely used fields live in ext so the common text and deleted items stay small.
-type Item struct {
+type item struct {
 	id          ID
 	origin      ID
 	rightOrigin ID
 	length      int
-	left, right *Item
-	parent      *Branch
+	left, right *item
+	parent      *branch
 	parentSub   string
 	str         []byte // String: UTF-8 text; Binary: bytes; Doc: guid
 	ext         *itemExt
@@ -63,35 +63,35 @@ type Item struct {
 type itemExt struct {
 	vals       []any   // Any and JSON values; the single value of Embed, Format, Doc options
 	key        string  // Format key
-	typ        *Branch // Type content
+	typ        *branch // Type content
 	parentName string  // decoded parent root name
 	parentID   ID      // decoded parent item
 	parentKind uint8
 }
 
-func (it *Item) x() *itemExt {
+func (it *item) x() *itemExt {
 	if it.ext == nil {
 		it.ext = &itemExt{}
 	}
 	return it.ext
 }
 
-func (it *Item) deleted() bool      { return it.flags&fDeleted != 0 }
-func (it *Item) isGC() bool         { return it.kind == kindGC }
-func (it *Item) isSkip() bool       { return it.kind == kindSkip }
-func (it *Item) hasParentSub() bool { return it.flags&fParentSub != 0 }
-func (it *Item) hasOrigin() bool    { return it.flags&fOrigin != 0 }
-func (it *Item) hasRight() bool     { return it.flags&fRightOrigin != 0 }
-func (it *Item) keep() bool         { return it.flags&fKeep != 0 }
+func (it *item) deleted() bool      { return it.flags&fDeleted != 0 }
+func (it *item) isGC() bool         { return it.kind == kindGC }
+func (it *item) isSkip() bool       { return it.kind == kindSkip }
+func (it *item) hasParentSub() bool { return it.flags&fParentSub != 0 }
+func (it *item) hasOrigin() bool    { return it.flags&fOrigin != 0 }
+func (it *item) hasRight() bool     { return it.flags&fRightOrigin != 0 }
+func (it *item) keep() bool         { return it.flags&fKeep != 0 }
 
 // countable reports whether the content counts towards a list's length.
-func (it *Item) countable() bool {
+func (it *item) countable() bool {
 	return it.kind != kindDeleted && it.kind != kindFormat && it.kind != kindGC && it.kind != kindSkip
 }
 
-func (it *Item) lastID() ID { return ID{it.id.Client, it.id.Clock + uint64(it.length) - 1} }
+func (it *item) lastID() ID { return ID{it.id.Client, it.id.Clock + uint64(it.length) - 1} }
 
-func (it *Item) typ() *Branch {
+func (it *item) typ() *branch {
 	if it.kind == kindType && it.ext != nil {
 		return it.ext.typ
 	}
@@ -100,7 +100,7 @@ func (it *Item) typ() *Branch {
 
 // spliceContent cuts the content at offset: the item keeps the first offset
 // units and the returned item carries the rest (content fields only).
-func (it *Item) spliceContent(right *Item, offset int) {
+func (it *item) spliceContent(right *item, offset int) {
 	right.kind = it.kind
 	switch it.kind {
 	case kindString:
@@ -156,7 +156,7 @@ func sliceUTF16From(b []byte, units, offset int) []byte {
 }
 
 // mergeContent appends right's content to it, reporting whether the kind merges.
-func (it *Item) mergeContent(right *Item) bool {
+func (it *item) mergeContent(right *item) bool {
 	switch it.kind {
 	case kindDeleted:
 		return true
@@ -177,7 +177,7 @@ func mergeableKind(k uint8) bool {
 // mergeWith appends right (the next struct of the same client) to it when
 // yjs would: same kind, adjacent in both clock and list order, same origins
 // and deletion state.
-func (it *Item) mergeWith(right *Item) bool {
+func (it *item) mergeWith(right *item) bool {
 	if it.kind == kindGC {
 		if right.kind != kindGC {
 			return false

@@ -8,11 +8,11 @@ import (
 
 // sliceRef returns a copy of a decoded struct starting offset units later,
 // leaving the original untouched.
-func sliceRef(it *Item, offset int) *Item {
+func sliceRef(it *item, offset int) *item {
 	if offset == 0 {
 		return it
 	}
-	n := &Item{
+	n := &item{
 		id:          ID{it.id.Client, it.id.Clock + uint64(offset)},
 		rightOrigin: it.rightOrigin,
 		length:      it.length - offset,
@@ -39,7 +39,7 @@ func diffRefs(clients []clientRefs, sv map[uint64]uint64) []clientRefs {
 	var out []clientRefs
 	for _, c := range clients {
 		remote := sv[c.client]
-		var refs []*Item
+		var refs []*item
 		for _, r := range c.refs {
 			end := r.id.Clock + uint64(r.length)
 			if end <= remote {
@@ -61,7 +61,7 @@ func diffRefs(clients []clientRefs, sv map[uint64]uint64) []clientRefs {
 // structs are sorted, overlaps sliced away, gaps filled with Skip structs,
 // and delete sets unioned.
 func mergeDecoded(updates []*decodedUpdate) *decodedUpdate {
-	byClient := map[uint64][]*Item{}
+	byClient := map[uint64][]*item{}
 	out := &decodedUpdate{}
 	for _, u := range updates {
 		for _, c := range u.clients {
@@ -88,7 +88,7 @@ func mergeDecoded(updates []*decodedUpdate) *decodedUpdate {
 			}
 			return refs[i].length > refs[j].length
 		})
-		var res []*Item
+		var res []*item
 		var next uint64
 		for _, r := range refs {
 			end := r.id.Clock + uint64(r.length)
@@ -99,11 +99,11 @@ func mergeDecoded(updates []*decodedUpdate) *decodedUpdate {
 				if r.id.Clock < next {
 					r = sliceRef(r, int(next-r.id.Clock))
 				} else if r.id.Clock > next {
-					res = append(res, &Item{id: ID{client, next}, length: int(r.id.Clock - next), kind: kindSkip})
+					res = append(res, &item{id: ID{client, next}, length: int(r.id.Clock - next), kind: kindSkip})
 				}
 				last := res[len(res)-1]
 				if last.isGC() && r.isGC() {
-					res[len(res)-1] = &Item{id: last.id, length: last.length + r.length, kind: last.kind, flags: last.flags}
+					res[len(res)-1] = &item{id: last.id, length: last.length + r.length, kind: last.kind, flags: last.flags}
 					next = end
 					continue
 				}

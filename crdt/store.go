@@ -5,7 +5,7 @@ import "sort"
 // clientStructs holds one client's structs sorted by clock with no gaps.
 type clientStructs struct {
 	client  uint64
-	structs []*Item
+	structs []*item
 }
 
 func (c *clientStructs) state() uint64 {
@@ -70,7 +70,7 @@ func (s *structStore) sortedClients() []uint64 {
 // findIndex returns the index of the struct containing clock, or -1. The
 // first probe guesses the position from the clock, which is exact for
 // evenly sized structs.
-func findIndex(structs []*Item, clock uint64) int {
+func findIndex(structs []*item, clock uint64) int {
 	left, right := 0, len(structs)-1
 	if right < 0 {
 		return -1
@@ -103,7 +103,7 @@ func findIndex(structs []*Item, clock uint64) int {
 }
 
 // find returns the struct containing id, or nil.
-func (s *structStore) find(id ID) *Item {
+func (s *structStore) find(id ID) *item {
 	c := s.get(id.Client)
 	if c == nil {
 		return nil
@@ -116,7 +116,7 @@ func (s *structStore) find(id ID) *Item {
 }
 
 // insertAt inserts it at index i of the client's structs.
-func (c *clientStructs) insertAt(i int, it *Item) {
+func (c *clientStructs) insertAt(i int, it *item) {
 	c.structs = append(c.structs, nil)
 	copy(c.structs[i+1:], c.structs[i:])
 	c.structs[i] = it
@@ -124,7 +124,7 @@ func (c *clientStructs) insertAt(i int, it *Item) {
 
 // cleanStart returns the struct starting exactly at id, splitting the one
 // containing it (GC structs are returned whole).
-func (tx *Transaction) cleanStart(id ID) *Item {
+func (tx *Transaction) cleanStart(id ID) *item {
 	c := tx.doc.store.get(id.Client)
 	if c == nil {
 		return nil
@@ -143,7 +143,7 @@ func (tx *Transaction) cleanStart(id ID) *Item {
 
 // cleanEnd returns the struct ending exactly at id, splitting the one
 // containing it (GC structs are returned whole).
-func (tx *Transaction) cleanEnd(id ID) *Item {
+func (tx *Transaction) cleanEnd(id ID) *item {
 	c := tx.doc.store.get(id.Client)
 	if c == nil {
 		return nil
@@ -160,8 +160,8 @@ func (tx *Transaction) cleanEnd(id ID) *Item {
 }
 
 // splitItem cuts left at diff and returns the new right half, linked after it.
-func (tx *Transaction) splitItem(left *Item, diff int) *Item {
-	right := &Item{
+func (tx *Transaction) splitItem(left *item, diff int) *item {
+	right := &item{
 		id:          ID{left.id.Client, left.id.Clock + uint64(diff)},
 		origin:      ID{left.id.Client, left.id.Clock + uint64(diff) - 1},
 		rightOrigin: left.rightOrigin,

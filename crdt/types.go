@@ -17,22 +17,22 @@ var decodeRune = utf8.DecodeRune
 var ErrOutOfRange = errors.New("crdt: index out of range")
 
 // Map is a Y.Map.
-type Map struct{ b *Branch }
+type Map struct{ b *branch }
 
 // Array is a Y.Array.
-type Array struct{ b *Branch }
+type Array struct{ b *branch }
 
 // Text is a Y.Text. Indexes and lengths count UTF-16 code units, as in yjs.
-type Text struct{ b *Branch }
+type Text struct{ b *branch }
 
 // XmlFragment is a Y.XmlFragment (read access).
-type XmlFragment struct{ b *Branch }
+type XmlFragment struct{ b *branch }
 
 // XmlElement is a Y.XmlElement (read access).
-type XmlElement struct{ b *Branch }
+type XmlElement struct{ b *branch }
 
 // XmlText is a Y.XmlText (read access).
-type XmlText struct{ b *Branch }
+type XmlText struct{ b *branch }
 
 // ---- Map ----
 
@@ -103,7 +103,7 @@ func (m *Map) Delete(tx *Transaction, key string) {
 	}
 }
 
-func (tx *Transaction) mapSet(b *Branch, key string, it *Item) *Item {
+func (tx *Transaction) mapSet(b *branch, key string, it *item) *item {
 	tx.checkDoc(b)
 	key = strings.ToValidUTF8(key, "\uFFFD")
 	left := b.mp[key]
@@ -121,28 +121,28 @@ func (tx *Transaction) mapSet(b *Branch, key string, it *Item) *Item {
 	return it
 }
 
-func (tx *Transaction) checkDoc(b *Branch) {
+func (tx *Transaction) checkDoc(b *branch) {
 	if b.doc != tx.doc {
 		panic("crdt: type used with another document's transaction")
 	}
 }
 
-func newValueItem(v any) (*Item, error) {
+func newValueItem(v any) (*item, error) {
 	if bin, ok := v.([]byte); ok {
-		return &Item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1}, nil
+		return &item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1}, nil
 	}
 	n, err := lib0.Normalize(v)
 	if err != nil {
 		return nil, fmt.Errorf("crdt: %w", err)
 	}
-	it := &Item{kind: kindAny, length: 1}
+	it := &item{kind: kindAny, length: 1}
 	it.x().vals = []any{n}
 	return it, nil
 }
 
-func newTypeItem(ref int8) *Item {
-	it := &Item{kind: kindType, length: 1}
-	it.x().typ = &Branch{typeRef: ref}
+func newTypeItem(ref int8) *item {
+	it := &item{kind: kindType, length: 1}
+	it.x().typ = &branch{typeRef: ref}
 	return it
 }
 
@@ -187,11 +187,11 @@ func (a *Array) Insert(tx *Transaction, index int, values ...any) error {
 	if index < 0 || index > a.b.length {
 		return ErrOutOfRange
 	}
-	items := make([]*Item, 0, 1)
+	items := make([]*item, 0, 1)
 	var pack []any
 	flush := func() {
 		if len(pack) > 0 {
-			it := &Item{kind: kindAny, length: len(pack)}
+			it := &item{kind: kindAny, length: len(pack)}
 			it.x().vals = pack
 			items = append(items, it)
 			pack = nil
@@ -200,7 +200,7 @@ func (a *Array) Insert(tx *Transaction, index int, values ...any) error {
 	for _, v := range values {
 		if bin, ok := v.([]byte); ok {
 			flush()
-			items = append(items, &Item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1})
+			items = append(items, &item{kind: kindBinary, str: append([]byte(nil), bin...), length: 1})
 			continue
 		}
 		n, err := lib0.Normalize(v)
@@ -247,13 +247,13 @@ func (a *Array) InsertText(tx *Transaction, index int) (*Text, error) {
 	return &Text{t}, nil
 }
 
-func (a *Array) insertType(tx *Transaction, index int, ref int8) (*Branch, error) {
+func (a *Array) insertType(tx *Transaction, index int, ref int8) (*branch, error) {
 	tx.checkDoc(a.b)
 	if index < 0 || index > a.b.length {
 		return nil, ErrOutOfRange
 	}
 	it := newTypeItem(ref)
-	tx.insertAfter(a.b, tx.listRefAt(a.b, index), []*Item{it})
+	tx.insertAfter(a.b, tx.listRefAt(a.b, index), []*item{it})
 	return it.ext.typ, nil
 }
 
@@ -269,7 +269,7 @@ func (a *Array) Delete(tx *Transaction, index, length int) error {
 
 // listRefAt returns the item after which index falls, splitting an item when
 // index is inside it (yjs typeListInsertGenerics).
-func (tx *Transaction) listRefAt(b *Branch, index int) *Item {
+func (tx *Transaction) listRefAt(b *branch, index int) *item {
 	if index == 0 {
 		return nil
 	}
@@ -291,7 +291,7 @@ func (tx *Transaction) listRefAt(b *Branch, index int) *Item {
 
 // seek returns an item to start walking from and the remaining count, using
 // the position cache when it is valid.
-func (b *Branch) seek(index int) (*Item, int) {
+func (b *branch) seek(index int) (*item, int) {
 	n, idx := b.markItem, b.markIndex
 	if n == nil || n.parent != b || index == 0 {
 		return b.start, index
@@ -310,8 +310,8 @@ func (b *Branch) seek(index int) (*Item, int) {
 	return n, index - idx
 }
 
-func (tx *Transaction) insertAfter(b *Branch, left *Item, items []*Item) {
-	var right *Item
+func (tx *Transaction) insertAfter(b *branch, left *item, items []*item) {
+	var right *item
 	if left == nil {
 		right = b.start
 	} else {
@@ -334,7 +334,7 @@ func (tx *Transaction) insertAfter(b *Branch, left *Item, items []*Item) {
 	}
 }
 
-func (tx *Transaction) listDelete(b *Branch, index, length int) {
+func (tx *Transaction) listDelete(b *branch, index, length int) {
 	n, rem := b.seek(index)
 	for ; n != nil && rem > 0; n = n.right {
 		if !n.deleted() && n.countable() {
@@ -370,14 +370,14 @@ func (t *Text) MarshalJSON() ([]byte, error) { return lib0.AppendJSONString(nil,
 
 // textPos is a position between two items of a text.
 type textPos struct {
-	left, right *Item
+	left, right *item
 	index       int
 	attrs       lib0.Object // formatting in effect (tracked only in texts with marks)
 }
 
 // findTextPos walks to UTF-16 index like yjs findPosition: it stops as
 // soon as the count is reached, splitting an item when index is inside it.
-func (tx *Transaction) findTextPos(b *Branch, index int) textPos {
+func (tx *Transaction) findTextPos(b *branch, index int) textPos {
 	n, rem := b.seek(index)
 	if b.hasFormats {
 		n, rem = b.searchStart(index)
@@ -434,13 +434,13 @@ func (t *Text) Insert(tx *Transaction, index int, s string) error {
 		pos.left = r
 		pos.right = r.right
 	}
-	it := &Item{kind: kindString, str: []byte(s), length: lib0.UTF16Len(s)}
+	it := &item{kind: kindString, str: []byte(s), length: lib0.UTF16Len(s)}
 	t.insertItemBetween(tx, pos.left, pos.right, it)
 	t.b.markItem, t.b.markIndex = it, index
 	return nil
 }
 
-func (t *Text) insertItemBetween(tx *Transaction, left, right *Item, it *Item) {
+func (t *Text) insertItemBetween(tx *Transaction, left, right *item, it *item) {
 	d := tx.doc
 	it.id = ID{d.clientID, d.store.state(d.clientID)}
 	it.left, it.right, it.parent = left, right, t.b
@@ -560,7 +560,7 @@ func (x *XmlElement) Attributes() map[string]any { return (&Map{x.b}).ToJSON() }
 // String returns the text.
 func (x *XmlText) String() string { return x.b.xmlText() }
 
-func (b *Branch) xmlString() string {
+func (b *branch) xmlString() string {
 	var sb strings.Builder
 	if b.typeRef == typeXmlElement {
 		name := strings.ToLower(b.nodeName)
@@ -579,7 +579,7 @@ func (b *Branch) xmlString() string {
 	return sb.String()
 }
 
-func (b *Branch) writeXmlChildren(sb *strings.Builder) {
+func (b *branch) writeXmlChildren(sb *strings.Builder) {
 	for n := b.start; n != nil; n = n.right {
 		if n.deleted() || !n.countable() {
 			continue
@@ -603,7 +603,7 @@ func (b *Branch) writeXmlChildren(sb *strings.Builder) {
 
 // xmlText renders text with its formatting marks as nested tags, as yjs's
 // YXmlText.toString does.
-func (b *Branch) xmlText() string {
+func (b *branch) xmlText() string {
 	var sb strings.Builder
 	attrs := lib0.Object{}
 	var run []byte
@@ -720,7 +720,7 @@ func forInFields(v any) []lib0.Field {
 }
 
 // applyFormat updates the formatting in effect after passing a mark.
-func (p *textPos) applyFormat(r *Item) {
+func (p *textPos) applyFormat(r *item) {
 	key, v := r.ext.key, r.ext.vals[0]
 	if v == nil {
 		for i, f := range p.attrs {
@@ -767,7 +767,7 @@ func scalarEqual(a, b any) bool {
 // (found as from the start of the list). yjs tracks the formatting in effect
 // only from there, so marks before it are ignored when choosing where new
 // text goes; following it makes Go writes place text exactly as yjs does.
-func (b *Branch) searchStart(index int) (*Item, int) {
+func (b *branch) searchStart(index int) (*item, int) {
 	p := b.start
 	if index == 0 || p == nil {
 		return p, index
@@ -800,9 +800,9 @@ func (b *Branch) searchStart(index int) (*Item, int) {
 
 // cleanupFormattingGap deletes marks made redundant by a deletion between
 // start and the next visible content, as yjs does after deleting text.
-func (tx *Transaction) cleanupFormattingGap(start, curr *Item, startAttrs lib0.Object, pos *textPos) {
+func (tx *Transaction) cleanupFormattingGap(start, curr *item, startAttrs lib0.Object, pos *textPos) {
 	end := start
-	endFormats := map[string]*Item{}
+	endFormats := map[string]*item{}
 	for end != nil && (!end.countable() || end.deleted()) {
 		if !end.deleted() && end.kind == kindFormat {
 			endFormats[end.ext.key] = end
@@ -824,7 +824,7 @@ func (tx *Transaction) cleanupFormattingGap(start, curr *Item, startAttrs lib0.O
 			curValue, _ := pos.attrs.Get(key)
 			if !reachedCurr && identical(curValue, value) && !identical(startValue, value) {
 				if startValue == nil {
-					pos.applyFormat(&Item{ext: &itemExt{key: key, vals: []any{nil}}})
+					pos.applyFormat(&item{ext: &itemExt{key: key, vals: []any{nil}}})
 				} else {
 					pos.attrs.Set(key, startValue)
 				}
