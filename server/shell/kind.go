@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
@@ -68,6 +72,9 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 	clients, err := c.Clients(u)
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
+	}
+	if err := checkTarget(ctx, clients.Typed, op); err != nil {
+		return nil, err
 	}
 	cmds := defaultShells
 	if len(op.Command) > 0 {
@@ -347,4 +354,29 @@ func deref(p *int) int {
 		return -1
 	}
 	return *p
+}
+
+// checkTarget reads the pod as the user, so that a missing pod or container is a clear error
+// before any session exists.
+func checkTarget(ctx context.Context, c kubernetes.Interface, op OpenParams) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	pod, err := c.CoreV1().Pods(op.Namespace).Get(ctx, op.Pod, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return mux.Errorf(mux.CodeNotFound, "pod %s/%s not found", op.Namespace, op.Pod)
+	case apierrors.IsForbidden(err):
+		return mux.Errorf(mux.CodeForbidden, "may not read pod %s/%s", op.Namespace, op.Pod)
+	case err != nil:
+		return mux.Errorf(mux.CodeUnavailable, "reading pod %s/%s: %v", op.Namespace, op.Pod, err)
+	}
+	if op.Container == "" {
+		return nil
+	}
+	for _, ctr := range pod.Spec.Containers {
+		if ctr.Name == op.Container {
+			return nil
+		}
+	}
+	return mux.Errorf(mux.CodeNotFound, "pod %s/%s has no container %q", op.Namespace, op.Pod, op.Container)
 }

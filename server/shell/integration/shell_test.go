@@ -83,6 +83,18 @@ func TestShellFallsBackToSh(t *testing.T) {
 	}
 }
 
+func TestShellOnMissingTargets(t *testing.T) {
+	s := start(t, nil)
+	alice := s.login(t, "alice", false)
+	pod := s.podOf(t, "demo", "web")
+	for _, q := range []url.Values{shellQuery("demo", "no-such-pod", ""), shellQuery("demo", pod.Name, "no-such-container")} {
+		c := s.open(t, "/ws/shell", alice, q, true)
+		if ce := c.waitClosed(t, slow); !strings.HasPrefix(ce.Text, "not_found") {
+			t.Fatalf("%s: close %d %q", q.Encode(), ce.Code, ce.Text)
+		}
+	}
+}
+
 func TestBobCannotExecInDemo(t *testing.T) {
 	s := start(t, nil)
 	bob := s.login(t, "bob", false)
