@@ -61,12 +61,29 @@ function useKrateIds(doc: Y.Doc): string[] {
   return useSyncExternalStore(subscribe, () => ref.current)
 }
 
-export default function RoomPage({ room, user, onSignOut }: { room: string; user: User; onSignOut: () => void }) {
-  const { doc, provider } = useMemo(() => {
+interface RoomProps {
+  room: string
+  user: User
+  onSignOut: () => void
+}
+
+/** Owns the room's document and its connection for as long as the page shows the room. */
+export default function RoomPage(props: RoomProps) {
+  const [conn, setConn] = useState<{ doc: Y.Doc; provider: SyncProvider } | null>(null)
+  useEffect(() => {
     const doc = new Y.Doc()
-    return { doc, provider: new SyncProvider(room, doc) }
-  }, [room])
-  useEffect(() => () => provider.destroy(), [provider])
+    const provider = new SyncProvider(props.room, doc)
+    setConn({ doc, provider })
+    return () => {
+      provider.destroy()
+      doc.destroy()
+    }
+  }, [props.room])
+  if (!conn) return null
+  return <Room {...props} doc={conn.doc} provider={conn.provider} />
+}
+
+function Room({ room, user, onSignOut, doc, provider }: RoomProps & { doc: Y.Doc; provider: SyncProvider }) {
   useEffect(() => {
     const leave = () => provider.destroy()
     addEventListener('pagehide', leave)
