@@ -446,3 +446,28 @@ func TestIdleSessionEnds(t *testing.T) {
 	}
 	a.stop(t)
 }
+
+// A participant whose replica died sends no leave; missing heartbeats drop it.
+func TestSilentParticipantIsDropped(t *testing.T) {
+	hub := NewMemoryHub()
+	m := testManager(t, hub, "r1")
+	info := startSession(t, m, "alice", nil)
+	owner := attach(m, info, "alice", RoleDriver)
+	owner.ch.waitTerminal(t, "bash$ ")
+	if err := hub.Publish(context.Background(), homeTopic(info.ID), event{K: "join", P: "ghost", U: "bob", Role: RoleObserver, Msg: "r9"}.encode()); err != nil {
+		t.Fatal(err)
+	}
+	owner.ch.waitControl(t, "bob present", func(c map[string]any) bool {
+		return c["type"] == "participants" && strings.Contains(fmt.Sprint(c["list"]), "bob")
+	})
+	owner.ch.wait(t, "bob dropped", func() bool {
+		var last map[string]any
+		for _, c := range owner.ch.controls() {
+			if c["type"] == "participants" {
+				last = c
+			}
+		}
+		return last != nil && !strings.Contains(fmt.Sprint(last["list"]), "bob")
+	})
+	owner.stop(t)
+}
