@@ -502,12 +502,12 @@ func (c *conn) writeBatch(b *batch) error {
 		if it.frame == nil {
 			var mh [MaxHeaderLen]byte
 			h := AppendHeader(mh[:0], it.ch, byte(it.msg.Type))
-			b.hdrs = appendWSHeader(b.hdrs, len(h)+len(it.msg.Data))
+			b.hdrs = appendWSHeader(b.hdrs, websocket.BinaryMessage, len(h)+len(it.msg.Data))
 			b.hdrs = append(b.hdrs, h...)
 			payload = it.msg.Data
 			n += len(h)
 		} else {
-			b.hdrs = appendWSHeader(b.hdrs, len(it.frame))
+			b.hdrs = appendWSHeader(b.hdrs, websocket.BinaryMessage, len(it.frame))
 		}
 		n += len(payload)
 		b.bufs = append(b.bufs, b.hdrs[start:len(b.hdrs):len(b.hdrs)])
@@ -526,16 +526,17 @@ func (c *conn) writeBatch(b *batch) error {
 	return nil
 }
 
-// appendWSHeader appends the header of a final, unmasked binary WebSocket frame (RFC 6455 5.2).
-func appendWSHeader(b []byte, n int) []byte {
-	const finBinary = 0x80 | websocket.BinaryMessage
+// appendWSHeader appends the header of a final, unmasked WebSocket frame of opcode op (gorilla's
+// TextMessage or BinaryMessage) carrying n payload bytes (RFC 6455 5.2).
+func appendWSHeader(b []byte, op byte, n int) []byte {
+	fin := 0x80 | op
 	switch {
 	case n < 126:
-		return append(b, finBinary, byte(n))
+		return append(b, fin, byte(n))
 	case n <= 0xffff:
-		return append(b, finBinary, 126, byte(n>>8), byte(n))
+		return append(b, fin, 126, byte(n>>8), byte(n))
 	default:
-		return append(b, finBinary, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40),
+		return append(b, fin, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40),
 			byte(uint64(n)>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
 }

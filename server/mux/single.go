@@ -229,16 +229,29 @@ func (sc *single) writeLoop() {
 			}
 			continue
 		}
-		var m Message
-		ok := len(sc.out) > 0
-		if ok {
-			m = sc.out[0]
-			sc.out[0] = Message{}
-			sc.out = sc.out[1:]
+		b := batchPool.Get().(*batch)
+		size, k := 0, 0
+		for k < len(sc.out) && len(b.items) < maxBatchFrames && size < maxBatchBytes {
+			m := sc.out[k]
+			k++
 			sc.outBytes -= int(cost(len(m.Data)))
+			b.items = append(b.items, writeItem{msg: m})
+			size += len(m.Data)
+		}
+		clear(sc.out[:k])
+		switch {
+		case k < len(sc.out):
+			sc.out = sc.out[k:]
+		case cap(sc.out) > maxBatchFrames:
+			// A burst grew the queue: let it go rather than keep it on an idle connection.
+			sc.out = nil
+		default:
+			// Refill from the start, so a steady trickle of messages does not allocate.
+			sc.out = sc.out[:0]
 		}
 		sc.mu.Unlock()
-		if !ok {
+		if len(b.items) == 0 {
+			batchPool.Put(b)
 			select {
 			case <-sc.wake:
 			case <-ping.C:
@@ -247,18 +260,44 @@ func (sc *single) writeLoop() {
 			continue
 		}
 		sc.signal(sc.space)
-		typ := websocket.BinaryMessage
-		if m.Type == Text {
-			typ = websocket.TextMessage
-		}
-		_ = sc.ws.SetWriteDeadline(time.Now().Add(sc.cfg.WriteTimeout))
-		if err := sc.ws.WriteMessage(typ, m.Data); err != nil {
+		err := sc.writeBatch(b)
+		b.reset()
+		batchPool.Put(b)
+		if err != nil {
 			sc.fail(websocket.CloseAbnormalClosure, "")
-			continue
 		}
-		sc.m.framesOut.Inc()
-		sc.m.bytesOut.Add(float64(len(m.Data)))
 	}
+}
+
+// writeBatch writes the batch's messages, one WebSocket frame each (stock clients such as
+// y-websocket need one message per frame), in one writev: one system call per turn of the
+// writer instead of one per message, which is what a room's fan-out costs most. As in
+// conn.writeBatch, this goroutine is the only one writing messages and gorilla's control frames
+// are single writes that the descriptor's write lock keeps whole.
+func (sc *single) writeBatch(b *batch) error {
+	n := 0
+	for _, it := range b.items {
+		start := len(b.hdrs)
+		op := byte(websocket.BinaryMessage)
+		if it.msg.Type == Text {
+			op = websocket.TextMessage
+		}
+		b.hdrs = appendWSHeader(b.hdrs, op, len(it.msg.Data))
+		b.bufs = append(b.bufs, b.hdrs[start:len(b.hdrs):len(b.hdrs)])
+		if len(it.msg.Data) > 0 {
+			b.bufs = append(b.bufs, it.msg.Data)
+		}
+		n += len(it.msg.Data)
+	}
+	nc := sc.ws.NetConn()
+	_ = nc.SetWriteDeadline(time.Now().Add(sc.cfg.WriteTimeout))
+	bufs := b.bufs // WriteTo consumes the slice it is called on; keep b.bufs for reuse
+	if _, err := bufs.WriteTo(nc); err != nil {
+		return err
+	}
+	sc.m.framesOut.Add(float64(len(b.items)))
+	sc.m.bytesOut.Add(float64(n))
+	return nil
 }
 
 // Recv implements Channel.

@@ -41,6 +41,47 @@ func TestServeSingle(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a burst arrives whole, in order, one message per frame", func(t *testing.T) {
+		// The writer puts many queued messages in one write; each must still be its own frame
+		// of its own type, with every header length form (7-bit, 16-bit, 64-bit).
+		c := h.single(t, "script?do=echo")
+		sizes := []int{0, 1, 125, 126, 127, 1000, 65535, 65536, 70000, 3, 16 << 10, 0, 2}
+		type msg struct {
+			typ  int
+			data []byte
+		}
+		var want []msg
+		for round := range 20 {
+			for i, n := range sizes {
+				typ := websocket.BinaryMessage
+				if (round+i)%3 == 0 {
+					typ = websocket.TextMessage
+				}
+				b := []byte(strings.Repeat(string(rune('a'+(round+i)%26)), n))
+				want = append(want, msg{typ, b})
+			}
+		}
+		errc := make(chan error, 1)
+		go func() {
+			for _, m := range want {
+				if err := c.WriteMessage(m.typ, m.data); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		for i, w := range want {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			typ, b, err := c.ReadMessage()
+			if err != nil || typ != w.typ || string(b) != string(w.data) {
+				t.Fatalf("message %d: type %d len %d err %v, want type %d len %d", i, typ, len(b), err, w.typ, len(w.data))
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("messages then a normal close", func(t *testing.T) {
 		c := h.single(t, "script?do=send:3")
 		for i := range 3 {
