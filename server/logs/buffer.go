@@ -60,12 +60,15 @@ type pending struct {
 	// the sender is moving waits a moment for room (a fast client must not lose lines to a
 	// burst); when the client has stalled it drops at once.
 	lastTake time.Time
+	// fullSince is when the buffer last became full without draining to half since: a
+	// client that keeps it full for stallAfter is slower than the pods, and drops begin.
+	fullSince time.Time
 }
 
-// burstWait is the longest a reader waits for room while the client is still reading, and
-// stallAfter is how long the sender may go without taking lines before the client counts as
-// stalled. A loaded machine or a credit round trip can hold a reading client's sender for tens
-// of milliseconds.
+// burstWait is the longest a reader waits for room while the client is still reading.
+// stallAfter is how long the sender may go without taking lines, or the buffer may stay full,
+// before the client counts as behind. A loaded machine or a credit round trip can hold a
+// reading client's sender for tens of milliseconds.
 const (
 	burstWait  = 250 * time.Millisecond
 	stallAfter = time.Second
@@ -102,7 +105,13 @@ func (p *pending) push(ctx context.Context, t time.Time, msg []byte) error {
 			return context.Canceled
 		}
 		full := len(p.h) >= p.maxLines || p.bytes+len(msg) > p.maxBytes
-		moving := !p.lastTake.IsZero() && p.now().Sub(p.lastTake) < stallAfter
+		now := p.now()
+		if full && p.fullSince.IsZero() {
+			p.fullSince = now
+		}
+		// Wait for room only while the client reads and has not been behind for long: a burst
+		// passes without loss, a client slower than the pods (or stalled) loses the oldest.
+		moving := !p.lastTake.IsZero() && now.Sub(p.lastTake) < stallAfter && now.Sub(p.fullSince) < stallAfter
 		if full && len(p.h) > 0 && (p.block || (moving && !burstOver)) {
 			space := p.space
 			p.mu.Unlock()
@@ -187,6 +196,9 @@ func (p *pending) take(max int) batch {
 	}
 	if len(b.lines) > 0 {
 		p.lastTake = now
+		if 2*len(p.h) < p.maxLines && 2*p.bytes < p.maxBytes {
+			p.fullSince = time.Time{}
+		}
 		close(p.space)
 		p.space = make(chan struct{})
 	}

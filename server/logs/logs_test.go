@@ -433,3 +433,39 @@ func TestIdleStreamSendsKeepalives(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A client that reads, but slower than the pods write, keeps the buffer full: after a moment of
+// waiting (a burst), the oldest lines are dropped instead of holding the readers back.
+func TestSlowClientGetsDropsAfterBurstWait(t *testing.T) {
+	p := newPending(16, 1<<20, 0, false)
+	ctx := context.Background()
+	for range 16 {
+		_ = p.push(ctx, time.Time{}, []byte("x"))
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the slow client: one line every 20ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				p.take(1)
+			}
+		}
+	}()
+	start := time.Now()
+	for range 200 { // pushing far faster than 50 lines/s
+		if err := p.push(ctx, time.Time{}, []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b := p.take(100)
+	if b.dropped == 0 {
+		t.Fatalf("a slow client lost nothing in %s: the readers were held back instead", elapsed)
+	}
+	if elapsed > 3*stallAfter {
+		t.Fatalf("readers were held %s by a slow client", elapsed)
+	}
+}
