@@ -237,7 +237,16 @@ func (c *fakeChannel) Recv(ctx context.Context) (mux.Message, error) {
 	<-ctx.Done()
 	return mux.Message{}, ctx.Err()
 }
-func (c *fakeChannel) Send(ctx context.Context, m mux.Message) error { c.TrySend(m); return nil }
+func (c *fakeChannel) Send(ctx context.Context, m mux.Message) error {
+	for !c.TrySend(m) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
 func (c *fakeChannel) TrySend(m mux.Message) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -127,6 +127,19 @@ func (q *queue) take(key string, send func([]byte) bool) (taken bool) {
 	return true
 }
 
+// pop removes the entry for key and returns its message.
+func (q *queue) pop(key string) ([]byte, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	el, ok := q.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	q.l.Remove(el)
+	delete(q.byKey, key)
+	return el.Value.(*entry).message(), true
+}
+
 func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -157,25 +157,25 @@ func (s *stream) detach() {
 }
 
 // loop sends pending messages as the channel takes them, dropping what the user may not see.
+// While the channel has room, TrySend hands messages over without waiting. When it is full, the
+// oldest pending message waits in Send (the channel wakes it as soon as there is room) and
+// everything behind it keeps coalescing per object, so a slow client costs at most one message in
+// flight plus one pending entry per object.
 func (s *stream) loop(ctx context.Context, ch mux.Channel) error {
 	recheck := time.NewTicker(s.hub.opts.Recheck)
 	defer recheck.Stop()
-	var retry *time.Timer
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
-	backoff := time.Duration(0)
 	send := func(b []byte) bool { return ch.TrySend(mux.Message{Type: mux.Text, Data: b}) }
 	for {
-		var wait <-chan time.Time
-		if e, ok := s.q.front(); ok && backoff == 0 {
+		if e, ok := s.q.front(); ok {
 			if !e.marker {
 				ok, err := s.allowed(ctx, s.byName[e.kind], e.ns)
 				if err != nil {
-					// Permission unknown (apiserver away): keep the change and ask again.
-					backoff = 500 * time.Millisecond
+					// Permission unknown (apiserver away): keep the change and ask again soon.
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(500 * time.Millisecond):
+					}
 					continue
 				}
 				if !ok {
@@ -186,27 +186,19 @@ func (s *stream) loop(ctx context.Context, ch mux.Channel) error {
 			if s.q.take(e.key, send) {
 				continue
 			}
-			backoff = 5 * time.Millisecond // the channel is full: let it drain, keep coalescing
-		}
-		if backoff > 0 {
-			if retry == nil {
-				retry = time.NewTimer(backoff)
-			} else {
-				retry.Reset(backoff)
+			if b, ok := s.q.pop(e.key); ok {
+				if err := ch.Send(ctx, mux.Message{Type: mux.Text, Data: b}); err != nil {
+					return nil // the channel is closing
+				}
 			}
-			wait = retry.C
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.q.wake:
-		case <-wait:
-			backoff = 0
 		case <-recheck.C:
 			s.recheck(ctx)
-		}
-		if wait == nil {
-			continue
 		}
 	}
 }
