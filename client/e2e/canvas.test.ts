@@ -215,6 +215,15 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await term.click()
     await alice.keyboard.type(`echo LIVE-$((6*8))\n`)
     await until(async () => (await terminalText(bob, id)).includes('LIVE-48'), 'live output for the observer', 15_000)
+
+    // Handoff: bob asks for the keyboard, alice grants it, bob types and alice sees it.
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="shell-request-driver"]`).click()
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="shell-grant"][data-user="bob"]`).click({ timeout: 15_000 })
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="shell-role"][data-role="driver"]`).waitFor({ timeout: 15_000 })
+    await alice.locator(`[data-krate-id="${id}"] [data-testid="shell-driver"][data-user="bob"]`).waitFor({ timeout: 15_000 })
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="terminal"]`).click()
+    await bob.keyboard.type(`echo BOB-$((5*5))\n`)
+    await until(async () => (await terminalText(alice, id)).includes('BOB-25'), "bob's command in alice's terminal", 15_000)
     if (SCREENSHOTS) await bob.screenshot({ path: join(SCREENSHOTS, 'shared-shell.png') })
   })
 
