@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { addKrate, bringToFront, krateTitle, kratesMap, listKrates, readKrate, readKrateJSON, removeKrate, topZ, updateKrate } from '../src/app/schema.ts'
+import { addKrate, bringToFront, krateTitle, kratesMap, listKrates, readKrate, readKrateJSON, removeKrate, topZ, updateKrate, updateKrateRef } from '../src/app/schema.ts'
 
 test('addKrate writes the SPEC §6 schema and stacks on top', () => {
   const doc = new Y.Doc()
@@ -97,4 +97,18 @@ test('readKrateJSON reads the server JSON of the document like the live map', ()
   const json = (doc.getMap('krates').toJSON() as Record<string, unknown>)[id]
   assert.deepEqual(readKrateJSON(id, json), listKrates(doc)[0])
   assert.equal(krateTitle(readKrateJSON('x', null)), 'resources · all namespaces')
+})
+
+test('updateKrateRef changes one ref field, also of a ref written as a plain object', () => {
+  const doc = new Y.Doc()
+  const id = addKrate(doc, { kind: 'logs', ref: { namespace: 'demo', kind: 'pods', name: 'db-0' }, wx: 0, wy: 0 })
+  assert.equal(updateKrateRef(doc, id, { container: 'postgres' }), true)
+  assert.deepEqual(listKrates(doc)[0]!.ref, { cluster: '', namespace: 'demo', kind: 'pods', name: 'db-0', container: 'postgres' })
+  const m = new Y.Map<unknown>()
+  kratesMap(doc).set('plain', m)
+  m.set('kind', 'logs')
+  m.set('ref', { namespace: 'demo', kind: 'pods', name: 'x' })
+  updateKrateRef(doc, 'plain', { container: 'c' })
+  assert.deepEqual(readKrate('plain', m).ref, { cluster: '', namespace: 'demo', kind: 'pods', name: 'x', container: 'c' })
+  assert.equal(updateKrateRef(doc, 'missing', { container: 'c' }), false)
 })

@@ -40,6 +40,10 @@ async function request<T>(method: string, path: string, body?: unknown, accept =
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const text = await res.text()
+  if (res.status === 401 && tok && path !== '/api/me') {
+    // The token expired or was revoked: back to the sign-in page (main.tsx listens).
+    dispatchEvent(new Event('yard:unauthorized'))
+  }
   if (!res.ok) {
     let code = 'http_' + res.status
     let message = text.slice(0, 300) || res.statusText

@@ -31,6 +31,15 @@ function App() {
     })
   }, [user])
 
+  useEffect(() => {
+    const on = () => {
+      setToken(null)
+      setUser(null)
+    }
+    addEventListener('yard:unauthorized', on)
+    return () => removeEventListener('yard:unauthorized', on)
+  }, [])
+
   if (error) return <div className="center-msg">{error}</div>
   if (user === undefined) return <div className="center-msg">Loading…</div>
   const signOut = () => {

@@ -156,6 +156,23 @@ export function updateKrate(doc: Y.Doc, id: string, patch: Patch): boolean {
   return true
 }
 
+/** Changes what a krate points at (for example the container of a logs krate). */
+export function updateKrateRef(doc: Y.Doc, id: string, patch: Partial<KrateRef>): boolean {
+  const m = kratesMap(doc).get(id)
+  if (!(m instanceof Y.Map)) return false
+  doc.transact(() => {
+    let ref = m.get('ref')
+    if (!(ref instanceof Y.Map)) {
+      const old = readRef(ref)
+      ref = new Y.Map<unknown>()
+      for (const [k, v] of Object.entries(old)) (ref as Y.Map<unknown>).set(k, v)
+      m.set('ref', ref)
+    }
+    for (const [k, v] of Object.entries(patch)) if (typeof v === 'string' && (ref as Y.Map<unknown>).get(k) !== v) (ref as Y.Map<unknown>).set(k, v)
+  })
+  return true
+}
+
 /** Raises a krate above all others; a krate already alone on top is left untouched (no update). */
 export function bringToFront(doc: Y.Doc, id: string): boolean {
   const m = kratesMap(doc).get(id)

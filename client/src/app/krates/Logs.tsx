@@ -2,8 +2,11 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import type { KrateBodyProps } from '../Krate.tsx'
 import { Stream } from '../transport.ts'
 import { atBottom, classify, matches, splitMatches, type LogLevel } from '../logLevel.ts'
-import { kindInfo } from '../resources.ts'
+import { containersOf, kindInfo } from '../resources.ts'
 import { useLatest } from '../hooks.ts'
+import { api } from '../api.ts'
+import { useRoom } from '../roomContext.ts'
+import { updateKrateRef } from '../schema.ts'
 
 interface Line {
   seq: number
@@ -21,6 +24,13 @@ const MAX_RENDERED = 1500
 
 export function LogsKrate({ krate, onState }: KrateBodyProps) {
   const r = krate.ref
+  const { doc } = useRoom()
+  // A pod with several containers gets a picker; the choice is shared (it is in the document).
+  const [containers, setContainers] = useState<string[]>([])
+  useEffect(() => {
+    if (kindInfo(r.kind || 'pods').resource !== 'pods') return
+    api.resource('pods', r.name, r.cluster, r.namespace).then((p) => setContainers(containersOf(p)), () => {})
+  }, [r.kind, r.name, r.cluster, r.namespace])
   const lines = useRef<Line[]>([])
   const seq = useRef(0)
   const [version, setVersion] = useState(0)
@@ -142,6 +152,14 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
         >
           {paused ? `resume${waiting ? ` (${waiting} new)` : ''}` : 'pause'}
         </button>
+        {containers.length > 1 && (
+          <select data-testid="log-container" value={r.container} onChange={(e) => updateKrateRef(doc, krate.id, { container: e.target.value })} title="container">
+            <option value="">default container</option>
+            {containers.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        )}
         <button data-testid="log-download" onClick={download}>
           download
         </button>
