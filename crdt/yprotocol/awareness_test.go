@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -203,5 +204,36 @@ func TestAwarenessEncodeAll(t *testing.T) {
 	}
 	if len(u.Clients) != 2 || u.Clients[0].ClientID != 4 || u.Clients[1].ClientID != 30 || u.Clients[0].Clock != 2 {
 		t.Fatalf("EncodeAll = %+v", u)
+	}
+}
+
+// Connections of one room apply, encode and expire concurrently; the race detector checks the
+// locking.
+func TestAwarenessConcurrentUse(t *testing.T) {
+	a, _ := newTestAwareness(1)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := uint64(10*g + i%10)
+				_, _ = a.ApplyUpdate(update(AwarenessEntry{ClientID: id, Clock: uint64(i + 1), State: json.RawMessage(`{"i":1}`)}))
+				_ = a.EncodeUpdate([]uint64{id})
+				_, _ = a.EncodeAll()
+				a.Tick()
+				if i%50 == 0 {
+					a.Remove([]uint64{id})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range 4 {
+		for k := range 10 {
+			if c, ok := a.Clock(uint64(10*g + k)); !ok || c < 191 {
+				t.Fatalf("client %d: clock %d (known %v) after 200 updates", 10*g+k, c, ok)
+			}
+		}
 	}
 }
