@@ -57,6 +57,9 @@ test('placeNew centres a krate and steps off krates already there', () => {
   assert.deepEqual(first, { wx: 400, wy: 350 })
   const second = placeNew(v, { w: 200, h: 100 }, [first])
   assert.deepEqual(second, { wx: 428, wy: 378 })
+  // A krate of another size lands near, not exactly on, the first corner: still stepped.
+  assert.deepEqual(placeNew(v, { w: 200, h: 140 }, [first]), { wx: 428, wy: 358 })
+  assert.deepEqual(placeNew(v, { w: 200, h: 100 }, [{ wx: 0, wy: 0 }]), first)
 })
 
 test('intersects finds krates in the viewport only', () => {

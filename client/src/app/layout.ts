@@ -80,14 +80,15 @@ export function resizeTo(start: { w: number; h: number }, dx: number, dy: number
 }
 
 /**
- * Where to drop a new krate: the centre of the viewport, stepped diagonally by the number of
- * krates already placed there so new windows do not hide each other exactly.
+ * Where to drop a new krate: the centre of the viewport, stepped diagonally while another krate's
+ * corner is (nearly) there, so new windows do not hide each other.
  */
 export function placeNew(v: Viewport, size: { w: number; h: number }, existing: { wx: number; wy: number }[]): { wx: number; wy: number } {
   let wx = Math.round(v.x + v.w / 2 - size.w / 2)
   let wy = Math.round(v.y + v.h / 2 - size.h / 2)
-  const taken = new Set(existing.map((k) => `${k.wx},${k.wy}`))
-  for (let i = 0; i < 50 && taken.has(`${wx},${wy}`); i++) {
+  // Near enough to another krate's corner to hide it: step on.
+  const taken = (x: number, y: number) => existing.some((k) => Math.abs(k.wx - x) < 24 && Math.abs(k.wy - y) < 24)
+  for (let i = 0; i < 50 && taken(wx, wy); i++) {
     wx += 28
     wy += 28
   }
