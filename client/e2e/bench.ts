@@ -70,7 +70,10 @@ async function main() {
     cleanups.push(() => seeder.destroy())
     await until(() => seeder.synced, 'seeder synced', 15_000)
     for (let i = 0; i < 50; i++) {
-      addKrate(seedDoc, { kind: 'resources', ref: { kind: 'configmaps', namespace: 'demo' }, wx: (i % 10) * 300, wy: Math.floor(i / 10) * 260, w: 280, h: 240 })
+      // Ten distinct (kind, namespace) lists, five krates each (identical lists share a channel).
+      const kind = ['pods', 'deployments', 'services', 'configmaps', 'statefulsets'][i % 5]!
+      const namespace = ['demo', 'team-a'][Math.floor(i / 5) % 2]!
+      addKrate(seedDoc, { kind: 'resources', ref: { kind, namespace }, wx: (i % 10) * 300, wy: Math.floor(i / 10) * 260, w: 280, h: 240 })
     }
 
     // 10 remote cursors moving at 20 Hz each.
