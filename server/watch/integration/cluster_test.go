@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,7 +20,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/yardhq/yard/e2e/controlplane"
+	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/muxclient"
 )
 
@@ -489,6 +493,48 @@ func TestResumeGivesOnlyMissedChanges(t *testing.T) {
 		t.Fatalf("old resume point: %s", summary(got))
 	}
 }
+
+func TestSeveralContextsAreSeveralClusters(t *testing.T) {
+	cp := controlplane.Shared(t)
+	raw, err := clientcmd.LoadFromFile(cp.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := *raw.Contexts[raw.CurrentContext]
+	raw.Contexts["second"] = &second
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*raw, path); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, func(c *config.Config) {
+		c.Kubeconfig = path
+		c.Contexts = []string{"yard-local", "second"}
+	})
+	tok := s.login(t, "alice")
+	code, body := s.get(t, tok, "/api/clusters", "")
+	if code != 200 || !strings.Contains(string(body), `"name":"yard-local"`) || !strings.Contains(string(body), `"name":"second"`) {
+		t.Fatalf("/api/clusters: %d %s", code, body)
+	}
+	if code, body := s.get(t, tok, "/api/resources/configmaps?cluster=second&namespace=demo", ""); code != 200 {
+		t.Fatalf("list on the second cluster: %d %s", code, body)
+	}
+	if code, body := s.get(t, tok, "/api/resources/configmaps?cluster=third&namespace=demo", ""); code != 404 || errorCode(t, body) != "not_found" {
+		t.Fatalf("unknown cluster: %d %s", code, body)
+	}
+	q := url.Values{"kinds": {"configmaps"}, "namespaces": {"demo"}}
+	a := s.watch(t, tok, q)
+	q.Set("cluster", "second")
+	b := s.watch(t, tok, q)
+	a.waitFor(t, "SYNCED", 30*time.Second, synced("configmaps"))
+	b.waitFor(t, "SYNCED", 30*time.Second, synced("configmaps"))
+	_, metrics := s.get(t, "", "/metrics", "")
+	for _, name := range []string{"yard-local", "second"} {
+		if !strings.Contains(string(metrics), `yard_watch_upstream{cluster="`+name+`",kind="configmaps"} 1`) {
+			t.Fatalf("no upstream for %s:\n%s", name, grep(string(metrics), "yard_watch_upstream"))
+		}
+	}
+}
+
 
 // Last: it restarts the shared control plane's apiserver.
 func TestStreamConvergesAcrossAPIServerRestart(t *testing.T) {
