@@ -535,7 +535,6 @@ func TestSeveralContextsAreSeveralClusters(t *testing.T) {
 	}
 }
 
-
 // Last: it restarts the shared control plane's apiserver.
 func TestStreamConvergesAcrossAPIServerRestart(t *testing.T) {
 	s := start(t, nil)
