@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -264,15 +265,13 @@ func TestDeploymentLifecycleEventsInOrder(t *testing.T) {
 	if _, err := c.AppsV1().Deployments("demo").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.AppsV1().Deployments("demo").Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	st.waitFor(t, "ADDED", 30*time.Second, func(ms []msg) bool {
 		return slices.ContainsFunc(ms, func(m msg) bool { return m.Type == "ADDED" && m.Object.Metadata.Name == name })
 	})
-	scale, err := c.AppsV1().Deployments("demo").GetScale(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 3
-	if _, err := c.AppsV1().Deployments("demo").UpdateScale(ctx, name, scale, metav1.UpdateOptions{}); err != nil {
+	// A patch, not get-then-update: the controllers write the deployment's status meanwhile.
+	if _, err := c.AppsV1().Deployments("demo").Patch(ctx, name, types.MergePatchType,
+		[]byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	st.waitFor(t, "scaled", 30*time.Second, func(ms []msg) bool {
