@@ -47,14 +47,17 @@ type single struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wake       chan struct{}
 	inSig      chan struct{}
 	inSpace    chan struct{}
 	space      chan struct{}
 	writerDone chan struct{}
 	runnerDone chan struct{}
 
+	pingTimer *time.Timer
+
 	mu          sync.Mutex
+	writing     bool // a writer goroutine runs; after the close it stays set, so none starts again
+	pingDue     bool
 	out         []Message
 	outBytes    int
 	in          []Message
@@ -71,7 +74,7 @@ func newSingle(parent context.Context, cfg Config, m *serverMetrics, ws *websock
 	ctx, cancel := context.WithCancel(parent)
 	return &single{
 		ws: ws, cfg: cfg, m: m, kind: k, parent: parent, ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1), inSig: make(chan struct{}, 1), inSpace: make(chan struct{}, 1),
+		inSig: make(chan struct{}, 1), inSpace: make(chan struct{}, 1),
 		space: make(chan struct{}, 1), writerDone: make(chan struct{}), runnerDone: make(chan struct{}),
 	}
 }
@@ -82,7 +85,12 @@ func (sc *single) serve(req OpenRequest) {
 		sc.extendDeadline()
 		return nil
 	})
-	go sc.writeLoop()
+	sc.pingTimer = time.AfterFunc(sc.cfg.PingInterval, func() {
+		sc.mu.Lock()
+		sc.pingDue = true
+		sc.mu.Unlock()
+		sc.kick()
+	})
 	go sc.run(req)
 	stop := context.AfterFunc(sc.parent, func() {
 		sc.fail(CloseGoingAway, closeReason(CodeShuttingDown, "connection context ended"))
@@ -127,7 +135,22 @@ func (sc *single) fail(code int, reason string) {
 	sc.closing, sc.closeCode, sc.closeReason = true, code, reason
 	sc.mu.Unlock()
 	sc.cancel()
-	sc.signal(sc.wake)
+	sc.kick()
+}
+
+// kick starts the writer when there is something to write and none runs. The writer is a
+// goroutine only while it has work: an idle connection (most sync clients, most of the time)
+// then holds two goroutines instead of three, and their stacks are most of what it costs.
+func (sc *single) kick() {
+	sc.mu.Lock()
+	start := !sc.writing && (len(sc.out) > 0 || sc.closing || sc.finished != nil || sc.pingDue)
+	if start {
+		sc.writing = true
+	}
+	sc.mu.Unlock()
+	if start {
+		go sc.writeLoop()
+	}
 }
 
 func (sc *single) kill() { _ = sc.ws.UnderlyingConn().Close() }
@@ -203,20 +226,21 @@ func (sc *single) readFailed(err error) {
 	}
 }
 
+// writeLoop writes until the queue is empty, then ends; kick starts it again. The run that
+// writes the close frame closes writerDone, which serve waits for.
 func (sc *single) writeLoop() {
-	defer close(sc.writerDone)
-	ping := time.NewTicker(sc.cfg.PingInterval)
-	defer ping.Stop()
 	for {
 		sc.mu.Lock()
 		if sc.closing {
 			code, reason, peer := sc.closeCode, sc.closeReason, sc.peerClosed
 			sc.mu.Unlock()
+			sc.pingTimer.Stop()
 			if !peer && code != websocket.CloseAbnormalClosure {
 				_ = sc.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
 					time.Now().Add(sc.cfg.WriteTimeout))
 			}
 			_ = sc.ws.SetReadDeadline(time.Now().Add(sc.cfg.CloseGrace))
+			close(sc.writerDone)
 			return
 		}
 		if len(sc.out) == 0 && sc.finished != nil {
@@ -229,6 +253,8 @@ func (sc *single) writeLoop() {
 			}
 			continue
 		}
+		ping := sc.pingDue
+		sc.pingDue = false
 		b := batchPool.Get().(*batch)
 		size, k := 0, 0
 		for k < len(sc.out) && len(b.items) < maxBatchFrames && size < maxBatchBytes {
@@ -249,14 +275,19 @@ func (sc *single) writeLoop() {
 			// Refill from the start, so a steady trickle of messages does not allocate.
 			sc.out = sc.out[:0]
 		}
+		if len(b.items) == 0 && !ping {
+			sc.writing = false
+			sc.mu.Unlock()
+			batchPool.Put(b)
+			return
+		}
 		sc.mu.Unlock()
+		if ping {
+			_ = sc.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(sc.cfg.WriteTimeout))
+			sc.pingTimer.Reset(sc.cfg.PingInterval)
+		}
 		if len(b.items) == 0 {
 			batchPool.Put(b)
-			select {
-			case <-sc.wake:
-			case <-ping.C:
-				_ = sc.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(sc.cfg.WriteTimeout))
-			}
 			continue
 		}
 		sc.signal(sc.space)
@@ -368,12 +399,13 @@ func (sc *single) enqueue(m Message) (bool, error) {
 		return false, errors.New("mux: bad message type")
 	}
 	sc.mu.Lock()
-	defer sc.mu.Unlock()
 	if sc.closing || sc.finished != nil {
+		sc.mu.Unlock()
 		return false, ErrClosed
 	}
 	n := int(cost(len(m.Data)))
 	if sc.outBytes > 0 && sc.outBytes+n > sc.cfg.SendQueueBytes {
+		sc.mu.Unlock()
 		return false, nil
 	}
 	sc.out = append(sc.out, m)
@@ -381,7 +413,12 @@ func (sc *single) enqueue(m Message) (bool, error) {
 	if sc.outBytes < sc.cfg.SendQueueBytes {
 		sc.signal(sc.space)
 	}
-	sc.signal(sc.wake)
+	start := !sc.writing
+	sc.writing = true
+	sc.mu.Unlock()
+	if start {
+		go sc.writeLoop()
+	}
 	return true, nil
 }
 
@@ -392,7 +429,7 @@ func (sc *single) CloseWithError(err error) {
 		sc.finished = closeMsgFor(0, err)
 	}
 	sc.mu.Unlock()
-	sc.signal(sc.wake)
+	sc.kick()
 	// The kind is done with the socket; nothing it still waits on should hold it up.
 	sc.signal(sc.inSig)
 }
