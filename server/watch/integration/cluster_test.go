@@ -448,6 +448,8 @@ func TestResumeGivesOnlyMissedChanges(t *testing.T) {
 	}
 	mk("resume-a")
 	mk("resume-b")
+	// The observer shares the upstream and stays: once it has seen a change, so has the history.
+	observer := s.watch(t, tok, cms)
 	first := s.watch(t, tok, cms)
 	ms := first.waitFor(t, "SYNCED", 30*time.Second, synced("configmaps"))
 	from := lastRV(ms)
@@ -466,7 +468,9 @@ func TestResumeGivesOnlyMissedChanges(t *testing.T) {
 	if err := c.CoreV1().ConfigMaps("demo").Delete(ctx, "resume-b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // let the shared upstream (kept open by the grace period) see them
+	observer.waitFor(t, "the deletion upstream", 30*time.Second, func(ms []msg) bool {
+		return slices.ContainsFunc(ms, func(m msg) bool { return m.Type == "DELETED" && m.Object.Metadata.Name == "resume-b" })
+	})
 
 	q := url.Values{"kinds": {"configmaps"}, "namespaces": {"demo"}, "resourceVersion": {from}}
 	again := s.watch(t, tok, q)
