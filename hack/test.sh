@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: Go (race detector on), then the Node tests (TypeScript client, browser).
+# The whole test suite: Go (race detector on), then the Node tests (TypeScript client, UI logic),
+# then the browser tests (real Chromium against a real yard, Redis and the local control plane).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 timeout="${TEST_TIMEOUT:-40m}"
@@ -10,3 +11,7 @@ echo "== go test -race"
 go test -race -count=1 -timeout "$timeout" ./...
 echo "== node tests"
 npm test
+echo "== typecheck"
+npm run --silent typecheck
+echo "== browser tests"
+npm run test:e2e
