@@ -69,10 +69,15 @@ type writeEv struct {
 }
 type recoveredEv struct{}
 
+// inboxSize bounds the events waiting for a room. A full inbox makes its clients' readers wait
+// (and TCP push back on them) rather than drop anything, so it only needs to absorb a burst; each
+// slot costs every loaded room 16 bytes whether it is used or not.
+const inboxSize = 64
+
 func newRoom(m *Manager, id string) *room {
 	return &room{
 		id: id, m: m,
-		inbox:     make(chan event, 256),
+		inbox:     make(chan event, inboxSize),
 		extSignal: make(chan struct{}, 1),
 		conns:     map[*conn]struct{}{},
 		owners:    map[uint64]*conn{},
