@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -88,7 +86,7 @@ func (d *clusters) singleWatch(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 	return gate.Handler("watch", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
 		params := req.URL.Query()
 		params.Del("ticket")
-		ms.ServeSingle(ctx, conn, d.kind, mux.OpenRequest{User: u, Params: params, ConnID: connID()})
+		ms.ServeSingle(ctx, conn, d.kind, mux.OpenRequest{User: u, Params: params})
 	})
 }
 
@@ -96,10 +94,4 @@ func (d *clusters) singleWatch(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 // RoleBinding takes effect soon after the cached answer expires.
 func recheckEvery(ttl time.Duration) time.Duration {
 	return min(max(ttl/2, 100*time.Millisecond), 2*time.Second)
-}
-
-func connID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -40,7 +40,7 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.C
 	replica := cfg.Rooms.Replica
 	if replica == "" {
 		host, _ := os.Hostname()
-		replica = host + "-" + room.NewConnID()[:6]
+		replica = host + "-" + mux.NewConnID()[:6]
 	}
 	var be backend.Backend
 	if rdb != nil {
@@ -100,7 +100,7 @@ func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 			return
 		}
 		params := url.Values{"room": {id}}
-		ms.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params, ConnID: room.NewConnID()})
+		ms.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params})
 	})
 }
 

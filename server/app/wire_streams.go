@@ -97,7 +97,7 @@ func (s *streams) single(endpoint string, kind mux.Kind, gate *wsgate.Gate, ms *
 	return gate.Handler(endpoint, "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
 		params := req.URL.Query()
 		params.Del("ticket")
-		ms.ServeSingle(ctx, conn, kind, mux.OpenRequest{User: u, Params: params, ConnID: connID()})
+		ms.ServeSingle(ctx, conn, kind, mux.OpenRequest{User: u, Params: params})
 	})
 }
 

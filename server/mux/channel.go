@@ -17,6 +17,7 @@ type channel struct {
 	c      *conn
 	id     uint32
 	kind   string
+	desc   string // what the channel serves, for admins (Describer)
 	prio   Priority
 	window int64 // the credit we grant the client, in bytes
 	ctx    context.Context

@@ -23,13 +23,14 @@ const maxPingPayload = 125
 
 // conn is one multiplexed connection.
 type conn struct {
-	s      *Server
-	ws     *websocket.Conn
-	user   identity.User
-	id     string
-	parent context.Context
-	ctx    context.Context // parent of every channel; cancelled when the connection closes
-	cancel context.CancelFunc
+	s        *Server
+	ws       *websocket.Conn
+	user     identity.User
+	id       string
+	openedAt time.Time
+	parent   context.Context
+	ctx      context.Context // parent of every channel; cancelled when the connection closes
+	cancel   context.CancelFunc
 
 	wake       chan struct{} // the writer has something to do
 	writerDone chan struct{}
@@ -50,7 +51,7 @@ type conn struct {
 func newConn(parent context.Context, s *Server, ws *websocket.Conn, user identity.User) *conn {
 	ctx, cancel := context.WithCancel(parent)
 	return &conn{
-		s: s, ws: ws, user: user, id: newConnID(), parent: parent, ctx: ctx, cancel: cancel,
+		s: s, ws: ws, user: user, id: NewConnID(), openedAt: time.Now().UTC(), parent: parent, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), writerDone: make(chan struct{}),
 		chans: map[uint32]*channel{},
 	}
@@ -330,6 +331,7 @@ func (c *conn) open(m OpenMsg) *Error {
 	c.chans[ch.id] = ch
 	c.list = append(c.list, ch)
 	req := OpenRequest{User: c.user, Params: nonNil(m.Params), ConnID: c.id}
+	ch.desc = describe(k, req)
 	c.runners.Add(1)
 	go ch.run(k, req)
 	return nil

@@ -50,6 +50,8 @@ const (
 	CodeInternal       = "internal"        // a server bug; details are in the server log
 	CodeShuttingDown   = "shutting_down"   // the server is stopping
 	CodeIdleTimeout    = "idle_timeout"    // nothing was received for the idle timeout
+	// CodeDisconnected: an admin closed the connection (the client should not reconnect by itself).
+	CodeDisconnected = "disconnected_by_admin"
 )
 
 // WebSocket close codes. A connection closed for a coded reason uses the code's close code and
@@ -77,6 +79,7 @@ var closeCodes = map[string]int{
 	CodeInternal:       CloseInternal,
 	CodeShuttingDown:   CloseGoingAway,
 	CodeIdleTimeout:    4012,
+	CodeDisconnected:   4013,
 }
 
 // CloseCode is the WebSocket close code for an error code; codes not listed above (a kind's

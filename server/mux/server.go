@@ -2,8 +2,6 @@ package mux
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
@@ -45,6 +43,8 @@ type closer interface {
 	fail(code int, reason string)
 	// kill drops the TCP connection at once.
 	kill()
+	// info describes the connection for admins.
+	info() ConnInfo
 }
 
 type serverMetrics struct {
@@ -175,12 +175,6 @@ func refuseShutdown(ws *websocket.Conn, timeout time.Duration) {
 		websocket.FormatCloseMessage(CloseGoingAway, CodeShuttingDown+": the server is shutting down"),
 		time.Now().Add(timeout))
 	_ = ws.Close()
-}
-
-func newConnID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // closeReason formats a close reason within the WebSocket limit of 123 bytes.

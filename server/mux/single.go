@@ -26,14 +26,17 @@ func ServeSingle(ctx context.Context, ws *websocket.Conn, kind Kind, req OpenReq
 }
 
 // ServeSingle is the package-level ServeSingle with this server's limits and metrics, and
-// tracked for Shutdown (1001).
+// tracked for Shutdown (1001) and admins (Connections, Disconnect). It gives the connection its
+// id (req.ConnID).
 func (s *Server) ServeSingle(ctx context.Context, ws *websocket.Conn, kind Kind, req OpenRequest) {
+	req.ConnID = NewConnID()
 	sc := newSingle(ctx, s.cfg, s.m, ws, kind)
-	if !s.track(sc) {
+	e := newSingleEntry(sc, kind, req)
+	if !s.track(e) {
 		refuseShutdown(ws, s.cfg.WriteTimeout)
 		return
 	}
-	defer s.untrack(sc)
+	defer s.untrack(e)
 	sc.serve(req)
 }
 

@@ -43,7 +43,7 @@ func BenchmarkFanOut(b *testing.B) {
 	chans := make([]*discardChannel, 200)
 	for i := range chans {
 		chans[i] = &discardChannel{in: make(chan mux.Message, 16)}
-		go func() { _ = m.Serve(ctx, chans[i], alice, NewConnID(), "fan") }()
+		go func() { _ = m.Serve(ctx, chans[i], alice, mux.NewConnID(), "fan") }()
 	}
 	time.Sleep(100 * time.Millisecond)
 	writer := crdt.NewDoc()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -349,13 +348,6 @@ func (m *Manager) presenceLoop() {
 		}
 		cancel()
 	}
-}
-
-// NewConnID returns a random connection id.
-func NewConnID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // randomClientID returns a Yjs client id for this replica's copy of a room: a fresh one per load,

@@ -114,7 +114,7 @@ func connect(t *testing.T, m *Manager, room string, u identity.User) *client {
 	c.doc.OnUpdate(func(u []byte) { c.send(yprotocol.EncodeUpdate(u)) })
 	go func() {
 		defer close(c.done)
-		_ = m.Serve(ctx, c.ch, u, NewConnID(), room)
+		_ = m.Serve(ctx, c.ch, u, mux.NewConnID(), room)
 	}()
 	c.send(yprotocol.SyncStep1For(c.doc))
 	c.pump = make(chan struct{})

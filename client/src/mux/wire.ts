@@ -110,6 +110,7 @@ export const closeCodes: Record<string, number> = {
   internal: 1011,
   shutting_down: 1001,
   idle_timeout: 4012,
+  disconnected_by_admin: 4013,
 }
 
 export function codeForClose(closeCode: number): string | undefined {
