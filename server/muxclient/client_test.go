@@ -3,10 +3,8 @@ package muxclient_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,82 +13,35 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
-	"github.com/yardhq/yard/server/app"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/internal/yardtest"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/muxclient"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// startApp runs the real server (composition root, dev auth) on a loopback port.
-func startApp(t *testing.T, mutate func(*config.Config)) (*app.App, string) {
+// startApp runs the real server with no cluster to serve.
+func startApp(t *testing.T, mutate func(*config.Config)) *yardtest.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DevAuth = true
-	cfg.Kubeconfig = ""
-	if mutate != nil {
-		mutate(&cfg)
-	}
 	t.Setenv("KUBECONFIG", t.TempDir()+"/none")
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.Shutdown(ctx)
+	return yardtest.Start(t, func(c *config.Config) {
+		c.Kubeconfig = ""
+		if mutate != nil {
+			mutate(c)
+		}
 	})
-	return a, "http://" + addr.String()
-}
-
-func post(t *testing.T, url, token, body string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func login(t *testing.T, base, name string) string {
-	var tok struct{ Token string }
-	post(t, base+"/api/auth/dev-login", "", `{"name":"`+name+`"}`, &tok)
-	return tok.Token
-}
-
-func ticket(t *testing.T, base, token string) string {
-	var tk struct{ Ticket string }
-	post(t, base+"/api/ws-ticket", token, `{}`, &tk)
-	return tk.Ticket
 }
 
 func TestAgainstTheRealServer(t *testing.T) {
-	a, base := startApp(t, nil)
+	s := startApp(t, nil)
+	base := s.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tok := login(t, base, "alice")
+	tok := s.SignIn(t, "alice", false)
 
 	// A ticket works once; the client speaks yard.v1 over it.
-	tk := ticket(t, base, tok)
+	tk := s.Ticket(t, tok)
 	c, err := muxclient.DialOptions(ctx, base+"/ws?ticket="+tk, muxclient.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +84,7 @@ func TestAgainstTheRealServer(t *testing.T) {
 	}
 
 	// Graceful shutdown: both clients see 1001 and Shutdown returns without error.
-	if err := a.Shutdown(ctx); err != nil {
+	if err := s.App.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, conn := range []*muxclient.Conn{c, c2} {
@@ -148,10 +99,11 @@ func TestAgainstTheRealServer(t *testing.T) {
 }
 
 func TestConnectionLimitsAre429(t *testing.T) {
-	_, base := startApp(t, func(c *config.Config) { c.Limits.MaxConnsPerUser = 2 })
+	s := startApp(t, func(c *config.Config) { c.Limits.MaxConnsPerUser = 2 })
+	base := s.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tok := login(t, base, "bob")
+	tok := s.SignIn(t, "bob", false)
 	for range 2 {
 		c, err := muxclient.Dial(ctx, base+"/ws", tok)
 		if err != nil {
@@ -165,7 +117,7 @@ func TestConnectionLimitsAre429(t *testing.T) {
 		t.Fatalf("third connection: %v", err)
 	}
 	// Another user is not affected.
-	c, err := muxclient.Dial(ctx, base+"/ws", login(t, base, "carol"))
+	c, err := muxclient.Dial(ctx, base+"/ws", s.SignIn(t, "carol", false))
 	if err != nil {
 		t.Fatal(err)
 	}
