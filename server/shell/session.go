@@ -113,6 +113,12 @@ func (s *session) run() {
 			if s.handle(e) {
 				execWG.Go(func() { execDone <- s.runExec() })
 			}
+			switch e.K {
+			case "join", "leave", "grant-driver":
+				// Admins list sessions from the registry: show who is in it now, not at the
+				// next heartbeat.
+				s.register()
+			}
 		}
 	}
 }
@@ -271,12 +277,24 @@ func (s *session) housekeep() string {
 	case empty:
 		return fmt.Sprintf("nobody reconnected within %s", s.m.cfg.Grace)
 	}
+	s.registerInfo(info)
+	return ""
+}
+
+// register refreshes the session's registry entry (participants, driver).
+func (s *session) register() {
+	s.mu.Lock()
+	info := s.info
+	s.mu.Unlock()
+	s.registerInfo(info)
+}
+
+func (s *session) registerInfo(info Info) {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
 	if err := s.m.hub.Register(ctx, info, s.m.cfg.registryTTL()); err != nil {
 		s.log.Warn("shell registry refresh failed", "err", err)
 	}
-	return ""
 }
 
 // output is the exec's terminal output: into the scrollback, the recording and the topic.
