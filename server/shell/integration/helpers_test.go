@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,8 +20,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/yardhq/yard/e2e/controlplane"
-	"github.com/yardhq/yard/server/app"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,70 +32,36 @@ func TestMain(m *testing.M) {
 }
 
 type server struct {
+	*yardtest.Server
 	base string
 	cp   *controlplane.ControlPlane
-	cfg  config.Config
 }
 
 // start runs the real server with dev login against the shared control plane.
 func start(t testing.TB, mutate func(*config.Config)) *server {
 	t.Helper()
 	cp := controlplane.Shared(t)
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DevAuth = true
-	cfg.Kubeconfig = cp.Kubeconfig()
-	cfg.StaticDir = t.TempDir()
-	cfg.Streams.RecordingsDir = t.TempDir()
-	cfg.Clusters.AccessTTL = time.Second
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	ys := yardtest.Start(t, func(cfg *config.Config) {
+		cfg.Kubeconfig = cp.Kubeconfig()
+		cfg.StaticDir = t.TempDir()
+		cfg.Streams.RecordingsDir = t.TempDir()
+		cfg.Clusters.AccessTTL = time.Second
+		if mutate != nil {
+			mutate(cfg)
 		}
 	})
-	return &server{base: "http://" + addr.String(), cp: cp, cfg: cfg}
+	return &server{Server: ys, base: ys.URL, cp: cp}
 }
 
 func (s *server) login(t testing.TB, name string, admin bool) string {
 	t.Helper()
-	body := fmt.Sprintf(`{"name":%q,"admin":%v}`, name, admin)
-	resp, err := http.Post(s.base+"/api/auth/dev-login", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
-		t.Fatalf("dev login %s: %d %v", name, resp.StatusCode, err)
-	}
-	return tok.Token
+	return s.SignIn(t, name, admin)
 }
 
 // do runs an HTTP request as token and returns the response with its body read.
 func (s *server) do(t *testing.T, method, token, path string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return s.Request(t, method, token, path, nil)
 }
 
 func (s *server) admin(t testing.TB) kubernetes.Interface {
@@ -138,10 +102,7 @@ type client struct {
 }
 
 func (s *server) dial(path, token string, q url.Values) (*client, *http.Response, error) {
-	u := "ws" + strings.TrimPrefix(s.base, "http") + path + "?" + q.Encode()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + token}})
+	conn, resp, err := s.DialWS(path, token, q)
 	if err != nil {
 		return nil, resp, err
 	}
