@@ -190,6 +190,9 @@ func (k *Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	s := newStream(k.hub, req.User, r)
+	// A kind refused everywhere named is reported on the stream while the other kinds stream;
+	// only a request with nothing the user may see is refused as a whole.
+	var refusals []refusal
 	for _, ks := range s.kinds {
 		scopes := []string{""}
 		if ks.res.Namespaced && r.namespaces != nil {
@@ -218,10 +221,20 @@ func (k *Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error
 			if ks.res.Namespaced {
 				where = "in namespace " + strings.Join(denied, ", ")
 			}
-			return nil, mux.Errorf(mux.CodeForbidden, "%s may not list and watch %s %s: %s",
-				req.User.Name, ks.res.Name, where, ks.deniedReasons[0])
+			refusals = append(refusals, refusal{ks.res.Name, fmt.Sprintf("%s may not list and watch %s %s: %s",
+				req.User.Name, ks.res.Name, where, ks.deniedReasons[0])})
+			continue
 		}
 		ks.denied = denied
 	}
+	if len(refusals) == len(s.kinds) {
+		return nil, mux.Errorf(mux.CodeForbidden, "%s", refusals[0].message)
+	}
+	for _, f := range refusals {
+		s.refuse(f.kind, f.message)
+	}
 	return s, nil
 }
+
+// refusal is a requested kind the user may not list and watch anywhere the request names.
+type refusal struct{ kind, message string }

@@ -28,6 +28,10 @@ type stream struct {
 	// perm is owned by the Run goroutine (and Open before it).
 	perm map[permKey]*permState
 
+	// refused are the error messages for kinds the user may not list and watch at all (sent
+	// first; those kinds get no upstream and no SYNCED).
+	refused []*entry
+
 	mu sync.Mutex // guards kindState.pending and kindState.rv (feeds run on upstream goroutines)
 }
 
@@ -59,6 +63,19 @@ func newStream(h *Hub, u identity.User, r *request) *stream {
 	return s
 }
 
+// refuse drops kind from the stream and queues a forbidden error for it instead. Reopening the
+// channel asks again: a grant that arrives later does not add the kind to a running stream.
+func (s *stream) refuse(kind, message string) {
+	s.kinds = slices.DeleteFunc(s.kinds, func(ks *kindState) bool { return ks.res.Name == kind })
+	delete(s.byName, kind)
+	for k := range s.perm {
+		if k.kind == kind {
+			delete(s.perm, k)
+		}
+	}
+	s.refused = append(s.refused, s.forbidden(kind, "", message))
+}
+
 // may asks whether the user may list and watch res in ns ("" = cluster-wide).
 func (s *stream) may(ctx context.Context, res cluster.Resource, ns string) (bool, string, error) {
 	for _, verb := range []string{"list", "watch"} {
@@ -78,6 +95,9 @@ func (s *stream) Run(ctx context.Context, ch mux.Channel) error {
 	s.hub.streams.Inc()
 	defer s.hub.streams.Dec()
 	defer s.detach()
+	for _, e := range s.refused {
+		s.q.push(e)
+	}
 	if err := s.attach(); err != nil {
 		return err
 	}

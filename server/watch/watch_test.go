@@ -215,6 +215,43 @@ func TestOpenRefusals(t *testing.T) {
 	}
 }
 
+func TestRefusedKindIsReportedWhileOthersStream(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	e.api.change(kwatch.Added, "team-a", "b", nil)
+	carol, err := e.open(t, "carol", "kinds=pods,nodes") // nodes: cluster-scoped, carol may not
+	if err != nil {
+		t.Fatalf("open refused as a whole: %v", err)
+	}
+	carol.ch.waitFor(t, "pods SYNCED", synced("pods"))
+	e.api.change(kwatch.Added, "demo", "c", nil)
+	msgs := carol.ch.waitFor(t, "demo/c", func(ms []wireMsg) bool { return has(ms, Added, "demo/c") })
+	if msgs[0].Type != ErrorMsg || msgs[0].Code != mux.CodeForbidden || msgs[0].Kind != "nodes" || msgs[0].Namespace != "" || msgs[0].Message == "" {
+		t.Fatalf("want a forbidden error for nodes first: %s", summary(msgs))
+	}
+	for _, m := range msgs {
+		if m.Kind == "nodes" && m.Type != ErrorMsg {
+			t.Fatalf("carol got %s for nodes: %s", m.Type, summary(msgs))
+		}
+	}
+	if got := state(msgs); !slices.Equal(got, []string{"demo/a", "demo/c"}) {
+		t.Fatalf("carol's pods: %v", got)
+	}
+	if n := e.hub.Upstreams(); n != 1 {
+		t.Fatalf("%d upstreams, want only pods", n)
+	}
+
+	// Nothing she may see: the request is refused as a whole.
+	_, err = e.open(t, "carol", "kinds=nodes,namespaces")
+	if err == nil || mux.AsError(err).Code != mux.CodeForbidden {
+		t.Fatalf("nodes,namespaces as carol: %v, want forbidden", err)
+	}
+	_, err = e.open(t, "carol", "kinds=pods,deployments&namespaces=team-a")
+	if err == nil || mux.AsError(err).Code != mux.CodeForbidden {
+		t.Fatalf("pods,deployments in team-a as carol: %v, want forbidden", err)
+	}
+}
+
 func TestOneUpstreamForManyStreamsStoppedAfterGrace(t *testing.T) {
 	e := newEnv(t, Options{Grace: 100 * time.Millisecond})
 	e.api.change(kwatch.Added, "demo", "a", nil)
