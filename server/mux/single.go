@@ -56,7 +56,8 @@ type single struct {
 	writerDone chan struct{}
 	runnerDone chan struct{}
 
-	pingTimer *time.Timer
+	pingTimer     *time.Timer
+	writeDeadline time.Time // the socket's; used by one writer at a time
 
 	mu          sync.Mutex
 	writing     bool // a writer goroutine runs; after the close it stays set, so none starts again
@@ -87,6 +88,16 @@ func (sc *single) serve(req OpenRequest) {
 	sc.ws.SetPongHandler(func(string) error {
 		sc.extendDeadline()
 		return nil
+	})
+	// gorilla's own answer to a ping moves the socket's write deadline to one second away; with
+	// WriteTimeout, every deadline set on the socket is at least the one writeBatch remembers.
+	sc.ws.SetPingHandler(func(data string) error {
+		err := sc.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(sc.cfg.WriteTimeout))
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
+			return nil
+		}
+		return err
 	})
 	sc.pingTimer = time.AfterFunc(sc.cfg.PingInterval, func() {
 		sc.mu.Lock()
@@ -324,7 +335,12 @@ func (sc *single) writeBatch(b *batch) error {
 		n += len(it.msg.Data)
 	}
 	nc := sc.ws.NetConn()
-	_ = nc.SetWriteDeadline(time.Now().Add(sc.cfg.WriteTimeout))
+	// Moving the deadline costs a runtime timer update per write; moving it only once it is
+	// half spent keeps every write bounded by between WriteTimeout/2 and WriteTimeout.
+	if now := time.Now(); sc.writeDeadline.Sub(now) < sc.cfg.WriteTimeout/2 {
+		sc.writeDeadline = now.Add(sc.cfg.WriteTimeout)
+		_ = nc.SetWriteDeadline(sc.writeDeadline)
+	}
 	bufs := b.bufs // WriteTo consumes the slice it is called on; keep b.bufs for reuse
 	if _, err := bufs.WriteTo(nc); err != nil {
 		return err

@@ -82,6 +82,29 @@ func TestServeSingle(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("a ping is answered in order with messages", func(t *testing.T) {
+		c := h.single(t, "script?do=echo")
+		pong := make(chan string, 1)
+		c.SetPongHandler(func(d string) error { pong <- d; return nil })
+		if err := c.WriteControl(websocket.PingMessage, []byte("p1"), time.Now().Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteMessage(websocket.BinaryMessage, []byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, b, err := c.ReadMessage(); err != nil || string(b) != "after" {
+			t.Fatalf("got %q %v", b, err)
+		}
+		select {
+		case d := <-pong:
+			if d != "p1" {
+				t.Fatalf("pong %q", d)
+			}
+		default:
+			t.Fatal("no pong before the echo")
+		}
+	})
 	t.Run("messages then a normal close", func(t *testing.T) {
 		c := h.single(t, "script?do=send:3")
 		for i := range 3 {
