@@ -137,8 +137,17 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		a.apiError(w, err)
 		return
 	}
+	apiVersion := t.res.GVR.GroupVersion().String()
 	for i := range l.Items {
-		unstructured.RemoveNestedField(l.Items[i].Object, "metadata", "managedFields")
+		it := &l.Items[i]
+		unstructured.RemoveNestedField(it.Object, "metadata", "managedFields")
+		// Items of a built-in list come without apiVersion and kind; the client wants whole objects.
+		if it.GetAPIVersion() == "" {
+			it.SetAPIVersion(apiVersion)
+		}
+		if it.GetKind() == "" && t.res.Kind != "" {
+			it.SetKind(t.res.Kind)
+		}
 	}
 	b, err := l.MarshalJSON()
 	if err != nil {

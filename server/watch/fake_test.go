@@ -46,7 +46,8 @@ func (f *fakeAPI) change(t kwatch.EventType, ns, name string, lbls map[string]st
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rv++
-	o := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod"}}
+	// No apiVersion and kind, as in list items and informer objects.
+	o := &unstructured.Unstructured{Object: map[string]any{}}
 	o.SetNamespace(ns)
 	o.SetName(name)
 	o.SetLabels(lbls)
@@ -190,12 +191,20 @@ type fakeCluster struct {
 
 func (c *fakeCluster) ID() string { return "test" }
 func (c *fakeCluster) Resolve(kind string) (cluster.Resource, error) {
+	if kind == widgets.Name {
+		return widgets, nil
+	}
 	r, ok := cluster.LookupBuiltin(kind)
 	if !ok {
 		return cluster.Resource{}, fmt.Errorf("%w %q", cluster.ErrUnknownKind, kind)
 	}
 	return r, nil
 }
+
+// widgets is a custom resource the fake cluster serves (with the same objects as every kind).
+var widgets = cluster.Resource{Name: "widgets.example.com", Kind: "Widget", Namespaced: true,
+	GVR: schema.GroupVersionResource{Group: "example.com", Version: "v1beta1", Resource: "widgets"}}
+
 func (c *fakeCluster) Can(_ context.Context, u identity.User, a cluster.Access) (cluster.Decision, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

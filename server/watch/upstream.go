@@ -72,12 +72,13 @@ type feed interface {
 // upstream is one list+watch against the apiserver with Yard's own credentials, holding the
 // current objects and a bounded history of changes, fanned out to every attached feed.
 type upstream struct {
-	key     upKey
-	res     cluster.Resource
-	client  dynamic.ResourceInterface
-	log     *slog.Logger
-	maxHist int
-	onEvent func() // metrics hook
+	key        upKey
+	res        cluster.Resource
+	apiVersion string // of res, stamped on every object
+	client     dynamic.ResourceInterface
+	log        *slog.Logger
+	maxHist    int
+	onEvent    func() // metrics hook
 
 	ready chan struct{} // closed after the first successful list
 
@@ -104,7 +105,7 @@ func newUpstream(key upKey, res cluster.Resource, dyn dynamic.Interface, maxHist
 		ri = dyn.Resource(res.GVR)
 	}
 	return &upstream{
-		key: key, res: res, client: ri, log: log, maxHist: maxHist,
+		key: key, res: res, apiVersion: res.GVR.GroupVersion().String(), client: ri, log: log, maxHist: maxHist,
 		ready: make(chan struct{}),
 		store: map[string]*object{},
 		feeds: map[feed]bool{},
@@ -262,6 +263,14 @@ func (u *upstream) list(ctx context.Context) ([]*object, uint64, error) {
 
 func (u *upstream) newObject(obj *unstructured.Unstructured) *object {
 	unstructured.RemoveNestedField(obj.Object, "metadata", "managedFields")
+	// List items and informer objects can come without apiVersion and kind; a client holding a
+	// bare object needs them (to show it, to send it back), and the upstream knows both.
+	if u.apiVersion != "" {
+		obj.SetAPIVersion(u.apiVersion)
+	}
+	if u.res.Kind != "" {
+		obj.SetKind(u.res.Kind)
+	}
 	raw, _ := json.Marshal(obj.Object)
 	rv, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
 	// The object is kept once, inside its ADDED message; raw is a window on it.

@@ -252,6 +252,48 @@ func TestRefusedKindIsReportedWhileOthersStream(t *testing.T) {
 	}
 }
 
+func TestObjectsCarryAPIVersionAndKind(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.api.change(kwatch.Added, "demo", "a", nil) // the fake's objects have no apiVersion or kind
+	r, err := e.open(t, "alice", "kinds=pods,widgets.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ch.waitFor(t, "both SYNCED", func(ms []wireMsg) bool { return synced("pods")(ms) && synced(widgets.Name)(ms) })
+	e.api.change(kwatch.Modified, "demo", "a", map[string]string{"v": "2"})
+	r.ch.waitFor(t, "MODIFIED", func(ms []wireMsg) bool { return has(ms, Modified, "demo/a") })
+	e.api.change(kwatch.Deleted, "demo", "a", nil)
+	msgs := r.ch.waitFor(t, "both DELETED", func(ms []wireMsg) bool {
+		n := 0
+		for _, m := range ms {
+			if m.Type == Deleted {
+				n++
+			}
+		}
+		return n == 2
+	})
+	want := map[string][2]string{"pods": {"v1", "Pod"}, widgets.Name: {"example.com/v1beta1", "Widget"}}
+	seen := map[string]int{}
+	for _, m := range msgs {
+		if m.Object == nil {
+			continue
+		}
+		var tm struct{ APIVersion, Kind string }
+		if err := json.Unmarshal(m.Object, &tm); err != nil {
+			t.Fatal(err)
+		}
+		if w := want[m.Kind]; tm.APIVersion != w[0] || tm.Kind != w[1] {
+			t.Errorf("%s %s: apiVersion %q kind %q, want %q %q", m.Type, m.Kind, tm.APIVersion, tm.Kind, w[0], w[1])
+		}
+		seen[m.Kind+" "+m.Type]++
+	}
+	for _, k := range []string{"pods ADDED", "pods MODIFIED", "pods DELETED", widgets.Name + " ADDED", widgets.Name + " DELETED"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s: %s", k, summary(msgs))
+		}
+	}
+}
+
 func TestOneUpstreamForManyStreamsStoppedAfterGrace(t *testing.T) {
 	e := newEnv(t, Options{Grace: 100 * time.Millisecond})
 	e.api.change(kwatch.Added, "demo", "a", nil)
