@@ -38,6 +38,7 @@ type App struct {
 	rooms    *rooms
 	clusters *clusters
 	streams  *streams
+	conns    *connAdmin
 
 	ln       net.Listener
 	serveErr chan error
@@ -100,6 +101,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
+	conns, err := wireConnections(log, rdb, muxServer, rms.replica)
+	if err != nil {
+		return nil, err
+	}
+	rms.conns = conns.dir
 
 	gate := wsgate.New(wsgate.Options{
 		Verifier:        verifier,
@@ -118,7 +124,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(readinessChecks(rdb, nil), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
@@ -139,6 +145,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		rooms:    rms,
 		clusters: cls,
 		streams:  str,
+		conns:    conns,
 		gate:     gate,
 		http: &http.Server{
 			Handler:           handler,
@@ -159,6 +166,9 @@ func (a *App) Start() (net.Addr, error) {
 	}
 	a.ln = ln
 	a.clusters.start()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	a.conns.dir.Start(sctx)
+	cancel()
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 	a.log.Info("listening", "url", "http://"+ln.Addr().String(), "dev_auth", a.cfg.DevAuth,
 		"redis", a.cfg.RedisURL != "", "write_enabled", a.cfg.WriteEnabled)
@@ -183,6 +193,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			err = serveErr
 		}
 		a.clusters.Close()
+		a.conns.dir.Close()
 		err = errors.Join(err, a.streams.Close())
 		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
 		if a.redis != nil {

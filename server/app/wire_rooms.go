@@ -18,6 +18,7 @@ import (
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/connections"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
@@ -32,6 +33,9 @@ type rooms struct {
 	manager *room.Manager
 	backend backend.Backend
 	kind    room.Kind
+	replica string
+	// conns adds each connection's other channels to the admin presence (set once built).
+	conns *connections.Directory
 }
 
 // wireRooms builds the room manager on Redis when configured (else in memory) and registers the
@@ -69,7 +73,7 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.C
 		_ = be.Close()
 		return nil, err
 	}
-	r := &rooms{manager: mgr, backend: be, kind: room.Kind{M: mgr}}
+	r := &rooms{manager: mgr, backend: be, kind: room.Kind{M: mgr}, replica: replica}
 	if err := kinds.Register(r.kind); err != nil {
 		r.Close()
 		return nil, err
@@ -133,11 +137,7 @@ func (r *rooms) Mount(api chi.Router) {
 		}
 		httpapi.WriteJSON(w, http.StatusOK, doc)
 	})
-	api.Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
-		if u, _ := identity.FromContext(req.Context()); !u.Admin {
-			httpapi.WriteError(w, http.StatusForbidden, mux.CodeForbidden, "admins only")
-			return
-		}
+	api.With(httpapi.RequireAdmin).Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
 		ps, err := r.manager.Presence(ctx)
@@ -145,10 +145,7 @@ func (r *rooms) Mount(api chi.Router) {
 			writeRoomError(w, err)
 			return
 		}
-		if ps == nil {
-			ps = []backend.Presence{}
-		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"presence": ps})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"presence": r.withStreams(ctx, ps)})
 	})
 }
 
@@ -183,4 +180,36 @@ func writeRoomError(w http.ResponseWriter, err error) {
 		}
 		httpapi.WriteError(w, status, e.Code, e.Message)
 	}
+}
+
+// presenceRow is an admin presence entry with the other channels its connection has open
+// (logs, watches, shells): what the person is streaming besides the room.
+type presenceRow struct {
+	backend.Presence
+	Streams []mux.ChannelInfo `json:"streams"`
+}
+
+func (r *rooms) withStreams(ctx context.Context, ps []backend.Presence) []presenceRow {
+	byConn := map[string][]mux.ChannelInfo{}
+	if r.conns != nil {
+		// Without the connection list the rows still stand; only their streams are missing.
+		if all, err := r.conns.List(ctx); err == nil {
+			for _, c := range all {
+				for _, ch := range c.Channels {
+					if ch.Kind != r.kind.Name() {
+						byConn[c.ID] = append(byConn[c.ID], ch)
+					}
+				}
+			}
+		}
+	}
+	out := make([]presenceRow, 0, len(ps))
+	for _, p := range ps {
+		s := byConn[p.ConnID]
+		if s == nil {
+			s = []mux.ChannelInfo{}
+		}
+		out = append(out, presenceRow{Presence: p, Streams: s})
+	}
+	return out
 }

@@ -107,7 +107,7 @@ export interface StreamOptions {
   connector?: Connector
 }
 
-const FINAL_CODES = new Set(['forbidden', 'not_found', 'bad_params', 'unknown_kind'])
+const FINAL_CODES = new Set(['forbidden', 'not_found', 'bad_params', 'unknown_kind', 'disconnected_by_admin'])
 const FINAL_WS_CODES = new Set([1008, 4003, 4004])
 
 /** Exponential backoff with jitter: 0.5 s doubling to 10 s. */

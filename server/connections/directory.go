@@ -1,0 +1,299 @@
+package connections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/yardhq/yard/server/mux"
+)
+
+// Local is this replica's multiplexer (mux.Server).
+type Local interface {
+	Connections() []mux.ConnInfo
+	Disconnect(connID string, code int, reason string) bool
+	DisconnectUser(userID string, code int, reason string) int
+}
+
+// Conn is one connection of one replica.
+type Conn struct {
+	mux.ConnInfo
+	Replica string `json:"replica"`
+}
+
+// Config tunes a Directory.
+type Config struct {
+	// Replica names this process; it must differ between replicas. Required.
+	Replica string
+	// Interval is how often the replica's list is republished (default 3 s); other replicas'
+	// lists are as old as that at most. Entries live 3 x Interval.
+	Interval time.Duration
+	// Prefix starts every Redis key (default "yard:").
+	Prefix string
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	if c.Replica == "" {
+		return errors.New("connections: Replica is required")
+	}
+	if c.Interval != 0 && c.Interval < 10*time.Millisecond {
+		return fmt.Errorf("connections: Interval %s is under 10ms", c.Interval)
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.Interval == 0 {
+		c.Interval = 3 * time.Second
+	}
+	if c.Prefix == "" {
+		c.Prefix = "yard:"
+	}
+}
+
+// Directory is every replica's connections.
+type Directory struct {
+	local Local
+	rdb   *redis.Client
+	cfg   Config
+	log   *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// command is a disconnect request for whichever replica holds the connection(s).
+type command struct {
+	Conn   string `json:"conn,omitempty"`
+	User   string `json:"user,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// New returns a Directory over local; rdb nil means this replica is the only one. Start runs it.
+func New(local Local, rdb *redis.Client, cfg Config, log *slog.Logger) (*Directory, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Directory{local: local, rdb: rdb, cfg: cfg, log: log}, nil
+}
+
+func (d *Directory) listKey(replica string) string { return d.cfg.Prefix + "connections:" + replica }
+func (d *Directory) indexKey() string              { return d.cfg.Prefix + "connections:replicas" }
+func (d *Directory) commandsKey() string           { return d.cfg.Prefix + "connections:commands" }
+
+// Start publishes this replica's list and obeys other replicas' commands (with Redis) until
+// Close. It returns once the command subscription is in place (or ctx ends).
+func (d *Directory) Start(ctx context.Context) {
+	if d.rdb == nil {
+		return
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	ps := d.rdb.Subscribe(runCtx, d.commandsKey())
+	if _, err := ps.Receive(ctx); err != nil {
+		// The client resubscribes by itself once Redis answers.
+		d.log.Warn("subscribing to connection commands", "err", err)
+	}
+	d.wg.Go(func() { d.obey(runCtx, ps) })
+	d.wg.Go(func() { d.publishLoop(runCtx) })
+}
+
+// Close stops the goroutines and withdraws this replica's list.
+func (d *Directory) Close() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = d.rdb.Del(ctx, d.listKey(d.cfg.Replica)).Err()
+}
+
+func (d *Directory) obey(ctx context.Context, ps *redis.PubSub) {
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var c command
+			if json.Unmarshal([]byte(m.Payload), &c) != nil {
+				continue
+			}
+			d.local1(c)
+		}
+	}
+}
+
+// local1 carries out a command on this replica and says how many connections it closed.
+func (d *Directory) local1(c command) int {
+	code := mux.CloseCode(mux.CodeDisconnected)
+	switch {
+	case c.Conn != "":
+		if d.local.Disconnect(c.Conn, code, c.Reason) {
+			return 1
+		}
+	case c.User != "":
+		return d.local.DisconnectUser(c.User, code, c.Reason)
+	}
+	return 0
+}
+
+func (d *Directory) publishLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	for {
+		d.publish(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Directory) publish(ctx context.Context) {
+	b, err := json.Marshal(d.local.Connections())
+	if err != nil {
+		d.log.Error("encoding the connection list", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Interval)
+	defer cancel()
+	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, d.listKey(d.cfg.Replica), b, 3*d.cfg.Interval)
+		p.SAdd(ctx, d.indexKey(), d.cfg.Replica)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("publishing the connection list", "err", err)
+	}
+}
+
+// List returns every replica's connections: this replica's as they are now, the others' as
+// last published. Sorted by replica, then opening time.
+func (d *Directory) List(ctx context.Context) ([]Conn, error) {
+	out := d.localList()
+	if d.rdb == nil {
+		return out, nil
+	}
+	replicas, err := d.rdb.SMembers(ctx, d.indexKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("listing connections: %w", err)
+	}
+	replicas = slices.DeleteFunc(replicas, func(r string) bool { return r == d.cfg.Replica })
+	cmds := make([]*redis.StringCmd, len(replicas))
+	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range replicas {
+			cmds[i] = p.Get(ctx, d.listKey(r))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("listing connections: %w", err)
+	}
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			d.rdb.SRem(ctx, d.indexKey(), replicas[i]) // expired: a replica that went away
+			continue
+		}
+		var cs []mux.ConnInfo
+		if err != nil || json.Unmarshal(b, &cs) != nil {
+			d.log.Warn("unreadable connection list", "replica", replicas[i], "err", err)
+			continue
+		}
+		for _, ci := range cs {
+			out = append(out, Conn{ConnInfo: ci, Replica: replicas[i]})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Conn) int {
+		if c := strings.Compare(a.Replica, b.Replica); c != 0 {
+			return c
+		}
+		return a.OpenedAt.Compare(b.OpenedAt)
+	})
+	return out, nil
+}
+
+func (d *Directory) localList() []Conn {
+	cs := d.local.Connections()
+	out := make([]Conn, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, Conn{ConnInfo: c, Replica: d.cfg.Replica})
+	}
+	return out
+}
+
+// reason is the close reason admins' disconnects carry.
+func reason(by string) string {
+	return mux.CodeDisconnected + ": disconnected by " + by
+}
+
+// Disconnect closes the connection connID wherever it is and reports whether any replica
+// listed it. A remote one closes as soon as its replica receives the command.
+func (d *Directory) Disconnect(ctx context.Context, connID, by string) (bool, error) {
+	c := command{Conn: connID, Reason: reason(by)}
+	if d.local1(c) > 0 {
+		return true, nil
+	}
+	if d.rdb == nil {
+		return false, nil
+	}
+	all, err := d.List(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !slices.ContainsFunc(all, func(x Conn) bool { return x.ID == connID }) {
+		return false, nil
+	}
+	return true, d.send(ctx, c)
+}
+
+// DisconnectUser closes every connection of userID on every replica and returns how many were
+// listed (this replica's exactly, the others' as last published).
+func (d *Directory) DisconnectUser(ctx context.Context, userID, by string) (int, error) {
+	c := command{User: userID, Reason: reason(by)}
+	if d.rdb == nil {
+		return d.local1(c), nil
+	}
+	all, err := d.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, x := range all {
+		if x.UserID == userID && x.Replica != d.cfg.Replica {
+			n++
+		}
+	}
+	n += d.local1(c)
+	// Always sent: a connection opened since the last published list is closed too.
+	return n, d.send(ctx, c)
+}
+
+func (d *Directory) send(ctx context.Context, c command) error {
+	b, _ := json.Marshal(c)
+	if err := d.rdb.Publish(ctx, d.commandsKey(), b).Err(); err != nil {
+		return fmt.Errorf("sending a disconnect: %w", err)
+	}
+	return nil
+}
