@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/url"
 	"testing"
+
+	"github.com/yardhq/yard/server/cluster"
 )
 
 // Log lines come from containers: any bytes split into a time (or none) and text that is a
@@ -37,7 +39,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validName(r.Namespace) || (r.Pod == "") == r.Workload.IsZero() {
+		if !cluster.ValidName(r.Namespace) || (r.Pod == "") == r.Workload.IsZero() {
 			t.Fatalf("accepted %+v", r)
 		}
 		if r.TailLines != nil && (*r.TailLines < 0 || *r.TailLines > maxTailLines) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/mux"
 )
 
@@ -67,7 +68,7 @@ func ParseRequest(p url.Values) (Request, error) {
 	if r.Namespace == "" {
 		return bad("namespace is required")
 	}
-	if !validName(r.Namespace) {
+	if !cluster.ValidName(r.Namespace) {
 		return bad("namespace %q is not a valid name", r.Namespace)
 	}
 	if w := p.Get("workload"); w != "" {
@@ -79,16 +80,16 @@ func ParseRequest(p url.Values) (Request, error) {
 		if !ok || canon == "" {
 			return bad("workload %q: want <kind>/<name> with kind Deployment, StatefulSet, DaemonSet, Job or ReplicaSet", w)
 		}
-		if !validName(name) {
+		if !cluster.ValidName(name) {
 			return bad("workload name %q is not a valid name", name)
 		}
 		r.Workload = WorkloadRef{Kind: canon, Name: name}
 	} else if r.Pod == "" {
 		return bad("pod or workload is required")
-	} else if !validName(r.Pod) {
+	} else if !cluster.ValidName(r.Pod) {
 		return bad("pod %q is not a valid name", r.Pod)
 	}
-	if r.Container != "" && !validName(r.Container) {
+	if r.Container != "" && !cluster.ValidName(r.Container) {
 		return bad("container %q is not a valid name", r.Container)
 	}
 	var err error
@@ -144,21 +145,6 @@ func boolParam(p url.Values, name string) (bool, error) {
 		return false, fmt.Errorf("%s %q: want true or false", name, v)
 	}
 	return b, nil
-}
-
-// validName accepts DNS-1123 labels and subdomains (what pod, container and namespace names are);
-// anything else would only produce an apiserver error later, or a path surprise.
-func validName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s[0] != '-' && s[0] != '.' && s[len(s)-1] != '-' && s[len(s)-1] != '.'
 }
 
 // skipsResumed reports whether a line at t was already delivered before a resume at since. A

@@ -3,6 +3,8 @@ package shell
 import (
 	"net/url"
 	"testing"
+
+	"github.com/yardhq/yard/server/cluster"
 )
 
 // Control messages come straight from clients: anything either parses into a valid message or
@@ -49,7 +51,7 @@ func FuzzParseOpen(f *testing.F) {
 		if o.Session != "" && !ValidSessionID(o.Session) {
 			t.Fatalf("accepted session %q", o.Session)
 		}
-		if o.Session == "" && (!validName(o.Namespace) || !validName(o.Pod)) {
+		if o.Session == "" && (!cluster.ValidName(o.Namespace) || !cluster.ValidName(o.Pod)) {
 			t.Fatalf("accepted target %q/%q", o.Namespace, o.Pod)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/mux"
 )
 
@@ -59,7 +60,7 @@ func ParseOpen(p url.Values) (OpenParams, error) {
 		return bad("namespace and pod are required (or session to join one)")
 	}
 	for name, v := range map[string]string{"namespace": o.Namespace, "pod": o.Pod, "container": o.Container} {
-		if v != "" && !validName(v) {
+		if v != "" && !cluster.ValidName(v) {
 			return bad("%s %q is not a valid name", name, v)
 		}
 	}
@@ -79,19 +80,6 @@ func ParseOpen(p url.Values) (OpenParams, error) {
 	}
 	o.Command = append([]string(nil), p["command"]...)
 	return o, nil
-}
-
-func validName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s[0] != '-' && s[0] != '.' && s[len(s)-1] != '-' && s[len(s)-1] != '.'
 }
 
 // ValidSessionID accepts the ids NewSessionID makes (and nothing that could reach a key or path).
