@@ -19,6 +19,7 @@ import (
 // Local is this replica's multiplexer (mux.Server).
 type Local interface {
 	Connections() []mux.ConnInfo
+	Generation() uint64
 	Disconnect(connID string, code int, reason string) bool
 	DisconnectUser(userID string, code int, reason string) int
 }
@@ -33,8 +34,9 @@ type Conn struct {
 type Config struct {
 	// Replica names this process; it must differ between replicas. Required.
 	Replica string
-	// Interval is how often the replica's list is republished (default 3 s); other replicas'
-	// lists are as old as that at most. Entries live 3 x Interval.
+	// Interval is how often the replica's list is republished when nothing changed (default
+	// 10 s; a change is published within 250 ms). Entries live 3 x Interval, so a killed
+	// replica's list goes by itself.
 	Interval time.Duration
 	// Prefix starts every Redis key (default "yard:").
 	Prefix string
@@ -53,7 +55,7 @@ func (c Config) Validate() error {
 
 func (c *Config) defaults() {
 	if c.Interval == 0 {
-		c.Interval = 3 * time.Second
+		c.Interval = 10 * time.Second
 	}
 	if c.Prefix == "" {
 		c.Prefix = "yard:"
@@ -157,11 +159,19 @@ func (d *Directory) local1(c command) int {
 	return 0
 }
 
+// changeCheck is how often the replica looks for changes to publish before the next refresh.
+const changeCheck = 250 * time.Millisecond
+
 func (d *Directory) publishLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.Interval)
+	t := time.NewTicker(min(changeCheck, d.cfg.Interval))
 	defer t.Stop()
+	var gen uint64
+	var last time.Time
 	for {
-		d.publish(ctx)
+		if g := d.local.Generation(); g != gen || time.Since(last) >= d.cfg.Interval {
+			gen, last = g, time.Now()
+			d.publish(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return

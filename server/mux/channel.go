@@ -85,6 +85,7 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 		return
 	}
 	ch.opening = false
+	c.s.changed()
 	c.queueControlLocked(ControlFrame(OpOpened, OpenedMsg{Channel: ch.id, Credit: ch.window}))
 	c.mu.Unlock()
 

@@ -365,6 +365,7 @@ func (c *conn) freeLocked(ch *channel) {
 	if c.chans[ch.id] != ch {
 		return
 	}
+	c.s.changed()
 	delete(c.chans, ch.id)
 	for i, x := range c.list {
 		if x == ch {

@@ -55,6 +55,12 @@ type ChannelInfo struct {
 	Target string `json:"target,omitempty"`
 }
 
+func (s *Server) changed() { s.gen.Add(1) }
+
+// Generation changes whenever a connection or an open channel comes or goes, so a poller can
+// tell cheaply whether Connections would say something new.
+func (s *Server) Generation() uint64 { return s.gen.Load() }
+
 // Connections returns every connection this server serves, oldest first.
 func (s *Server) Connections() []ConnInfo {
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,6 +31,8 @@ type Server struct {
 	kinds *Registry
 	log   *slog.Logger
 	m     *serverMetrics
+
+	gen atomic.Uint64 // bumped when a connection or channel comes or goes (Generation)
 
 	mu       sync.Mutex
 	conns    map[closer]struct{}
@@ -160,6 +163,7 @@ func (s *Server) track(c closer) bool {
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	s.changed()
 	return true
 }
 
@@ -167,6 +171,7 @@ func (s *Server) untrack(c closer) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.changed()
 	s.wg.Done()
 }
 
