@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,13 +14,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/yardhq/yard/e2e/controlplane"
-	"github.com/yardhq/yard/server/app"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
 func TestMain(m *testing.M) { controlplane.Main(m) }
 
 type server struct {
+	*yardtest.Server
 	base string
 	cp   *controlplane.ControlPlane
 }
@@ -32,66 +30,33 @@ type server struct {
 func start(t *testing.T, mutate func(*config.Config)) *server {
 	t.Helper()
 	cp := controlplane.Shared(t)
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DevAuth = true
-	cfg.Kubeconfig = cp.Kubeconfig()
-	cfg.StaticDir = t.TempDir()
-	cfg.Limits.MaxConnsPerUser = 500
-	cfg.Clusters.AccessTTL = time.Second
-	cfg.Clusters.HealthInterval = time.Second
-	cfg.Clusters.WatchGrace = time.Minute
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	ys := yardtest.Start(t, func(cfg *config.Config) {
+		cfg.Kubeconfig = cp.Kubeconfig()
+		cfg.StaticDir = t.TempDir()
+		cfg.Limits.MaxConnsPerUser = 500
+		cfg.Clusters.AccessTTL = time.Second
+		cfg.Clusters.HealthInterval = time.Second
+		cfg.Clusters.WatchGrace = time.Minute
+		if mutate != nil {
+			mutate(cfg)
 		}
 	})
-	return &server{base: "http://" + addr.String(), cp: cp}
+	return &server{Server: ys, base: ys.URL, cp: cp}
 }
 
 func (s *server) login(t *testing.T, name string) string {
 	t.Helper()
-	resp, err := http.Post(s.base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"name":"`+name+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
-		t.Fatalf("dev login %s: %d %v", name, resp.StatusCode, err)
-	}
-	return tok.Token
+	return s.SignIn(t, name, false)
 }
 
 // get returns the status and body of GET path as token.
 func (s *server) get(t *testing.T, token, path, accept string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	var h http.Header
 	if accept != "" {
-		req.Header.Set("Accept", accept)
+		h = http.Header{"Accept": {accept}}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := s.Request(t, http.MethodGet, token, path, h)
 	return resp.StatusCode, b
 }
 
@@ -137,10 +102,7 @@ func (s *server) watch(t *testing.T, token string, q url.Values) *stream {
 }
 
 func (s *server) dialWatch(token string, q url.Values) (*stream, error) {
-	u := "ws" + strings.TrimPrefix(s.base, "http") + "/ws/watch?" + q.Encode()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, http.Header{"Authorization": {"Bearer " + token}})
+	conn, resp, err := s.DialWS("/ws/watch", token, q)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
