@@ -22,20 +22,19 @@ type entry struct {
 	kind string
 	ns   string
 	typ  string
-	// obj is the object's JSON (object entries); msg is a prebuilt message (markers, or an object
-	// entry whose type is still obj's original type).
-	obj     []byte
-	msg     []byte
-	objType string // the type msg was built for
-	marker  bool
+	// o is the object (object entries): its message for typ is encoded once and shared by every
+	// stream, whatever type coalescing left. msg is a marker's message.
+	o      *object
+	msg    []byte
+	marker bool
 }
 
 // message returns the wire message for e.
 func (e *entry) message() []byte {
-	if e.msg != nil && (e.marker || e.objType == e.typ) {
+	if e.marker {
 		return e.msg
 	}
-	return objectMessage(e.typ, e.kind, e.obj)
+	return e.o.message(e.typ)
 }
 
 // queue is a client's pending messages: ordered by first arrival, with at most one entry per

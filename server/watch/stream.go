@@ -223,15 +223,16 @@ func (s *stream) loop(ctx context.Context, ch mux.Channel) error {
 	}
 }
 
-// allowed answers for the flush loop, remembering answers for the recheck interval so a busy
-// stream does not ask the access cache for every message.
+// allowed answers for the flush loop from the stream's own answers (a map lookup: no clock, no
+// lock, no access-cache call per message). recheck keeps the answers fresh, so only a namespace
+// seen for the first time asks the cluster here.
 func (s *stream) allowed(ctx context.Context, ks *kindState, ns string) (bool, error) {
 	if ks == nil {
 		return false, nil
 	}
 	if ks.res.Namespaced && s.req.namespaces == nil {
 		// Every namespace the user may see: a cluster-wide grant covers them all.
-		ok, err := s.check(ctx, ks, "*")
+		ok, err := s.known(ctx, ks, "*")
 		if err != nil || ok {
 			return ok, err
 		}
@@ -239,16 +240,25 @@ func (s *stream) allowed(ctx context.Context, ks *kindState, ns string) (bool, e
 	if !ks.res.Namespaced {
 		ns = ""
 	}
-	return s.check(ctx, ks, ns)
+	return s.known(ctx, ks, ns)
 }
 
-func (s *stream) check(ctx context.Context, ks *kindState, ns string) (bool, error) {
-	k := permKey{ks.res.Name, ns}
-	now := time.Now()
-	p, ok := s.perm[k]
-	if ok && now.Before(p.until) {
+// known is the stream's last answer for (kind, ns), asking only when there is none yet.
+func (s *stream) known(ctx context.Context, ks *kindState, ns string) (bool, error) {
+	if p, ok := s.perm[permKey{ks.res.Name, ns}]; ok {
 		return p.allowed, nil
 	}
+	return s.check(ctx, ks, ns, time.Now())
+}
+
+// check returns the answer for (kind, ns), asking again when it expires before horizon.
+func (s *stream) check(ctx context.Context, ks *kindState, ns string, horizon time.Time) (bool, error) {
+	k := permKey{ks.res.Name, ns}
+	p, ok := s.perm[k]
+	if ok && horizon.Before(p.until) {
+		return p.allowed, nil
+	}
+	now := time.Now()
 	askNS := ns
 	if ns == "*" {
 		askNS = ""
@@ -294,21 +304,23 @@ func (s *stream) resnapshot(ks *kindState, ns string) {
 		sel := s.req.selector
 		for _, o := range u.objectsIn(ns) {
 			if sel.Matches(o.labels) {
-				ks.feeds[i].push(Added, o, o.added)
+				ks.feeds[i].push(Added, o)
 			}
 		}
 	}
 }
 
-// recheck re-asks every permission the stream relies on whose answer expired, so a revoked
-// RoleBinding is noticed (and reported) even when nothing changes in that namespace.
+// recheck re-asks every permission the stream relies on whose answer expires before the next
+// recheck, so a revoked RoleBinding is noticed (and reported) within about the access TTL plus
+// one interval, even when nothing changes in that namespace.
 func (s *stream) recheck(ctx context.Context) {
+	horizon := time.Now().Add(s.hub.opts.Recheck / 2)
 	for k := range s.perm {
 		ks := s.byName[k.kind]
 		if ks == nil {
 			continue
 		}
-		if _, err := s.check(ctx, ks, k.ns); err != nil && !errors.Is(err, context.Canceled) {
+		if _, err := s.check(ctx, ks, k.ns, horizon); err != nil && !errors.Is(err, context.Canceled) {
 			s.hub.log.Debug("permission recheck failed", "user", s.user.Name, "kind", k.kind, "namespace", k.ns, "err", err)
 		}
 	}
@@ -321,8 +333,8 @@ type kindFeed struct {
 	up *upstream
 }
 
-func (f *kindFeed) push(typ string, o *object, msg []byte) {
-	f.s.q.push(&entry{key: f.ks.res.Name + "\x00" + o.key, kind: f.ks.res.Name, ns: o.ns, typ: typ, obj: o.raw, msg: msg, objType: typ})
+func (f *kindFeed) push(typ string, o *object) {
+	f.s.q.push(&entry{key: o.qkey, kind: o.kind, ns: o.ns, typ: typ, o: o})
 }
 
 func (f *kindFeed) deliver(c *change) {
@@ -331,11 +343,11 @@ func (f *kindFeed) deliver(c *change) {
 	before := c.had && sel.Matches(c.old)
 	switch {
 	case c.typ == Added && now, c.typ == Deleted && before, c.typ == Modified && now && before:
-		f.push(c.typ, c.obj, c.msg)
+		f.push(c.typ, c.obj)
 	case c.typ == Modified && now && !before:
-		f.push(Added, c.obj, c.obj.added) // it entered the selection
+		f.push(Added, c.obj) // it entered the selection
 	case c.typ == Modified && !now && before:
-		f.push(Deleted, c.obj, nil) // it left the selection
+		f.push(Deleted, c.obj) // it left the selection
 	}
 }
 
@@ -343,7 +355,7 @@ func (f *kindFeed) snapshot(objs []*object, rv uint64) {
 	sel := f.s.req.selector
 	for _, o := range objs {
 		if sel.Matches(o.labels) {
-			f.push(Added, o, o.added)
+			f.push(Added, o)
 		}
 	}
 	s := f.s

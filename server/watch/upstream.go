@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,11 +41,37 @@ func (k upKey) String() string {
 // object is the upstream's current state of one object.
 type object struct {
 	key    string // namespace/name
+	qkey   string // kind + "\x00" + key: every stream's queue key for it
+	kind   string // the resource name messages carry
 	ns     string
 	labels labels.Set
 	rv     uint64
 	raw    []byte // JSON, managedFields stripped
 	added  []byte // prebuilt ADDED message, shared by every snapshot
+	// modified and deleted are its other messages, encoded on first use and then shared by every
+	// stream (a change's own type, or the type a stream's coalescing turned it into).
+	modified, deleted atomic.Pointer[[]byte]
+}
+
+// message returns the object's message of type typ, encoding it at most once.
+func (o *object) message(typ string) []byte {
+	var p *atomic.Pointer[[]byte]
+	switch typ {
+	case Added:
+		return o.added
+	case Modified:
+		p = &o.modified
+	default:
+		p = &o.deleted
+	}
+	if b := p.Load(); b != nil {
+		return *b
+	}
+	b := objectMessage(typ, o.kind, o.raw)
+	if !p.CompareAndSwap(nil, &b) {
+		return *p.Load()
+	}
+	return b
 }
 
 // change is one event in the upstream's history and fan-out.
@@ -54,7 +81,6 @@ type change struct {
 	old labels.Set // labels before this change
 	had bool       // the object existed before this change
 	rv  uint64
-	msg []byte
 }
 
 // feed is one client stream's attachment to an upstream. Upstreams call it with their lock
@@ -275,8 +301,11 @@ func (u *upstream) newObject(obj *unstructured.Unstructured) *object {
 	rv, _ := strconv.ParseUint(obj.GetResourceVersion(), 10, 64)
 	// The object is kept once, inside its ADDED message; raw is a window on it.
 	added := objectMessage(Added, u.res.Name, raw)
+	key := obj.GetNamespace() + "/" + obj.GetName()
 	return &object{
-		key:    obj.GetNamespace() + "/" + obj.GetName(),
+		key:    key,
+		qkey:   u.res.Name + "\x00" + key,
+		kind:   u.res.Name,
 		ns:     obj.GetNamespace(),
 		labels: labels.Set(obj.GetLabels()),
 		rv:     rv,
@@ -334,13 +363,7 @@ func (u *upstream) replace(objs []*object, rv uint64) {
 }
 
 func (u *upstream) newChange(typ string, o *object, old labels.Set, rv uint64) *change {
-	c := &change{typ: typ, obj: o, old: old, had: typ != Added, rv: rv}
-	if typ == Added {
-		c.msg = o.added
-	} else {
-		c.msg = objectMessage(typ, u.res.Name, o.raw)
-	}
-	return c
+	return &change{typ: typ, obj: o, old: old, had: typ != Added, rv: rv}
 }
 
 func (u *upstream) watch(ctx context.Context) error {

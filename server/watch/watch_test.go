@@ -475,7 +475,8 @@ func TestSlowClientGetsCoalescedState(t *testing.T) {
 func TestQueueCoalescing(t *testing.T) {
 	q := newQueue()
 	obj := func(typ, key string) *entry {
-		return &entry{key: key, kind: "pods", typ: typ, obj: []byte(`{"k":"` + key + `","t":"` + typ + `"}`), objType: typ}
+		raw := []byte(`{"k":"` + key + `"}`)
+		return &entry{key: key, kind: "pods", typ: typ, o: &object{kind: "pods", raw: raw, added: objectMessage(Added, "pods", raw)}}
 	}
 	q.push(obj(Added, "a"))
 	q.push(&entry{key: "m", marker: true, msg: []byte("marker")})
