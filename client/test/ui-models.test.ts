@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { age, containersOf, kindInfo, statusOf, toYAML } from '../src/app/resources.ts'
 import { WatchStore } from '../src/app/watchModel.ts'
 import { matchingKinds, search } from '../src/app/spotlightModel.ts'
-import { formatAge, parseAdminPresence, parseAdminSessions, withSessions } from '../src/app/adminModel.ts'
+import { formatAge, parseAdminConnections, parseAdminPresence, parseAdminSessions, withSessions } from '../src/app/adminModel.ts'
 import { parseRoute, ROOM_ID } from '../src/app/router.ts'
 import { parseRooms } from '../src/app/Home.tsx'
 
@@ -145,4 +145,20 @@ test('shell sessions join the presence rows of their owner and participants', ()
     ['bob', ['s1 team-a/web-1 observer']],
     ['carol', []],
   ])
+})
+
+test('admin connections and presence streams from the server answer', () => {
+  const conns = parseAdminConnections({
+    connections: [
+      { id: 'c1', userId: 'bob', userName: 'Bob', endpoint: '/ws', replica: 'ra', openedAt: '2026-11-25T09:58:00Z',
+        channels: [{ id: 1, kind: 'sync', target: 'room r1' }, { id: 3, kind: 'logs', target: 'demo/web-abc/app' }, { id: 5, kind: 'ping' }] },
+      { id: '', userId: 'nobody' },
+    ],
+  })
+  assert.deepEqual(conns.map((c) => [c.id, c.name, c.replica, c.endpoint, c.channels]), [
+    ['c1', 'Bob', 'ra', '/ws', ['sync room r1', 'logs demo/web-abc/app', 'ping']],
+  ])
+  assert.equal(conns[0]!.openedAt, Date.parse('2026-11-25T09:58:00Z'))
+  const rows = parseAdminPresence({ presence: [{ room: 'r1', userId: 'bob', connId: 'c1', streams: [{ id: 3, kind: 'logs', target: 'demo/web-abc/app' }] }] })
+  assert.deepEqual(rows[0]!.streams, ['logs demo/web-abc/app'])
 })

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import { api, type User } from './api.ts'
 import { Header } from './Home.tsx'
-import { formatAge, parseAdminPresence, parseAdminSessions, withSessions, type AdminRow, type AdminSession } from './adminModel.ts'
+import { formatAge, parseAdminConnections, parseAdminPresence, parseAdminSessions, withSessions, type AdminConnection, type AdminRow, type AdminSession } from './adminModel.ts'
 import { ApiError } from './api.ts'
 import { navigate } from './router.ts'
 import { krateTitle, readKrateJSON } from './schema.ts'
@@ -14,6 +14,7 @@ const titleOfJSON = (k: unknown): string => krateTitle(readKrateJSON('', k))
 export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const [rows, setRows] = useState<AdminRow[] | null>(null)
   const [sessions, setSessions] = useState<AdminSession[]>([])
+  const [conns, setConns] = useState<AdminConnection[]>([])
   // Krate titles per room (from each room's document), so "focus" reads as what people look at.
   const [titles, setTitles] = useState<Map<string, string>>(new Map())
   const [error, setError] = useState('')
@@ -23,11 +24,12 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
   useEffect(() => {
     let stop = false
     const load = () =>
-      Promise.all([api.adminPresence(), api.adminSessions().catch(() => ({ sessions: [] }))]).then(
-        ([b, sb]) => {
+      Promise.all([api.adminPresence(), api.adminSessions().catch(() => ({ sessions: [] })), api.adminConnections().catch(() => ({ connections: [] }))]).then(
+        ([b, sb, cb]) => {
           if (stop) return
           const ss = parseAdminSessions(sb)
           setSessions(ss)
+          setConns(parseAdminConnections(cb))
           const rs = withSessions(parseAdminPresence(b), ss)
           setRows(rs)
           const rooms = [...new Set(rs.filter((r) => r.focus && r.room).map((r) => r.room))]
@@ -128,6 +130,43 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
                 <td className="muted">{r.replica || '–'}</td>
                 <td>
                   <button className="small danger" data-testid="admin-disconnect" disabled={!r.connId} title={r.connId ? 'Close this connection' : 'the server did not report a connection id'} onClick={() => act(`disconnect ${r.name}`, () => api.adminDisconnect(r.connId))}>
+                    disconnect
+                  </button>
+                  <button className="small danger" data-testid="admin-disconnect-user" data-user={r.userId} title="Close every connection of this user on every replica" onClick={() => act(`disconnect all of ${r.name}`, () => api.adminDisconnectUser(r.userId))}>
+                    all
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <h2>Connections</h2>
+        <table className="admin-table" data-testid="admin-connections">
+          <thead>
+            <tr>
+              <th>user</th>
+              <th>endpoint</th>
+              <th>channels</th>
+              <th>connected</th>
+              <th>replica</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {conns.length === 0 && (
+              <tr>
+                <td className="muted">No connections.</td>
+              </tr>
+            )}
+            {conns.map((c) => (
+              <tr key={`${c.replica}|${c.id}`} data-testid="admin-connection-row" data-user={c.userId} data-conn={c.id}>
+                <td>{c.name}</td>
+                <td className="muted">{c.endpoint}</td>
+                <td className="muted">{c.channels.join(', ') || '–'}</td>
+                <td>{c.openedAt ? formatAge(now - c.openedAt) : '–'}</td>
+                <td className="muted">{c.replica || '–'}</td>
+                <td>
+                  <button className="small danger" data-testid="admin-connection-disconnect" data-conn={c.id} onClick={() => act(`disconnect ${c.name}`, () => api.adminDisconnect(c.id))}>
                     disconnect
                   </button>
                 </td>

@@ -2,7 +2,8 @@
 // entries ({"entries"|"users"|"connections": [...]} or a bare array), or rooms with their users
 // ({"rooms": [{"room"|"id", "users"|"participants": [...]}]}). Each entry may carry: user/userId,
 // name, room, replica, connId, connectedAt (RFC 3339) or ageSeconds, state (awareness),
-// shells [{id|session, pod, namespace, role}], streams [{kind, target}].
+// shells [{id|session, pod, namespace, role}], streams [{kind, target}] (the connection's other
+// open channels).
 import { parsePresence, type PresenceState } from './presence.ts'
 
 export interface AdminShell {
@@ -142,4 +143,33 @@ export function withSessions(rows: AdminRow[], sessions: AdminSession[]): AdminR
     const shells = [...r.shells, ...mine.filter((m) => !r.shells.some((x) => x.id === m.id))]
     return { ...r, shells }
   })
+}
+
+/** A WebSocket connection from GET /api/admin/connections. */
+export interface AdminConnection {
+  id: string
+  userId: string
+  name: string
+  endpoint: string
+  replica: string
+  openedAt: number | null
+  /** "kind target" per open channel, e.g. "logs demo/web-abc/app". */
+  channels: string[]
+}
+
+const channelLabel = (c: Obj): string => [str(c.kind), str(c.target)].filter(Boolean).join(' ')
+
+export function parseAdminConnections(body: unknown): AdminConnection[] {
+  const b = obj(body)
+  return list(Array.isArray(body) ? body : b.connections)
+    .map((c) => ({
+      id: str(c.id),
+      userId: str(c.userId),
+      name: str(c.userName, c.userId),
+      endpoint: str(c.endpoint),
+      replica: str(c.replica),
+      openedAt: Number.isFinite(Date.parse(str(c.openedAt))) ? Date.parse(str(c.openedAt)) : null,
+      channels: list(c.channels).map(channelLabel).filter(Boolean),
+    }))
+    .filter((c) => c.id && c.userId)
 }

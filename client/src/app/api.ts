@@ -87,6 +87,8 @@ export const api = {
   adminSessions: () => request<unknown>('GET', '/api/admin/sessions'),
   adminEndShell: (session: string) => request<unknown>('DELETE', `/api/admin/sessions/${encodeURIComponent(session)}`),
   adminDisconnect: (conn: string) => request<unknown>('DELETE', `/api/admin/connections/${encodeURIComponent(conn)}`),
+  adminConnections: () => request<unknown>('GET', '/api/admin/connections'),
+  adminDisconnectUser: (user: string) => request<unknown>('DELETE', `/api/admin/users/${encodeURIComponent(user)}/connections`),
 }
 
 /** Items of a list response: a Kubernetes List ({items}) or a bare array. */
