@@ -116,7 +116,24 @@ func SignIn(t testing.TB, base, name string, admin bool) string {
 // with its body read.
 func Request(t testing.TB, method, url, token string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return send(t, method, url, token, nil, header)
+}
+
+// postJSON posts body as token and decodes a 200 answer into out; anything else fails the test.
+func postJSON(t testing.TB, url, token, body string, out any) {
+	t.Helper()
+	resp, b := send(t, http.MethodPost, url, token, strings.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+}
+
+func send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,31 +148,7 @@ func Request(t testing.TB, method, url, token string, header http.Header) (*http
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	// A body cut short shows in what the caller asserts about it.
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
-}
-
-// postJSON posts body as token and decodes a 200 answer into out; anything else fails the test.
-func postJSON(t testing.TB, url, token, body string, out any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
 }

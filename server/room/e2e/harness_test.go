@@ -16,13 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
 // repoRoot is where node_modules and the server's sources are.
@@ -158,33 +158,16 @@ func (r *replica) kill() {
 	<-r.done
 }
 
-func (r *replica) ws() string { return "ws" + strings.TrimPrefix(r.url, "http") + "/ws/sync" }
+func (r *replica) ws() string { return yardtest.WSURL(r.url, "/ws/sync") }
 
 func (r *replica) login(t *testing.T, name string, admin bool) string {
 	t.Helper()
-	body := fmt.Sprintf(`{"name":%q,"admin":%v}`, name, admin)
-	resp, err := http.Post(r.url+"/api/auth/dev-login", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		t.Fatalf("dev login %s: %v (status %d)", name, err, resp.StatusCode)
-	}
-	return out.Token
+	return yardtest.SignIn(t, r.url, name, admin)
 }
 
 func (r *replica) get(t *testing.T, token, path string, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, r.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := yardtest.Request(t, http.MethodGet, r.url+path, token, nil)
 	if v != nil && resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(b, v); err != nil {
 			t.Fatalf("GET %s: %v: %s", path, err, b)
