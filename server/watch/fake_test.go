@@ -184,9 +184,10 @@ func (d fakeDyn) Resource(schema.GroupVersionResource) dynamic.NamespaceableReso
 // fakeCluster answers permissions from a table: user -> namespaces they may list/watch pods in
 // ("" = cluster-wide).
 type fakeCluster struct {
-	api *fakeAPI
-	mu  sync.Mutex
-	may map[string]map[string]bool
+	api   *fakeAPI
+	mu    sync.Mutex
+	may   map[string]map[string]bool
+	asked atomic.Int64 // permission questions answered
 }
 
 func (c *fakeCluster) ID() string { return "test" }
@@ -206,6 +207,7 @@ var widgets = cluster.Resource{Name: "widgets.example.com", Kind: "Widget", Name
 	GVR: schema.GroupVersionResource{Group: "example.com", Version: "v1beta1", Resource: "widgets"}}
 
 func (c *fakeCluster) Can(_ context.Context, u identity.User, a cluster.Access) (cluster.Decision, error) {
+	c.asked.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.may[u.Name]

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -469,6 +470,66 @@ func TestSlowClientGetsCoalescedState(t *testing.T) {
 	}
 	if latest["demo/p9"] != "1999" || latest["demo/p0"] != "1990" {
 		t.Fatalf("latest state not delivered: %v", latest)
+	}
+}
+
+// Every stream sends the same bytes for the same change, also when coalescing changed its type:
+// a change is encoded once per upstream, not once per client.
+func TestCoalescedMessagesAreEncodedOnceForAllStreams(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.api.change(kwatch.Added, "demo", "a", nil)
+	e.api.change(kwatch.Added, "demo", "b", nil)
+	var rs []*running
+	for range 2 {
+		r, err := e.open(t, "alice", "kinds=pods")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ch.waitFor(t, "SYNCED", synced("pods"))
+		r.ch.setBlocked(true)
+		rs = append(rs, r)
+	}
+	e.api.change(kwatch.Modified, "demo", "b", nil) // waits in Send while the rest coalesces
+	e.api.change(kwatch.Deleted, "demo", "a", nil)
+	e.api.change(kwatch.Added, "demo", "a", map[string]string{"v": "2"}) // DELETED+ADDED: MODIFIED
+	for testutil.ToFloat64(e.hub.events.WithLabelValues("test", "pods")) < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	var sent [][]byte
+	for _, r := range rs {
+		r.ch.setBlocked(false)
+		r.ch.waitFor(t, "MODIFIED a", func(ms []wireMsg) bool { return has(ms, Modified, "demo/a") })
+		raw := r.ch.all()
+		ms := decodeAll(t, raw)
+		sent = append(sent, raw[slices.IndexFunc(ms, func(m wireMsg) bool { return m.Type == Modified && m.name == "demo/a" })])
+	}
+	if unsafe.SliceData(sent[0]) != unsafe.SliceData(sent[1]) {
+		t.Fatalf("the coalesced change was encoded per stream: %s", sent[0])
+	}
+}
+
+// Delivering changes asks no permission question: each stream answers from its own map, which
+// the periodic recheck refreshes.
+func TestDeliveryAsksNoPermissionPerMessage(t *testing.T) {
+	e := newEnv(t, Options{Recheck: time.Hour})
+	r, err := e.open(t, "carol", "kinds=pods") // every namespace: the cluster-wide answer is no
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	e.api.change(kwatch.Added, "demo", "first", nil)
+	e.api.change(kwatch.Added, "team-a", "first", nil)
+	r.ch.waitFor(t, "first", func(ms []wireMsg) bool { return has(ms, Added, "demo/first") })
+	before := e.cl.asked.Load()
+	for i := range 200 {
+		e.api.change(kwatch.Added, []string{"demo", "team-a"}[i%2], fmt.Sprintf("p%d", i), nil)
+	}
+	r.ch.waitFor(t, "p198", func(ms []wireMsg) bool { return has(ms, Added, "demo/p198") })
+	if n := e.cl.asked.Load() - before; n != 0 {
+		t.Fatalf("%d permission questions for 200 changes", n)
+	}
+	if slices.ContainsFunc(decodeAll(t, r.ch.all()), func(m wireMsg) bool { return strings.HasPrefix(m.name, "team-a/") }) {
+		t.Fatal("carol got team-a pods")
 	}
 }
 
