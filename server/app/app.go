@@ -166,7 +166,9 @@ func (a *App) Start() (net.Addr, error) {
 	}
 	a.ln = ln
 	a.clusters.start()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Waits for the disconnect subscription, but not for long: with Redis down the server
+	// still starts, and the subscription is made once Redis answers.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	a.conns.dir.Start(sctx)
 	cancel()
 	go func() { a.serveErr <- a.http.Serve(ln) }()
