@@ -1,14 +1,12 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,14 +89,39 @@ func (s *server) podOf(t testing.TB, namespace, app string) *corev1.Pod {
 // client is a plain WebSocket client of /ws/logs or /ws/shell that records what it receives.
 type client struct {
 	conn *websocket.Conn
-	done chan struct{}
+	rec  *yardtest.Recorder[frame]
+}
 
-	mu       sync.Mutex
-	texts    []map[string]any
-	raw      [][]byte // text messages as received
-	binary   bytes.Buffer
-	closeErr error
-	arrived  chan struct{}
+// frame is one message received: a text message decoded as JSON, or terminal output.
+type frame struct {
+	isText bool
+	text   map[string]any
+	binary []byte
+}
+
+func decodeFrame(typ int, b []byte) frame {
+	if typ != websocket.TextMessage {
+		return frame{binary: b}
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		m = map[string]any{"type": "undecodable", "text": string(b)}
+	}
+	return frame{isText: true, text: m}
+}
+
+// split separates the text messages from the terminal output.
+func split(fs []frame) ([]map[string]any, string) {
+	var texts []map[string]any
+	var term strings.Builder
+	for _, f := range fs {
+		if f.isText {
+			texts = append(texts, f.text)
+		} else {
+			term.Write(f.binary)
+		}
+	}
+	return texts, term.String()
 }
 
 func (s *server) dial(path, token string, q url.Values) (*client, *http.Response, error) {
@@ -106,8 +129,7 @@ func (s *server) dial(path, token string, q url.Values) (*client, *http.Response
 	if err != nil {
 		return nil, resp, err
 	}
-	c := &client{conn: conn, done: make(chan struct{}), arrived: make(chan struct{}, 1)}
-	return c, resp, nil
+	return &client{conn: conn, rec: yardtest.NewRecorder(conn, decodeFrame)}, resp, nil
 }
 
 // open dials and starts reading; reading can be left off to play a client that never reads.
@@ -128,49 +150,9 @@ func (s *server) open(t *testing.T, path, token string, q url.Values, read bool)
 	return c
 }
 
-func (c *client) startReading() { go c.read() }
+func (c *client) startReading() { c.rec.Start() }
 
-func (c *client) read() {
-	defer close(c.done)
-	for {
-		typ, b, err := c.conn.ReadMessage()
-		c.mu.Lock()
-		if err != nil {
-			c.closeErr = err
-			c.mu.Unlock()
-			c.signal()
-			return
-		}
-		if typ == websocket.TextMessage {
-			var m map[string]any
-			if json.Unmarshal(b, &m) != nil {
-				m = map[string]any{"type": "undecodable", "text": string(b)}
-			}
-			c.texts = append(c.texts, m)
-			c.raw = append(c.raw, b)
-		} else {
-			c.binary.Write(b)
-		}
-		c.mu.Unlock()
-		c.signal()
-	}
-}
-
-func (c *client) signal() {
-	select {
-	case c.arrived <- struct{}{}:
-	default:
-	}
-}
-
-func (c *client) close() {
-	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	select {
-	case <-c.done:
-	case <-time.After(3 * time.Second):
-	}
-	_ = c.conn.Close()
-}
+func (c *client) close() { c.rec.Close() }
 
 func (c *client) sendText(t *testing.T, s string) {
 	t.Helper()
@@ -187,30 +169,20 @@ func (c *client) sendKeys(t *testing.T, s string) {
 }
 
 func (c *client) state() ([]map[string]any, string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.texts...), c.binary.String(), c.closeErr
+	fs, err := c.rec.Got()
+	texts, term := split(fs)
+	return texts, term, err
 }
 
-// waitFor waits until cond holds over what arrived; a closed socket fails unless allowClosed.
+// waitFor waits until cond holds over what arrived; a closed socket fails.
 func (c *client) waitFor(t *testing.T, what string, timeout time.Duration, cond func(texts []map[string]any, term string) bool) []map[string]any {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		texts, term, err := c.state()
-		if cond(texts, term) {
-			return texts
-		}
-		if err != nil {
-			t.Fatalf("waiting for %s: socket closed: %v; texts %s; terminal %q", what, err, summarize(texts), tail(term))
-		}
-		select {
-		case <-c.arrived:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; texts %s; terminal %q", what, summarize(texts), tail(term))
-		}
-	}
+	fs := c.rec.Wait(t, what, timeout, func(fs []frame) bool { return cond(split(fs)) }, func(fs []frame) string {
+		texts, term := split(fs)
+		return fmt.Sprintf("texts %s; terminal %q", summarize(texts), tail(term))
+	})
+	texts, _ := split(fs)
+	return texts
 }
 
 func (c *client) waitTerminal(t *testing.T, want string, timeout time.Duration) {
@@ -237,7 +209,7 @@ func (c *client) waitType(t *testing.T, typ string, timeout time.Duration, ok fu
 func (c *client) waitClosed(t *testing.T, timeout time.Duration) *websocket.CloseError {
 	t.Helper()
 	select {
-	case <-c.done:
+	case <-c.rec.Done():
 	case <-time.After(timeout):
 		t.Fatal("the server did not close the socket")
 	}
