@@ -7,11 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/yardhq/yard/e2e/controlplane"
 	"github.com/yardhq/yard/server/config"
@@ -82,13 +79,8 @@ func (m msg) name() string { return m.Object.Metadata.Namespace + "/" + m.Object
 
 // stream is a client of /ws/watch recording everything it receives.
 type stream struct {
-	conn *websocket.Conn
-	done chan struct{}
-
-	mu       sync.Mutex
-	msgs     []msg
-	closeErr error
-	arrived  chan struct{}
+	rec  *yardtest.Recorder[msg]
+	done <-chan struct{} // closed when the server ended the stream
 }
 
 func (s *server) watch(t *testing.T, token string, q url.Values) *stream {
@@ -109,75 +101,28 @@ func (s *server) dialWatch(token string, q url.Values) (*stream, error) {
 		}
 		return nil, err
 	}
-	st := &stream{conn: conn, done: make(chan struct{}), arrived: make(chan struct{}, 1)}
-	go st.read()
+	rec := yardtest.NewRecorder(conn, decodeMsg)
+	rec.Start()
+	st := &stream{rec: rec, done: rec.Done()}
 	return st, nil
 }
 
-func (st *stream) read() {
-	defer close(st.done)
-	for {
-		_, b, err := st.conn.ReadMessage()
-		if err != nil {
-			st.mu.Lock()
-			st.closeErr = err
-			st.mu.Unlock()
-			st.signal()
-			return
-		}
-		var m msg
-		if err := json.Unmarshal(b, &m); err != nil {
-			m = msg{Type: "undecodable", Message: string(b)}
-		}
-		st.mu.Lock()
-		st.msgs = append(st.msgs, m)
-		st.mu.Unlock()
-		st.signal()
+func decodeMsg(_ int, b []byte) msg {
+	var m msg
+	if err := json.Unmarshal(b, &m); err != nil {
+		m = msg{Type: "undecodable", Message: string(b)}
 	}
+	return m
 }
 
-func (st *stream) signal() {
-	select {
-	case st.arrived <- struct{}{}:
-	default:
-	}
-}
+func (st *stream) close() { st.rec.Close() }
 
-func (st *stream) close() {
-	_ = st.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	select {
-	case <-st.done:
-	case <-time.After(3 * time.Second):
-	}
-	_ = st.conn.Close()
-	<-st.done
-}
-
-func (st *stream) all() ([]msg, error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return slices.Clone(st.msgs), st.closeErr
-}
+func (st *stream) all() ([]msg, error) { return st.rec.Got() }
 
 // waitFor waits until cond holds over everything received, failing after timeout.
 func (st *stream) waitFor(t *testing.T, what string, timeout time.Duration, cond func([]msg) bool) []msg {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		ms, closeErr := st.all()
-		if cond(ms) {
-			return ms
-		}
-		if closeErr != nil {
-			t.Fatalf("waiting for %s: stream closed: %v; got %s", what, closeErr, summary(ms))
-		}
-		select {
-		case <-st.arrived:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; got %s", what, summary(ms))
-		}
-	}
+	return st.rec.Wait(t, what, timeout, cond, summary)
 }
 
 func synced(kind string) func([]msg) bool {
