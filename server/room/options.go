@@ -22,7 +22,8 @@ type Options struct {
 	Replica string
 	// Grace keeps a room loaded this long after its last client left. Default 30s.
 	Grace time.Duration
-	// CompactEvery compacts a room's log into a snapshot after this many entries. Default 500.
+	// CompactEvery compacts a room's log into a snapshot after this many updates (client updates
+	// that arrived together share one merged entry and count one each). Default 500.
 	CompactEvery int
 	// LeaseTTL is how long a compaction lease is held (at most one compaction per room per
 	// LeaseTTL across all replicas). Default 10s.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room/backend"
@@ -35,6 +36,7 @@ type room struct {
 	doc          Doc
 	aw           *yprotocol.Awareness
 	changed      [][]byte
+	pending      []*conn // senders of the updates in changed, until flushUpdates stores them
 	conns        map[*conn]struct{}
 	owners       map[uint64]*conn // awareness client id -> the local connection speaking for it
 	own          map[backend.Pos]struct{}
@@ -136,7 +138,7 @@ func (r *room) run() {
 	for {
 		select {
 		case ev := <-r.inbox:
-			r.handle(ev)
+			r.handleQueued(ev)
 		case <-r.extSignal:
 			r.drainExternal()
 		case <-tick.C:
@@ -218,6 +220,40 @@ func (r *room) takeChanged() [][]byte {
 	c := r.changed
 	r.changed = nil
 	return c
+}
+
+// maxUpdateBatch bounds the client updates stored and sent as one (merging costs grow with
+// their number).
+const maxUpdateBatch = 32
+
+// handleQueued handles ev and the events already waiting behind it. Client updates among them
+// are applied one by one but stored as one merged update and sent as one message: under load
+// that is one store round trip and, on every client's socket, one frame instead of one per
+// update. Nothing waits for more to arrive, so a lone update goes out as soon as it is stored.
+func (r *room) handleQueued(ev event) {
+	for n := 1; ; n++ {
+		if !isClientUpdate(ev) {
+			r.flushUpdates()
+		}
+		r.handle(ev)
+		if n >= maxUpdateBatch {
+			break
+		}
+		var ok bool
+		select {
+		case ev, ok = <-r.inbox:
+		default:
+		}
+		if !ok {
+			break
+		}
+	}
+	r.flushUpdates()
+}
+
+func isClientUpdate(ev event) bool {
+	m, ok := ev.(msgEv)
+	return ok && m.msg.Type == yprotocol.MessageSync && m.msg.Sync != yprotocol.SyncStep1
 }
 
 func (r *room) handle(ev event) {
@@ -321,23 +357,46 @@ func (r *room) clientUpdate(c *conn, update []byte) {
 		r.refuse(c, "room "+r.id+" is read-only until its store is reachable again; your changes will be synced then")
 		return
 	}
+	before := len(r.changed)
 	if err := r.doc.ApplyUpdate(update); err != nil {
-		r.takeChanged()
+		r.changed = r.changed[:before]
 		upd.WithLabelValues("malformed").Inc()
 		r.refuse(c, "update rejected: malformed")
 		return
 	}
-	changed := r.takeChanged()
-	if len(changed) == 0 {
+	if len(r.changed) == before {
 		upd.WithLabelValues("duplicate").Inc()
 		return
 	}
-	if err := r.store(changed); err != nil {
-		upd.WithLabelValues("unavailable").Inc()
-		r.refuse(c, "room "+r.id+" is read-only until its store is reachable again; your changes will be synced then")
+	r.pending = append(r.pending, c)
+}
+
+// flushUpdates stores the client updates applied since the last flush, merged into one, and
+// refuses them to their senders if the store fails.
+func (r *room) flushUpdates() {
+	if len(r.pending) == 0 {
 		return
 	}
-	upd.WithLabelValues("stored").Inc()
+	changed := r.takeChanged()
+	if len(changed) > 1 {
+		if merged, err := crdt.MergeUpdates(changed); err == nil {
+			// Compaction keeps counting updates, as if each had its own entry.
+			r.sinceCompact += len(changed) - 1
+			changed = [][]byte{merged}
+		}
+	}
+	senders := r.pending
+	r.pending = nil
+	err := r.store(changed)
+	upd := r.m.m.updates
+	for _, c := range senders {
+		if err != nil {
+			upd.WithLabelValues("unavailable").Inc()
+			r.refuse(c, "room "+r.id+" is read-only until its store is reachable again; your changes will be synced then")
+			continue
+		}
+		upd.WithLabelValues("stored").Inc()
+	}
 }
 
 // store appends updates the document just integrated and broadcasts each once stored. After a

@@ -330,13 +330,21 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = m.Serve(ctx, slow, bob, "slow-conn", "slow") }()
 	eventually(t, "slow client greeted", func() bool { slow.mu.Lock(); defer slow.mu.Unlock(); return len(slow.out) > 0 })
-	for i := range 20 {
-		a.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("m").Set(tx, fmt.Sprint(i), i) })
-	}
-	select {
-	case <-slow.closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("slow consumer not disconnected")
+	// Spaced out, so the room sends each update on its own rather than merging those that
+	// arrive together.
+	deadline := time.After(10 * time.Second)
+wait:
+	for i := 0; ; i++ {
+		if i < 20 {
+			a.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("m").Set(tx, fmt.Sprint(i), i) })
+		}
+		select {
+		case <-slow.closed:
+			break wait
+		case <-deadline:
+			t.Fatal("slow consumer not disconnected")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	if slow.code != mux.CloseCode(mux.CodeSlowConsumer) {
 		t.Fatalf("close code %d", slow.code)
