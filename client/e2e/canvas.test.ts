@@ -239,6 +239,14 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await shellRow.click()
     await alice.locator('[data-testid="krate"][data-kind="shell"] [data-testid="shell-start"]').waitFor({ timeout: 15_000 })
     await admin.locator('[data-testid="admin-session-row"]').first().waitFor({ state: 'detached', timeout: 15_000 })
+    // alice's row shows her other channels (her logs krate's stream); the admin disconnects bob:
+    // his connection closes with disconnected_by_admin, his room stops syncing and his row goes.
+    const aliceRow = admin.locator(`[data-testid="admin-user-row"][data-user="alice"][data-room="${room}"]`).first()
+    await until(async () => /logs demo\/web-/.test(await aliceRow.innerText()), "alice's logs stream in her row", 10_000)
+    const bobRow = admin.locator(`[data-testid="admin-user-row"][data-user="bob"][data-room="${room}"]`).first()
+    await bobRow.getByTestId('admin-disconnect').click()
+    await bob.locator('[data-testid="sync-state"][data-state="error"]').waitFor({ timeout: 15_000 })
+    await admin.locator('[data-testid="admin-user-row"][data-user="bob"]').first().waitFor({ state: 'detached', timeout: 15_000 })
     await admin.close()
     // Not an admin: no panel.
     await bob.goto('/admin')
