@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +251,12 @@ func lines(texts []map[string]any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// heapAlloc is the live heap after a collection, to measure what a stream keeps.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -253,13 +252,7 @@ func TestStalledReaderIsBoundedAndToldOfDrops(t *testing.T) {
 	ctr := pod.Spec.Containers[0].Name
 	c := s.open(t, "/ws/logs", alice, url.Values{"namespace": {"demo"}, "pod": {pod.Name}, "follow": {"true"}, "tailLines": {"0"}}, false)
 
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
-	base := heap()
+	base := heapAlloc()
 	line := strings.Repeat("x", 200)
 	var chunk strings.Builder
 	for i := range 5000 {
@@ -273,7 +266,7 @@ func TestStalledReaderIsBoundedAndToldOfDrops(t *testing.T) {
 	}
 	// Give the stream time to pull the flood from the apiserver.
 	time.Sleep(5 * time.Second)
-	grown := int64(heap()) - int64(base)
+	grown := int64(heapAlloc()) - int64(base)
 	t.Logf("heap growth with a stalled client after %d lines: %d KiB", rounds*5000, grown/1024)
 	if grown > 24<<20 {
 		t.Fatalf("the server grew by %d MiB for one stalled stream (buffer bound 256 KiB)", grown>>20)
