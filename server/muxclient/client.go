@@ -265,10 +265,7 @@ func (c *Conn) read() error {
 			return err
 		}
 		if f.Channel != mux.ControlChannel {
-			c.mu.Lock()
-			ch := c.chans[f.Channel]
-			c.mu.Unlock()
-			if ch != nil {
+			if ch := c.channel(f.Channel); ch != nil {
 				ch.deliver(mux.Message{Type: mux.MessageType(f.Type), Data: f.Payload})
 			}
 			continue
@@ -277,6 +274,13 @@ func (c *Conn) read() error {
 			return err
 		}
 	}
+}
+
+// channel is the open channel id, or nil.
+func (c *Conn) channel(id uint32) *Channel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.chans[id]
 }
 
 func (c *Conn) control(f mux.Frame) error {
@@ -295,10 +299,7 @@ func (c *Conn) control(f mux.Frame) error {
 		if err := mux.DecodeControl(f.Payload, &m); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		ch := c.chans[m.Channel]
-		c.mu.Unlock()
-		if ch != nil {
+		if ch := c.channel(m.Channel); ch != nil {
 			ch.opened(m.Credit)
 		}
 	case mux.OpCredit:
@@ -306,10 +307,7 @@ func (c *Conn) control(f mux.Frame) error {
 		if err := mux.DecodeControl(f.Payload, &m); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		ch := c.chans[m.Channel]
-		c.mu.Unlock()
-		if ch != nil {
+		if ch := c.channel(m.Channel); ch != nil {
 			ch.credit(m.Bytes)
 		}
 	case mux.OpClose:
@@ -317,10 +315,7 @@ func (c *Conn) control(f mux.Frame) error {
 		if err := mux.DecodeControl(f.Payload, &m); err != nil {
 			return err
 		}
-		c.mu.Lock()
-		ch := c.chans[m.Channel]
-		c.mu.Unlock()
-		if ch != nil {
+		if ch := c.channel(m.Channel); ch != nil {
 			ch.serverClose(m)
 		}
 	case mux.OpError:
