@@ -189,8 +189,15 @@ func TestAdminSeesAndClosesConnectionsOnEveryReplica(t *testing.T) {
 	// bob, on replica b, is in a room and has a second channel open.
 	bob := b.dial(t, bobTok)
 	sync := open(t, bob, "sync", url.Values{"room": {"r1"}})
-	announce(t, sync, 4242, "bob")
 	open(t, bob, "ping", nil)
+	// Replica a sees bob join before he says who he is; then his awareness follows soon.
+	eventually(t, "bob's row on replica a", func() bool {
+		var p presenceList
+		a.do(t, http.MethodGet, root, "/api/admin/presence", &p)
+		return len(p.Presence) == 1 && p.Presence[0].UserID == "bob" && len(p.Presence[0].Awareness) == 0
+	})
+	announce(t, sync, 4242, "bob")
+	announced := time.Now()
 
 	// Admins only.
 	if s := a.do(t, http.MethodGet, bobTok, "/api/admin/connections", nil); s != http.StatusForbidden {
@@ -240,6 +247,11 @@ func TestAdminSeesAndClosesConnectionsOnEveryReplica(t *testing.T) {
 		}
 		return false
 	})
+
+	// Registered when the awareness arrived, not at the next 10 s round.
+	if d := time.Since(announced); d > 5*time.Second {
+		t.Fatalf("bob's awareness reached the other replica's presence after %s", d)
+	}
 
 	if s := a.do(t, http.MethodDelete, root, "/api/admin/connections/0000000000000000", nil); s != http.StatusNotFound {
 		t.Fatalf("DELETE of an unknown connection: %d, want 404", s)
