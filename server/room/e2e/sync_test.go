@@ -15,6 +15,7 @@ import (
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/internal/yardtest"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/muxclient"
 )
@@ -273,7 +274,7 @@ func TestMuxChannelAndPlainEndpoint(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := muxclient.Dial(ctx, "ws"+strings.TrimPrefix(a.url, "http")+"/ws", token)
+	conn, err := muxclient.Dial(ctx, yardtest.WSURL(a.url, "/ws"), token)
 	if err != nil {
 		t.Fatal(err)
 	}
