@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -16,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/crdt/yprotocol"
-	"github.com/yardhq/yard/server/app"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/yardtest"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/muxclient"
 )
@@ -27,66 +25,34 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // replica is one in-process server on loopback.
 type replica struct {
+	*yardtest.Server
 	name string
 	url  string
 }
 
 func startReplica(t *testing.T, name, redisURL string) *replica {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DevAuth = true
-	cfg.JWTSecret = "connections-test-secret-0123456789"
-	cfg.RedisURL = redisURL
-	cfg.Rooms.Replica = name
-	cfg.Rooms.Grace = time.Second
-	cfg.Kubeconfig = ""
-	cfg.StaticDir = filepath.Join(t.TempDir(), "none")
-	cfg.Streams.RecordingsDir = "off"
-	a, err := app.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown %s: %v", name, err)
-		}
+	s := yardtest.Start(t, func(cfg *config.Config) {
+		cfg.JWTSecret = "connections-test-secret-0123456789"
+		cfg.RedisURL = redisURL
+		cfg.Rooms.Replica = name
+		cfg.Rooms.Grace = time.Second
+		cfg.Kubeconfig = ""
+		cfg.StaticDir = filepath.Join(t.TempDir(), "none")
+		cfg.Streams.RecordingsDir = "off"
 	})
-	return &replica{name: name, url: "http://" + addr.String()}
+	return &replica{Server: s, name: name, url: s.URL}
 }
 
 func (r *replica) login(t *testing.T, name string, admin bool) string {
 	t.Helper()
-	resp, err := http.Post(r.url+"/api/auth/dev-login", "application/json",
-		strings.NewReader(fmt.Sprintf(`{"name":%q,"admin":%v}`, name, admin)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		t.Fatalf("dev login %s: %v (status %d)", name, err, resp.StatusCode)
-	}
-	return out.Token
+	return r.SignIn(t, name, admin)
 }
 
 // do sends a request and decodes a 200 answer into v; it returns the status.
 func (r *replica) do(t *testing.T, method, token, path string, v any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, r.url+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := r.Request(t, method, token, path, nil)
 	if v != nil && resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(b, v); err != nil {
 			t.Fatalf("%s %s: %v: %s", method, path, err, b)
@@ -99,7 +65,7 @@ func (r *replica) dial(t *testing.T, token string) *muxclient.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := muxclient.Dial(ctx, "ws"+strings.TrimPrefix(r.url, "http")+"/ws", token)
+	c, err := muxclient.Dial(ctx, r.WSURL("/ws"), token)
 	if err != nil {
 		t.Fatal(err)
 	}
