@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -83,6 +84,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	muxCfg.MaxChannels = cfg.Limits.MaxChannelsPerConn
 	if err := muxCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("multiplexer config: %w", err)
+	}
+	if cfg.Rooms.Replica == "" {
+		// One name for every part of this process (presence, shells, connections), so the admin
+		// panel's replica columns agree.
+		host, _ := os.Hostname()
+		cfg.Rooms.Replica = host + "-" + mux.NewConnID()[:6]
 	}
 	kinds := mux.NewRegistry()
 	if err := kinds.Register(ping.Kind{}); err != nil {
