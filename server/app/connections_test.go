@@ -16,6 +16,7 @@ import (
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/internal/yardtest"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/muxclient"
@@ -98,13 +99,7 @@ func announce(t *testing.T, ch *muxclient.Channel, clientID uint64, name string)
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(t, 15*time.Second, 50*time.Millisecond, what, cond)
 }
 
 type connList struct {

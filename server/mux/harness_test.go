@@ -19,6 +19,7 @@ import (
 
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/mux/ping"
@@ -109,13 +110,7 @@ func (h *harness) metric(name, label, value string) float64 {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, 5*time.Second, 10*time.Millisecond, what, cond)
 }
 
 func (h *harness) token(name string) string {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
@@ -287,13 +288,7 @@ func canon(v any) string {
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.Until(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 func startRedis(t *testing.T) *redistest.Server { return redistest.Start(t) }
