@@ -1,7 +1,7 @@
 // Rooms benchmarks: the same stock yjs clients (y-websocket 3.x WebsocketProvider, one Node
 // process) against Yard (one replica, and two through Redis) and the y-websocket 2.1.0 server.
 //
-//   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--only latency|memory]
+//   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--only latency|memory] [--filter hocus,yard]
 //
 // Latency: one room, 200 clients, 20 of them write 10 updates/s each (one map key, the send
 // time); every other client records now - send time when the change arrives. CPU: the server
@@ -174,8 +174,9 @@ async function memory (server, label) {
   return r
 }
 
-// --filter <text> runs only the servers whose label contains text (case-insensitive).
-const wanted = label => !args.filter || label.toLowerCase().includes(args.filter.toLowerCase())
+// --filter <text>[,<text>...] runs only the servers whose label contains one of the texts
+// (case-insensitive).
+const wanted = label => !args.filter || args.filter.toLowerCase().split(',').some(f => label.toLowerCase().includes(f))
 
 async function main () {
   const dir = mkdtempSync(join(tmpdir(), 'yard-rooms-bench-'))
