@@ -1,16 +1,19 @@
-// Rooms benchmarks: the same stock yjs clients (y-websocket 3.x WebsocketProvider, one Node
-// process) against Yard (one replica, and two through Redis) and the y-websocket 2.1.0 server.
+// Rooms benchmarks: the same stock yjs clients (y-websocket 3.x WebsocketProvider, or
+// @hocuspocus/provider for Hocuspocus) against Yard (one replica, and two through Redis), the
+// y-websocket 2.1.0 server and @hocuspocus/server.
 //
-//   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--only latency|memory] [--filter hocus,yard]
+//   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--workers 4] [--only latency|memory] [--filter hocus,yard]
 //
-// Latency: one room, 200 clients, 20 of them write 10 updates/s each (one map key, the send
-// time); every other client records now - send time when the change arrives. CPU: the server
+// Latency: one room, 200 clients hosted by --workers Node processes, 20 of them write 10
+// updates/s each (one map key, the wall-clock send time); every other client records now - send
+// time when the change arrives (one machine, so every process reads the same clock). CPU: the server
 // process's user+system seconds during the measured window per 10,000 deliveries. Memory: 1,000
 // rooms x 5 synced clients (each room holding a few krates), the server's RSS.
-import { spawn } from 'node:child_process'
+import { spawn, fork } from 'node:child_process'
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -102,50 +105,109 @@ function synced (c) {
 
 function percentile (sorted, p) { return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] }
 
-// latency runs one room with 200 clients spread round-robin over servers.
+// latency runs one room with 200 clients spread round-robin over servers and hosted by
+// --workers Node processes (default 4, 50 clients each), so that no one client process's event
+// loop sets the figures. Writers embed the wall-clock send time (performance.timeOrigin + now(),
+// the same clock in every process on this machine) and receivers subtract it on arrival.
+const CLIENTS = 200
+const WRITERS = 20
 async function latency (servers, label) {
   const room = 'bench-' + Math.random().toString(36).slice(2)
-  const clients = []
-  for (let i = 0; i < 200; i++) clients.push(client(servers[i % servers.length], room))
-  await Promise.all(clients.map(synced))
-  let measuring = false
-  const lat = []
-  let delivered = 0
-  for (const c of clients) {
-    c.doc.getMap('bench').observe((e) => {
-      if (e.transaction.local) return
-      const t = now()
-      for (const k of e.keysChanged) {
-        const v = c.doc.getMap('bench').get(k)
-        if (measuring) { lat.push(t - v); delivered++ }
-      }
+  const nw = Math.max(1, Number(args.workers || 4))
+  const perWorker = Math.ceil(CLIENTS / nw)
+  const writersPer = Math.ceil(WRITERS / nw)
+  const workers = []
+  let writer = 0
+  for (let w = 0; w < nw; w++) {
+    const specs = []
+    for (let i = w * perWorker; i < Math.min(CLIENTS, (w + 1) * perWorker); i++) {
+      const isWriter = i - w * perWorker < writersPer && writer < WRITERS
+      specs.push({ server: i % servers.length, writer: isWriter ? writer++ : -1 })
+    }
+    const p = fork(fileURLToPath(import.meta.url), ['--worker'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    children.push(p)
+    const msgs = []
+    const waiters = []
+    p.on('message', m => { const f = waiters.shift(); if (f) f(m); else msgs.push(m) })
+    p.on('exit', code => { if (code) { const f = waiters.shift(); if (f) f({ error: 'worker exited ' + code }) } })
+    const next = () => new Promise((resolve, reject) => {
+      const got = m => m.error ? reject(new Error(m.error)) : resolve(m)
+      if (msgs.length) got(msgs.shift()); else waiters.push(got)
     })
+    p.send({ cmd: 'open', room, specs, servers: servers.map(s => ({ ws: s.ws, token: s.token, hocuspocus: !!s.hocuspocus })) })
+    workers.push({ p, next })
   }
-  const writers = clients.slice(0, 20)
-  const timers = writers.map((w, i) => setTimeout(() => {
-    w.timer = setInterval(() => w.doc.getMap('bench').set('w' + i, now()), 100)
-  }, i * 5))
+  await Promise.all(workers.map(w => w.next())) // every client synced
+  workers.forEach(w => w.p.send({ cmd: 'write' }))
   await sleep(WARMUP * 1000)
+  workers.forEach(w => w.p.send({ cmd: 'measure', on: true }))
   const cpu0 = servers.map(s => cpuSeconds(s.proc.pid))
-  measuring = true
   await sleep(SECONDS * 1000)
-  measuring = false
   const cpu = servers.reduce((sum, s, i) => sum + cpuSeconds(s.proc.pid) - cpu0[i], 0)
-  timers.forEach(clearTimeout)
-  writers.forEach(w => clearInterval(w.timer))
-  await sleep(500)
-  clients.forEach(c => c.provider.destroy())
-  lat.sort((a, b) => a - b)
+  workers.forEach(w => w.p.send({ cmd: 'measure', on: false }))
+  workers.forEach(w => w.p.send({ cmd: 'stop' }))
+  const parts = await Promise.all(workers.map(w => w.next()))
+  let delivered = 0
+  const all = []
+  for (const r of parts) { delivered += r.delivered; for (const v of r.lat) all.push(v) }
+  const lat = Float64Array.from(all).sort()
   const r = {
     server: label,
     p50ms: +percentile(lat, 0.5).toFixed(1),
     p99ms: +percentile(lat, 0.99).toFixed(1),
     delivered,
-    expected: 20 * 10 * SECONDS * 199,
-    cpuSecondsPer10k: +(cpu / delivered * 10000).toFixed(3)
+    expected: WRITERS * 10 * SECONDS * (CLIENTS - 1),
+    cpuSecondsPer10k: +(cpu / delivered * 10000).toFixed(3),
+    clientProcesses: nw
   }
   console.log(JSON.stringify(r))
   return r
+}
+
+// latencyWorker hosts its share of the latency clients (run.mjs --worker, driven over IPC).
+function latencyWorker () {
+  let clients = []
+  let measuring = false
+  let lat = []
+  let delivered = 0
+  process.on('message', async m => {
+    switch (m.cmd) {
+      case 'open':
+        clients = m.specs.map(sp => Object.assign(client(m.servers[sp.server], m.room), { writer: sp.writer }))
+        await Promise.all(clients.map(synced))
+        for (const c of clients) {
+          const map = c.doc.getMap('bench')
+          map.observe((e) => {
+            if (e.transaction.local) return
+            const t = now()
+            for (const k of e.keysChanged) {
+              if (measuring) { lat.push(t - map.get(k)); delivered++ }
+            }
+          })
+        }
+        process.send({ ev: 'synced' })
+        break
+      case 'write':
+        for (const c of clients) {
+          if (c.writer < 0) continue
+          c.timeout = setTimeout(() => {
+            c.timer = setInterval(() => c.doc.getMap('bench').set('w' + c.writer, now()), 100)
+          }, c.writer * 5)
+        }
+        break
+      case 'measure':
+        measuring = m.on
+        break
+      case 'stop':
+        for (const c of clients) { clearTimeout(c.timeout); clearInterval(c.timer) }
+        await sleep(500)
+        clients.forEach(c => c.provider.destroy())
+        process.send({ ev: 'result', lat: Float64Array.from(lat), delivered })
+        lat = []
+        setTimeout(() => process.exit(0), 100)
+        break
+    }
+  })
 }
 
 // memory: 1,000 rooms x 5 clients, each room with a few krates; the server's RSS once synced.
@@ -214,4 +276,5 @@ async function main () {
   process.exit(0)
 }
 
-main().catch(e => { console.error(e); for (const c of children) { try { c.kill('SIGKILL') } catch {} } process.exit(1) })
+if (args.worker) latencyWorker()
+else main().catch(e => { console.error(e); for (const c of children) { try { c.kill('SIGKILL') } catch {} } process.exit(1) })
