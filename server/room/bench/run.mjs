@@ -129,10 +129,13 @@ async function latency (servers, label) {
     const msgs = []
     const waiters = []
     p.on('message', m => { const f = waiters.shift(); if (f) f(m); else msgs.push(m) })
-    p.on('exit', code => { if (code) { const f = waiters.shift(); if (f) f({ error: 'worker exited ' + code }) } })
+    // A worker that ends or stalls before answering fails the run instead of hanging it.
+    let exited = null
+    p.on('exit', code => { exited = { error: 'latency worker exited ' + code }; waiters.splice(0).forEach(f => f(exited)) })
     const next = () => new Promise((resolve, reject) => {
-      const got = m => m.error ? reject(new Error(m.error)) : resolve(m)
-      if (msgs.length) got(msgs.shift()); else waiters.push(got)
+      const t = setTimeout(() => reject(new Error('latency worker did not answer in 120 s')), 120000)
+      const got = m => { clearTimeout(t); if (m.error) reject(new Error(m.error)); else resolve(m) }
+      if (msgs.length) got(msgs.shift()); else if (exited) got(exited); else waiters.push(got)
     })
     p.send({ cmd: 'open', room, specs, servers: servers.map(s => ({ ws: s.ws, token: s.token, hocuspocus: !!s.hocuspocus })) })
     workers.push({ p, next })
