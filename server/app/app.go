@@ -130,7 +130,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Verifier: verifier,
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
-		Checks:   append(readinessChecks(rdb, nil), cls.checks()...),
+		Checks:   append(redisCheck(rdb), cls.checks()...),
 		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),

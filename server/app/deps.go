@@ -42,15 +42,12 @@ func openRedis(cfg config.Config) (*redis.Client, error) {
 	return redis.NewClient(opts), nil
 }
 
-func readinessChecks(rdb *redis.Client, clusters []*cluster.Cluster) []httpapi.Check {
-	var checks []httpapi.Check
-	if rdb != nil {
-		checks = append(checks, httpapi.Check{Name: "redis", Check: func(ctx context.Context) error {
-			return rdb.Ping(ctx).Err()
-		}})
+// redisCheck reports Redis in /api/readyz; cluster checks come from the health monitor.
+func redisCheck(rdb *redis.Client) []httpapi.Check {
+	if rdb == nil {
+		return nil
 	}
-	for _, c := range clusters {
-		checks = append(checks, httpapi.Check{Name: "cluster:" + c.Name, Check: c.Ping})
-	}
-	return checks
+	return []httpapi.Check{{Name: "redis", Check: func(ctx context.Context) error {
+		return rdb.Ping(ctx).Err()
+	}}}
 }

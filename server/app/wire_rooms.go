@@ -171,14 +171,7 @@ func writeRoomError(w http.ResponseWriter, err error) {
 		httpapi.WriteError(w, http.StatusServiceUnavailable, mux.CodeUnavailable, "the room store is unreachable; retry")
 	default:
 		e := mux.AsError(err)
-		status := http.StatusInternalServerError
-		switch e.Code {
-		case mux.CodeBadParams:
-			status = http.StatusBadRequest
-		case mux.CodeShuttingDown:
-			status = http.StatusServiceUnavailable
-		}
-		httpapi.WriteError(w, status, e.Code, e.Message)
+		httpapi.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
 	}
 }
 

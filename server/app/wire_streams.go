@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -164,19 +163,5 @@ func (s *streams) Mount(api chi.Router) {
 
 func writeStreamError(w http.ResponseWriter, err error) {
 	e := mux.AsError(err)
-	status := http.StatusInternalServerError
-	switch e.Code {
-	case mux.CodeBadParams:
-		status = http.StatusBadRequest
-	case mux.CodeNotFound:
-		status = http.StatusNotFound
-	case mux.CodeForbidden:
-		status = http.StatusForbidden
-	case mux.CodeUnavailable:
-		status = http.StatusServiceUnavailable
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		status = http.StatusServiceUnavailable
-	}
-	httpapi.WriteError(w, status, e.Code, e.Message)
+	httpapi.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
 }

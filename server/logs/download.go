@@ -17,7 +17,7 @@ import (
 func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 	u, ok := identity.FromContext(r.Context())
 	if !ok {
-		writeError(w, mux.Errorf("unauthorized", "sign in first"))
+		writeError(w, mux.Errorf(mux.CodeUnauthorized, "sign in first"))
 		return
 	}
 	q := r.URL.Query()
@@ -108,19 +108,7 @@ func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 // writeError writes Yard's JSON error envelope for a coded error.
 func writeError(w http.ResponseWriter, err error) {
 	e := mux.AsError(err)
-	status := http.StatusServiceUnavailable
-	switch e.Code {
-	case mux.CodeBadParams:
-		status = http.StatusBadRequest
-	case mux.CodeForbidden:
-		status = http.StatusForbidden
-	case mux.CodeNotFound:
-		status = http.StatusNotFound
-	case "unauthorized":
-		status = http.StatusUnauthorized
-	case mux.CodeInternal:
-		status = http.StatusInternalServerError
-	}
+	status := mux.HTTPStatus(err)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -1,8 +1,10 @@
 package mux
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error is a coded error sent to the client (in an error control message or a channel close).
@@ -41,6 +43,7 @@ const (
 	CodeUnknownChannel = "unknown_channel" // frame for a channel that is not open
 	CodeChannelLimit   = "channel_limit"   // too many channels on this connection
 	CodeBadParams      = "bad_params"      // open parameters missing or invalid
+	CodeUnauthorized   = "unauthorized"    // no or invalid credentials
 	CodeForbidden      = "forbidden"       // the user may not do this (RBAC, room ACL)
 	CodeNotFound       = "not_found"       // the object, room or session does not exist
 	CodeLimit          = "limit"           // a per-user or per-server limit was reached
@@ -99,4 +102,28 @@ func CodeForClose(closeCode int) string {
 		}
 	}
 	return ""
+}
+
+// HTTPStatus is the HTTP status of err on the REST endpoints that answer with the channels' coded
+// errors (log downloads, recordings, rooms, admin connections): one table, so a code means the
+// same status everywhere. A deadline that ran out is a dependency being slow: 503.
+func HTTPStatus(err error) int {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable
+	}
+	switch AsError(err).Code {
+	case CodeBadParams:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeLimit:
+		return http.StatusTooManyRequests
+	case CodeUnavailable, CodeShuttingDown:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
