@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,7 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.C
 		MaxMessageBytes: cfg.Rooms.MaxMessageBytes,
 		MessageRate:     float64(cfg.Rooms.MessageRate),
 		MessageBurst:    2 * cfg.Rooms.MessageRate,
+		SendEvery:       cmp.Or(cfg.Rooms.SendEvery, -1), // 0 here would mean the default
 		ReadOnly:        cfg.Rooms.ReadOnly,
 		Logger:          log.With("component", "rooms", "replica", replica),
 		Metrics:         m,

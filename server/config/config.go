@@ -113,6 +113,10 @@ type Rooms struct {
 	// MessageRate bounds the sync messages per second read from one connection (bursts of twice
 	// as many); a faster client is read more slowly. Default 200.
 	MessageRate int
+	// SendEvery spaces a room's broadcasts of document updates: an update after a quiet spell
+	// leaves at once, updates within SendEvery of the last broadcast leave merged with the next
+	// one. 0 sends each as soon as it is stored. Default 10ms.
+	SendEvery time.Duration
 }
 
 // Streams tunes log streams and shell sessions.
@@ -172,6 +176,7 @@ func Default() Config {
 			CompactEvery:    500,
 			MaxMessageBytes: 1 << 20,
 			MessageRate:     200,
+			SendEvery:       10 * time.Millisecond,
 		},
 	}
 }
@@ -254,6 +259,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
+	}
+	if c.Rooms.SendEvery < 0 || c.Rooms.SendEvery > time.Second {
+		bad("--room-send-every must be between 0 and 1s")
 	}
 	if c.Rooms.Grace < 0 {
 		bad("--room-grace must not be negative")

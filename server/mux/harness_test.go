@@ -52,7 +52,7 @@ func newHarness(t testing.TB, cfg mux.Config) *harness {
 	}
 	m := metrics.New()
 	reg := mux.NewRegistry()
-	for _, k := range []mux.Kind{ping.Kind{}, floodKind{}, denyKind{}, holdKind{}, scriptKind{}, delayedScriptKind{}} {
+	for _, k := range []mux.Kind{ping.Kind{}, floodKind{}, denyKind{}, holdKind{}, scriptKind{}} {
 		if err := reg.Register(k); err != nil {
 			t.Fatal(err)
 		}
@@ -256,14 +256,6 @@ func (holdKind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, erro
 		return nil
 	}), nil
 }
-
-// delayedScriptKind is scriptKind with a write delay long enough to tell from no delay.
-type delayedScriptKind struct{ scriptKind }
-
-const testWriteDelay = time.Second
-
-func (delayedScriptKind) Name() string              { return "delayed-script" }
-func (delayedScriptKind) WriteDelay() time.Duration { return testWriteDelay }
 
 // scriptKind does what its "do" parameter says: "send:N" sends N text messages then ends
 // normally; "fail" ends with not_found; "closeconn" closes the connection with slow_consumer;

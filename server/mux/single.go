@@ -21,9 +21,6 @@ import (
 // Config.Window and, when the kind does not keep up, the reader stops reading (TCP backpressure).
 // A refused open closes the socket with the error's close code (CloseCode) and "<code>: <message>";
 // the kind's end closes it with 1000 after its queued messages, or with its error's code.
-//
-// A kind that implements WriteDelayer has its messages held up to that long when its writer is
-// idle, so that messages arriving close together leave in one writev.
 func ServeSingle(ctx context.Context, ws *websocket.Conn, kind Kind, req OpenRequest) {
 	newSingle(ctx, DefaultConfig(), newServerMetrics(nil), ws, kind).serve(req)
 }
@@ -43,16 +40,6 @@ func (s *Server) ServeSingle(ctx context.Context, ws *websocket.Conn, kind Kind,
 	sc.serve(req)
 }
 
-// WriteDelayer is implemented by kinds whose plain-WebSocket messages may wait a little to be
-// written together. WriteDelay is the longest a message that finds the writer idle waits for
-// others before the write; 0 writes at once. The wait only starts an idle writer's turn: while
-// messages keep a writer busy they leave as soon as the previous write is done, so a busy
-// connection is not slowed further. Pings, closes and a queue that already holds a full batch
-// do not wait.
-type WriteDelayer interface {
-	WriteDelay() time.Duration
-}
-
 // single is one plain WebSocket serving one kind. It is also that kind's Channel.
 type single struct {
 	ws     *websocket.Conn
@@ -70,13 +57,10 @@ type single struct {
 	runnerDone chan struct{}
 
 	pingTimer     *time.Timer
-	delay         time.Duration
-	delayTimer    *time.Timer // starts the writer after delay; nil when delay is 0
-	writeDeadline time.Time   // the socket's; used by one writer at a time
+	writeDeadline time.Time // the socket's; used by one writer at a time
 
 	mu          sync.Mutex
 	writing     bool // a writer goroutine runs; after the close it stays set, so none starts again
-	delayed     bool // writing, but the writer waits on delayTimer and has not started yet
 	pingDue     bool
 	out         []Message
 	outBytes    int
@@ -92,47 +76,11 @@ type single struct {
 
 func newSingle(parent context.Context, cfg Config, m *serverMetrics, ws *websocket.Conn, k Kind) *single {
 	ctx, cancel := context.WithCancel(parent)
-	sc := &single{
+	return &single{
 		ws: ws, cfg: cfg, m: m, kind: k, parent: parent, ctx: ctx, cancel: cancel,
 		inSig: make(chan struct{}, 1), inSpace: make(chan struct{}, 1),
 		space: make(chan struct{}, 1), writerDone: make(chan struct{}), runnerDone: make(chan struct{}),
 	}
-	if d, ok := k.(WriteDelayer); ok && d.WriteDelay() > 0 {
-		sc.delay = d.WriteDelay()
-		sc.delayTimer = time.AfterFunc(time.Hour, sc.delayedWrite)
-		sc.delayTimer.Stop()
-	}
-	return sc
-}
-
-// delayedWrite is the writer's start once the write delay is over.
-func (sc *single) delayedWrite() {
-	sc.mu.Lock()
-	sc.delayed = false
-	sc.mu.Unlock()
-	sc.writeLoop()
-}
-
-// startLocked decides, with mu held, whether the caller starts a writer now: when none runs
-// and there is something to write, either at once (urgent, no delay configured, or a full
-// batch waiting) or after the delay (then it arms the timer and reports false). A writer
-// waiting on the timer is started at once when the write becomes urgent or the batch full.
-func (sc *single) startLocked(urgent bool) bool {
-	full := len(sc.out) >= maxBatchFrames || sc.outBytes >= maxBatchBytes
-	if sc.writing {
-		if sc.delayed && (urgent || full) && sc.delayTimer.Stop() {
-			sc.delayed = false
-			return true
-		}
-		return false
-	}
-	sc.writing = true
-	if sc.delayTimer == nil || urgent || full {
-		return true
-	}
-	sc.delayed = true
-	sc.delayTimer.Reset(sc.delay)
-	return false
 }
 
 func (sc *single) serve(req OpenRequest) {
@@ -209,8 +157,10 @@ func (sc *single) fail(code int, reason string) {
 // then holds two goroutines instead of three, and their stacks are most of what it costs.
 func (sc *single) kick() {
 	sc.mu.Lock()
-	urgent := sc.closing || sc.finished != nil || sc.pingDue
-	start := (len(sc.out) > 0 || urgent) && sc.startLocked(urgent)
+	start := !sc.writing && (len(sc.out) > 0 || sc.closing || sc.finished != nil || sc.pingDue)
+	if start {
+		sc.writing = true
+	}
 	sc.mu.Unlock()
 	if start {
 		go sc.writeLoop()
@@ -482,7 +432,8 @@ func (sc *single) enqueue(m Message) (bool, error) {
 	if sc.outBytes < sc.cfg.SendQueueBytes {
 		sc.signal(sc.space)
 	}
-	start := sc.startLocked(false)
+	start := !sc.writing
+	sc.writing = true
 	sc.mu.Unlock()
 	if start {
 		go sc.writeLoop()

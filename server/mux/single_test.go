@@ -131,36 +131,6 @@ func TestServeSingle(t *testing.T) {
 			t.Fatalf("close %d %q", code, reason)
 		}
 	})
-	t.Run("a write delay holds a lone message for the delay", func(t *testing.T) {
-		c := h.single(t, "delayed-script?do=echo")
-		start := time.Now()
-		if err := c.WriteMessage(websocket.BinaryMessage, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, b, err := c.ReadMessage(); err != nil || string(b) != "x" {
-			t.Fatalf("got %q %v", b, err)
-		}
-		if d := time.Since(start); d < testWriteDelay {
-			t.Fatalf("echo after %s, before the %s write delay", d, testWriteDelay)
-		}
-	})
-	t.Run("the end of a delayed kind does not wait for the delay", func(t *testing.T) {
-		start := time.Now()
-		c := h.single(t, "delayed-script?do=send:3")
-		for i := range 3 {
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, b, err := c.ReadMessage(); err != nil || string(b) != string(rune('0'+i)) {
-				t.Fatalf("message %d: %q %v", i, b, err)
-			}
-		}
-		if code, _ := readClose(t, c); code != websocket.CloseNormalClosure {
-			t.Fatalf("close code %d", code)
-		}
-		if d := time.Since(start); d >= testWriteDelay {
-			t.Fatalf("messages and close took %s: they waited for the %s write delay", d, testWriteDelay)
-		}
-	})
 	t.Run("shutdown is 1001", func(t *testing.T) {
 		c := h.single(t, "hold")
 		waitFor(t, "the hold kind to run", func() bool { return holdRunning.Load() == 1 })

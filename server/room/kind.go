@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"time"
 
 	"github.com/yardhq/yard/server/mux"
 )
@@ -16,14 +15,6 @@ func (Kind) Name() string { return "sync" }
 
 // Priority implements mux.Kind.
 func (Kind) Priority() mux.Priority { return mux.PrioritySync }
-
-// WriteDelay implements mux.WriteDelayer with Options.WriteDelay.
-func (k Kind) WriteDelay() time.Duration {
-	if k.M == nil {
-		return 0
-	}
-	return max(0, k.M.opts.WriteDelay)
-}
 
 // Open implements mux.Kind: any authenticated user may open any valid room; read-only users are
 // told so when they write.

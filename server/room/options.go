@@ -45,14 +45,13 @@ type Options struct {
 	// ReadOnly lists who may read but not write: "user", "group:name", or either prefixed with
 	// "room/" to apply to one room only.
 	ReadOnly []string
-	// WriteDelay is how long a message to a plain /ws/sync client that finds its writer idle
-	// waits for others before they are written together (mux.WriteDelayer): under a busy
-	// room's fan-out, fewer system calls per delivered update, for about the delay in added
-	// latency (docs/benchmarks.md, "Rooms": 2ms added more to p99 than it saved). Default 1ms;
-	// a negative value writes at once.
-	WriteDelay time.Duration
-	Logger     *slog.Logger
-	Metrics    *metrics.Set
+	// SendEvery spaces a room's broadcasts of updates: an update after a quiet spell leaves at
+	// once, updates arriving within SendEvery of the last broadcast wait for the next one and
+	// leave merged (docs/benchmarks.md, "Rooms"). Default 10ms; a negative value sends every
+	// update as soon as it is stored.
+	SendEvery time.Duration
+	Logger    *slog.Logger
+	Metrics   *metrics.Set
 }
 
 func (o *Options) defaults() {
@@ -83,8 +82,8 @@ func (o *Options) defaults() {
 	if o.MessageBurst <= 0 {
 		o.MessageBurst = 400
 	}
-	if o.WriteDelay == 0 {
-		o.WriteDelay = time.Millisecond
+	if o.SendEvery == 0 {
+		o.SendEvery = 10 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

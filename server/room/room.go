@@ -48,7 +48,38 @@ type room struct {
 	stopFollow   func()
 	stopSub      func()
 	wg           sync.WaitGroup
+
+	// Awareness waiting to go out as one update (queueAwareness): local clients' (also published
+	// to the other replicas) and other replicas' clients' (sent to local ones only).
+	awLocal     map[uint64]struct{}
+	awRemote    map[uint64]struct{}
+	awChanged   bool      // a pending entry changes a state, so it waits for awarenessEvery only
+	awLastFlush time.Time // when the last awareness update left
+	awTimer     *time.Timer
+	awDue       <-chan time.Time // awTimer's channel while armed, else nil
+	awDueAt     time.Time
+
+	// Stored updates waiting to be broadcast as one (sendSoon).
+	outbox   [][]byte
+	lastSend time.Time
+	outTimer *time.Timer
+	outDue   <-chan time.Time // outTimer's channel while armed, else nil
 }
+
+// Awareness leaves a room as one update per flush, for every client changed since the last.
+// Stock y-websocket clients send every awareness update they receive back to the server, their
+// peers' included, so one update forwarded to a room of n clients costs n messages out and n back
+// in, and n clients changing at once cost n² each way: 200 clients joining together, whose first
+// renewals then fall within a second, stalled the clients' processes for 200-350 ms and the
+// room with them (docs/benchmarks.md, "Rooms").
+const (
+	// awarenessEvery spaces the flushes of changed states (cursor moves, joins, leaves): a change
+	// after a quiet spell leaves at once, changes during a busy one wait for the next flush.
+	awarenessEvery = 50 * time.Millisecond
+	// renewalDelay is the longest a renewal (a clock bump that leaves the state as it was) waits.
+	// Peers drop a state 30 s after its last renewal; renewals come every 15 s.
+	renewalDelay = time.Second
+)
 
 type event interface{}
 
@@ -132,6 +163,12 @@ func (r *room) run() {
 		r.stopFollow()
 		r.stopSub()
 		r.wg.Wait()
+		if r.awTimer != nil {
+			r.awTimer.Stop()
+		}
+		if r.outTimer != nil {
+			r.outTimer.Stop()
+		}
 	}()
 	tick := time.NewTicker(yprotocol.CheckInterval)
 	defer tick.Stop()
@@ -141,6 +178,11 @@ func (r *room) run() {
 			r.handleQueued(ev)
 		case <-r.extSignal:
 			r.drainExternal()
+		case <-r.awDue:
+			r.flushAwareness()
+		case <-r.outDue:
+			r.outDue = nil
+			r.sendNow()
 		case <-tick.C:
 			_, expired := r.aw.Tick()
 			if len(expired.Removed) > 0 {
@@ -153,6 +195,7 @@ func (r *room) run() {
 				return
 			}
 		case <-r.m.ctx.Done():
+			r.flushUpdates() // client updates waiting for the next send are stored all the same
 			for c := range r.conns {
 				r.drop(c)
 			}
@@ -227,9 +270,8 @@ func (r *room) takeChanged() [][]byte {
 const maxUpdateBatch = 32
 
 // handleQueued handles ev and the events already waiting behind it. Client updates among them
-// are applied one by one but stored as one merged update and sent as one message: under load
-// that is one store round trip and, on every client's socket, one frame instead of one per
-// update. Nothing waits for more to arrive, so a lone update goes out as soon as it is stored.
+// are applied one by one but stored as one merged update: under load that is one store round
+// trip instead of one per update. What is stored leaves with sendSoon.
 func (r *room) handleQueued(ev event) {
 	for n := 1; ; n++ {
 		if !isClientUpdate(ev) {
@@ -248,7 +290,57 @@ func (r *room) handleQueued(ev event) {
 			break
 		}
 	}
+	r.sendSoon()
+}
+
+// sendSoon sends what waits at once when the last send is Options.SendEvery old (an update after
+// a quiet spell is not delayed), and otherwise when it will be: updates arriving meanwhile leave
+// with it, merged into one message, so a busy room costs each client one frame, one system call
+// and one update to apply per interval rather than one per update.
+func (r *room) sendSoon() {
+	if len(r.pending) == 0 && len(r.outbox) == 0 {
+		return
+	}
+	every := r.m.opts.SendEvery
+	due := r.lastSend.Add(every)
+	now := time.Now()
+	if every <= 0 || !due.After(now) || len(r.pending) >= maxUpdateBatch {
+		r.sendNow()
+		return
+	}
+	if r.outDue != nil {
+		return
+	}
+	if r.outTimer == nil {
+		r.outTimer = time.NewTimer(due.Sub(now))
+	} else {
+		r.outTimer.Reset(due.Sub(now))
+	}
+	r.outDue = r.outTimer.C
+}
+
+// sendNow stores the client updates waiting and broadcasts everything stored since the last send
+// as one update.
+func (r *room) sendNow() {
+	if r.outDue != nil {
+		r.outTimer.Stop()
+		r.outDue = nil
+	}
 	r.flushUpdates()
+	out := r.outbox
+	r.outbox = nil
+	if len(out) == 0 {
+		return
+	}
+	r.lastSend = time.Now()
+	if len(out) > 1 {
+		if merged, err := crdt.MergeUpdates(out); err == nil {
+			out = [][]byte{merged}
+		}
+	}
+	for _, u := range out {
+		r.broadcast(yprotocol.EncodeUpdate(u))
+	}
 }
 
 func isClientUpdate(ev event) bool {
@@ -399,8 +491,9 @@ func (r *room) flushUpdates() {
 	}
 }
 
-// store appends updates the document just integrated and broadcasts each once stored. After a
-// failure the rest wait in unstored for the store to return, and the room refuses writes.
+// store appends updates the document just integrated and queues each for the broadcast once
+// stored (sendSoon). After a failure the rest wait in unstored for the store to return, and the
+// room refuses writes.
 func (r *room) store(updates [][]byte) error {
 	for i, u := range updates {
 		if r.degraded {
@@ -418,7 +511,7 @@ func (r *room) store(updates [][]byte) error {
 		}
 		r.own[pos] = struct{}{}
 		r.sinceCompact++
-		r.broadcast(yprotocol.EncodeUpdate(u))
+		r.outbox = append(r.outbox, u)
 	}
 	if r.sinceCompact >= r.m.opts.CompactEvery {
 		r.compact(false)
@@ -467,6 +560,10 @@ func (r *room) recover() {
 }
 
 func (r *room) drainExternal() {
+	// Client updates still waiting are stored first: what the log brings must not be mistaken
+	// for them.
+	r.flushUpdates()
+	defer r.sendSoon()
 	r.extMu.Lock()
 	entries, reload, aware := r.extEntries, r.extReload, r.extAware
 	r.extEntries, r.extReload, r.extAware = nil, false, nil
@@ -510,7 +607,7 @@ func (r *room) drainExternal() {
 		case msg.Update != nil:
 			ch, err := r.aw.ApplyUpdate(msg.Update)
 			if err == nil && ch.IsUpdate() {
-				r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(ch.Clients())))
+				r.queueAwareness(false, ch)
 			}
 		}
 	}
@@ -520,9 +617,7 @@ func (r *room) drainExternal() {
 }
 
 func (r *room) broadcastChanged() {
-	for _, u := range r.takeChanged() {
-		r.broadcast(yprotocol.EncodeUpdate(u))
-	}
+	r.outbox = append(r.outbox, r.takeChanged()...)
 }
 
 func (r *room) localClientIDs() []uint64 {
@@ -563,16 +658,76 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 		return
 	}
 	ch := r.aw.Apply(yprotocol.AwarenessUpdate{Clients: kept})
-	if !ch.IsUpdate() {
+	if ch.IsUpdate() {
+		r.queueAwareness(true, ch)
+	}
+}
+
+// queueAwareness holds what ch touched for the next flush (awarenessEvery, renewalDelay), or
+// flushes at once when ch changes a state and the last flush is awarenessEvery old.
+func (r *room) queueAwareness(local bool, ch yprotocol.Change) {
+	set := &r.awRemote
+	if local {
+		set = &r.awLocal
+	}
+	if *set == nil {
+		*set = map[uint64]struct{}{}
+	}
+	for _, id := range ch.Clients() {
+		(*set)[id] = struct{}{}
+	}
+	now := time.Now()
+	due := now.Add(renewalDelay)
+	if ch.IsChange() {
+		r.awChanged = true
+		due = r.awLastFlush.Add(awarenessEvery)
+		if !due.After(now) {
+			r.flushAwareness()
+			return
+		}
+	}
+	if r.awDue != nil && !r.awDueAt.After(due) {
 		return
 	}
-	out := r.aw.EncodeUpdate(ch.Clients())
-	// Everyone, the sender included: the echo of its 15 s renewal is what keeps a lone
-	// y-websocket client from timing out at 30 s.
-	r.broadcast(yprotocol.EncodeAwareness(out))
-	r.publish(out)
-	if ch.IsChange() {
-		r.m.kickPresence()
+	if r.awTimer == nil {
+		r.awTimer = time.NewTimer(due.Sub(now))
+	} else {
+		r.awTimer.Reset(due.Sub(now))
+	}
+	r.awDue, r.awDueAt = r.awTimer.C, due
+}
+
+// flushAwareness sends every held state (at its newest clock; null for a removed one) to every
+// local client as one update, the senders included: the echo of a lone y-websocket client's
+// renewal is what keeps it from timing out at 30 s. The local clients' states go to the other
+// replicas too.
+func (r *room) flushAwareness() {
+	if r.awDue != nil {
+		r.awTimer.Stop()
+		r.awDue = nil
+	}
+	local, remote, changed := r.awLocal, r.awRemote, r.awChanged
+	r.awLocal, r.awRemote, r.awChanged = nil, nil, false
+	r.awLastFlush = time.Now()
+	ids := make([]uint64, 0, len(local)+len(remote))
+	for id := range local {
+		ids = append(ids, id)
+	}
+	nLocal := len(ids)
+	for id := range remote {
+		if _, dup := local[id]; !dup {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(ids)))
+	if nLocal > 0 {
+		r.publish(r.aw.EncodeUpdate(ids[:nLocal]))
+	}
+	if changed && nLocal > 0 {
+		r.m.kickPresence() // the presence registry carries local clients' states
 	}
 }
 
