@@ -115,7 +115,7 @@ type Rooms struct {
 	MessageRate int
 	// SendEvery spaces a room's broadcasts of document updates: an update after a quiet spell
 	// leaves at once, updates within SendEvery of the last broadcast leave merged with the next
-	// one. 0 sends each as soon as it is stored. Default 10ms.
+	// one. 0 sends each as soon as it is stored. Default 15ms.
 	SendEvery time.Duration
 }
 
@@ -176,7 +176,7 @@ func Default() Config {
 			CompactEvery:    500,
 			MaxMessageBytes: 1 << 20,
 			MessageRate:     200,
-			SendEvery:       10 * time.Millisecond,
+			SendEvery:       15 * time.Millisecond,
 		},
 	}
 }

@@ -47,7 +47,7 @@ type Options struct {
 	ReadOnly []string
 	// SendEvery spaces a room's broadcasts of updates: an update after a quiet spell leaves at
 	// once, updates arriving within SendEvery of the last broadcast wait for the next one and
-	// leave merged (docs/benchmarks.md, "Rooms"). Default 10ms; a negative value sends every
+	// leave merged (docs/benchmarks.md, "Rooms"). Default 15ms; a negative value sends every
 	// update as soon as it is stored.
 	SendEvery time.Duration
 	Logger    *slog.Logger
@@ -83,7 +83,7 @@ func (o *Options) defaults() {
 		o.MessageBurst = 400
 	}
 	if o.SendEvery == 0 {
-		o.SendEvery = 10 * time.Millisecond
+		o.SendEvery = 15 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

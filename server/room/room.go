@@ -563,7 +563,16 @@ func (r *room) drainExternal() {
 	// Client updates still waiting are stored first: what the log brings must not be mistaken
 	// for them.
 	r.flushUpdates()
-	defer r.sendSoon()
+	queued := len(r.outbox)
+	defer func() {
+		// What another replica stored has waited for its own send already: it leaves now,
+		// with this replica's waiting updates, rather than wait a second interval here.
+		if len(r.outbox) > queued {
+			r.sendNow()
+		} else {
+			r.sendSoon()
+		}
+	}()
 	r.extMu.Lock()
 	entries, reload, aware := r.extEntries, r.extReload, r.extAware
 	r.extEntries, r.extReload, r.extAware = nil, false, nil
