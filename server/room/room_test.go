@@ -102,9 +102,9 @@ type client struct {
 	// awareMsgs and updateMsgs count awareness and sync update messages received.
 	awareMsgs  int
 	updateMsgs int
-	done      chan struct{}
-	cancel    context.CancelFunc
-	pump      chan struct{}
+	done       chan struct{}
+	cancel     context.CancelFunc
+	pump       chan struct{}
 }
 
 func connect(t *testing.T, m *Manager, room string, u identity.User) *client {

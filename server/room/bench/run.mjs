@@ -1,6 +1,7 @@
 // Rooms benchmarks: the same stock yjs clients (y-websocket 3.x WebsocketProvider, or
 // @hocuspocus/provider for Hocuspocus) against Yard (one replica, and two through Redis), the
-// y-websocket 2.1.0 server and @hocuspocus/server.
+// y-websocket 2.1.0 server and @hocuspocus/server, and, for latency, a bare update relay
+// (relay-server.mjs) that shows what the clients and the machine alone cost.
 //
 //   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--workers 4] [--only latency|memory] [--filter hocus,yard]
 //
@@ -76,6 +77,13 @@ async function startHocuspocus () {
   const s = await start('node', ['server/room/bench/hocuspocus-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
   s.ws = s.url.replace('http', 'ws')
   s.hocuspocus = true
+  return s
+}
+
+// startRelay runs relay-server.mjs: the floor of the latency run (no document, no awareness).
+async function startRelay () {
+  const s = await start('node', ['server/room/bench/relay-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  s.ws = s.url.replace('http', 'ws') + '/ws/sync'
   return s
 }
 
@@ -256,6 +264,7 @@ async function main () {
     if (args.only !== 'memory') {
       await run('Hocuspocus 4.7 server', async () => [await startHocuspocus()], latency)
       await run('y-websocket 2.1.0 server', async () => [await startYWebsocket()], latency)
+      await run('floor: update relay, no document', async () => [await startRelay()], latency)
       await run('Yard, 1 replica (in-memory)', async () => [await startYard('solo')], latency)
       if (wanted('Yard, 1 replica (Redis)') || wanted('Yard, 2 replicas (Redis)')) {
         const redisURL = await startRedis(dir)
