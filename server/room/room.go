@@ -69,9 +69,9 @@ type room struct {
 // Awareness leaves a room as one update per flush, for every client changed since the last.
 // Stock y-websocket clients send every awareness update they receive back to the server, their
 // peers' included, so one update forwarded to a room of n clients costs n messages out and n back
-// in, and n clients changing at once cost n² each way: 200 clients joining together, whose first
-// renewals then fall within a second, stalled the clients' processes for 200-350 ms and the
-// room with them (docs/benchmarks.md, "Rooms").
+// in, and n clients changing at once cost n² each way. 200 clients that joined together (they
+// become visible with their first renewal, 15 s later, all within a second) stalled every client
+// process for 117-361 ms and the room with them (docs/benchmarks.md, "Rooms").
 const (
 	// awarenessEvery spaces the flushes of changed states (cursor moves, joins, leaves): a change
 	// after a quiet spell leaves at once, changes during a busy one wait for the next flush.

@@ -519,7 +519,9 @@ func TestDeliveryAsksNoPermissionPerMessage(t *testing.T) {
 	r.ch.waitFor(t, "SYNCED", synced("pods"))
 	e.api.change(kwatch.Added, "demo", "first", nil)
 	e.api.change(kwatch.Added, "team-a", "first", nil)
-	r.ch.waitFor(t, "first", func(ms []wireMsg) bool { return has(ms, Added, "demo/first") })
+	// Changes leave in order, so once demo/second arrives team-a's first question was asked.
+	e.api.change(kwatch.Added, "demo", "second", nil)
+	r.ch.waitFor(t, "second", func(ms []wireMsg) bool { return has(ms, Added, "demo/second") })
 	before := e.cl.asked.Load()
 	for i := range 200 {
 		e.api.change(kwatch.Added, []string{"demo", "team-a"}[i%2], fmt.Sprintf("p%d", i), nil)
