@@ -10,7 +10,7 @@ want=$((clients * 3 + 512))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
   ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
-[ -x bin/yard ] || go build -o bin/yard ./server/cmd/yard
+go build -o bin/yard ./server/cmd/yard # always: a stale binary measures old code
 mkdir -p "${HOME}/.cache/yard"
 go build -o "${HOME}/.cache/yard/benchwatch" ./server/watch/benchwatch
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), load $(cut -d' ' -f1-3 /proc/loadavg)"
