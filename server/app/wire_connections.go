@@ -11,6 +11,7 @@ import (
 
 	"github.com/yardhq/yard/server/connections"
 	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -40,7 +41,7 @@ func (c *connAdmin) Mount(api chi.Router) {
 				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
 				return
 			}
-			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"connections": list})
+			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"connections": list})
 		})
 		r.Delete("/{connId}", func(w http.ResponseWriter, req *http.Request) {
 			u, _ := identity.FromContext(req.Context())
@@ -67,6 +68,6 @@ func (c *connAdmin) Mount(api chi.Router) {
 			writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"disconnected": n})
+		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"disconnected": n})
 	})
 }

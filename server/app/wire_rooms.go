@@ -21,6 +21,7 @@ import (
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/connections"
 	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/mux"
@@ -120,12 +121,12 @@ func (r *rooms) Mount(api chi.Router) {
 			writeRoomError(w, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"rooms": list})
+		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"rooms": list})
 	})
 	api.Get("/rooms/{room}/doc", func(w http.ResponseWriter, req *http.Request) {
 		id := chi.URLParam(req, "room")
 		if !room.ValidID(id) {
-			httpapi.WriteError(w, http.StatusBadRequest, mux.CodeBadParams,
+			httpjson.WriteError(w, http.StatusBadRequest, mux.CodeBadParams,
 				fmt.Sprintf("room ids are 1-%d characters of A-Z a-z 0-9 . _ -", room.MaxIDLength))
 			return
 		}
@@ -137,7 +138,7 @@ func (r *rooms) Mount(api chi.Router) {
 			writeRoomError(w, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, doc)
+		httpjson.WriteJSON(w, http.StatusOK, doc)
 	})
 	api.With(httpapi.RequireAdmin).Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
@@ -147,7 +148,7 @@ func (r *rooms) Mount(api chi.Router) {
 			writeRoomError(w, err)
 			return
 		}
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"presence": r.withStreams(ctx, ps)})
+		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"presence": r.withStreams(ctx, ps)})
 	})
 }
 
@@ -170,10 +171,10 @@ func docJSON(d room.Doc) map[string]any {
 func writeRoomError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, backend.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		httpapi.WriteError(w, http.StatusServiceUnavailable, mux.CodeUnavailable, "the room store is unreachable; retry")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, mux.CodeUnavailable, "the room store is unreachable; retry")
 	default:
 		e := mux.AsError(err)
-		httpapi.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
+		httpjson.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
 	}
 }
 

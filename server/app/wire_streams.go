@@ -16,6 +16,7 @@ import (
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/logs"
 	"github.com/yardhq/yard/server/metrics"
@@ -116,7 +117,7 @@ func (s *streams) Mount(api chi.Router) {
 			if list == nil {
 				list = []shell.Info{}
 			}
-			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
+			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
 		})
 		r.Get("/audit", func(w http.ResponseWriter, req *http.Request) {
 			limit := 200
@@ -135,7 +136,7 @@ func (s *streams) Mount(api chi.Router) {
 				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
 				return
 			}
-			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"events": evs})
+			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"events": evs})
 		})
 		r.Delete("/{id}", func(w http.ResponseWriter, req *http.Request) {
 			u, _ := identity.FromContext(req.Context())
@@ -163,5 +164,5 @@ func (s *streams) Mount(api chi.Router) {
 
 func writeStreamError(w http.ResponseWriter, err error) {
 	e := mux.AsError(err)
-	httpapi.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
+	httpjson.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
 }

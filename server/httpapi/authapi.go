@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 )
 
@@ -33,11 +34,11 @@ func (a *authHandlers) devLogin(w http.ResponseWriter, r *http.Request) {
 		Groups []string `json:"groups"`
 		Admin  bool     `json:"admin"`
 	}
-	if !DecodeJSON(w, r, 4096, &req) {
+	if !httpjson.DecodeJSON(w, r, 4096, &req) {
 		return
 	}
 	if !devName.MatchString(req.Name) {
-		WriteError(w, http.StatusBadRequest, "invalid_name", "name: 1-63 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
+		httpjson.WriteError(w, http.StatusBadRequest, "invalid_name", "name: 1-63 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
 		return
 	}
 	var groups []string
@@ -47,7 +48,7 @@ func (a *authHandlers) devLogin(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if strings.HasPrefix(g, "system:") || !devName.MatchString(g) {
-			WriteError(w, http.StatusBadRequest, "invalid_group", "group "+g+": not allowed")
+			httpjson.WriteError(w, http.StatusBadRequest, "invalid_group", "group "+g+": not allowed")
 			return
 		}
 		groups = append(groups, g)
@@ -66,30 +67,30 @@ func (a *authHandlers) refresh(w http.ResponseWriter, r *http.Request) {
 func (a *authHandlers) issue(w http.ResponseWriter, u identity.User) {
 	tok, exp, err := a.verifier.Issue(u)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, auth.CodeOf(err), "this server issues no tokens: get a new one from the identity provider")
+		httpjson.WriteError(w, http.StatusBadRequest, auth.CodeOf(err), "this server issues no tokens: get a new one from the identity provider")
 		return
 	}
 	// Verify what was just issued so the response reports the user as every later request
 	// will see it (admin through --admin-group).
 	seen, err := a.verifier.Verify(tok)
 	if err != nil {
-		WriteError(w, http.StatusInternalServerError, "internal", "issued token does not verify")
+		httpjson.WriteError(w, http.StatusInternalServerError, "internal", "issued token does not verify")
 		return
 	}
-	WriteJSON(w, http.StatusOK, tokenResponse{Token: tok, ExpiresAt: exp.UTC(), User: seen})
+	httpjson.WriteJSON(w, http.StatusOK, tokenResponse{Token: tok, ExpiresAt: exp.UTC(), User: seen})
 }
 
 func (a *authHandlers) wsTicket(w http.ResponseWriter, r *http.Request) {
 	u, _ := identity.FromContext(r.Context())
 	t, exp, err := a.tickets.Issue(r.Context(), u)
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "tickets_unavailable", "cannot issue a ticket now")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, "tickets_unavailable", "cannot issue a ticket now")
 		return
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"ticket": t, "expiresAt": exp.UTC()})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"ticket": t, "expiresAt": exp.UTC()})
 }
 
 func (a *authHandlers) me(w http.ResponseWriter, r *http.Request) {
 	u, _ := identity.FromContext(r.Context())
-	WriteJSON(w, http.StatusOK, u)
+	httpjson.WriteJSON(w, http.StatusOK, u)
 }

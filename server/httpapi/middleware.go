@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 )
 
@@ -58,7 +59,7 @@ func Recover(log *slog.Logger) func(http.Handler) http.Handler {
 					}
 					log.Error("handler panicked", "path", r.URL.Path, "request_id", RequestIDFrom(r.Context()),
 						"panic", v, "stack", string(debug.Stack()))
-					WriteError(w, http.StatusInternalServerError, "internal", "internal error")
+					httpjson.WriteError(w, http.StatusInternalServerError, "internal", "internal error")
 				}
 			}()
 			next.ServeHTTP(w, r)
@@ -114,7 +115,7 @@ func RequireUser(v TokenVerifier) func(http.Handler) http.Handler {
 			u, err := v.Verify(auth.BearerToken(r.Header.Get("Authorization")))
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="yard"`)
-				WriteError(w, http.StatusUnauthorized, auth.CodeOf(err), "a valid bearer token is required")
+				httpjson.WriteError(w, http.StatusUnauthorized, auth.CodeOf(err), "a valid bearer token is required")
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(identity.WithUser(r.Context(), u)))
@@ -126,7 +127,7 @@ func RequireUser(v TokenVerifier) func(http.Handler) http.Handler {
 func RequireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, ok := identity.FromContext(r.Context()); !ok || !u.Admin {
-			WriteError(w, http.StatusForbidden, "forbidden", "admins only")
+			httpjson.WriteError(w, http.StatusForbidden, "forbidden", "admins only")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/metrics"
 )
 
@@ -58,14 +59,14 @@ func New(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(RequestID, Recover(d.Logger), Metrics(d.Metrics.Registry))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
+		httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here")
+		httpjson.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here")
 	})
 
 	r.Get("/api/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/api/readyz", readyz(d.Checks))
 	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
@@ -128,6 +129,6 @@ func readyz(checks []Check) http.HandlerFunc {
 				status, code = "unavailable", http.StatusServiceUnavailable
 			}
 		}
-		WriteJSON(w, code, map[string]any{"status": status, "checks": results})
+		httpjson.WriteJSON(w, code, map[string]any{"status": status, "checks": results})
 	}
 }

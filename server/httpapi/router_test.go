@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 )
@@ -42,7 +43,7 @@ func newAPI(t *testing.T, devAuth bool, checks []Check, static http.Handler) *ap
 		APIs: []Mounter{MountFunc(func(r chi.Router) {
 			r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
 			r.With(RequireAdmin).Get("/admin/ping", func(w http.ResponseWriter, _ *http.Request) {
-				WriteJSON(w, http.StatusOK, "pong")
+				httpjson.WriteJSON(w, http.StatusOK, "pong")
 			})
 		})},
 	})

@@ -6,6 +6,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/yardhq/yard/server/httpjson"
 )
 
 // Static serves the built browser app from dir. Paths without a file behind them get
@@ -16,11 +18,11 @@ func Static(dir string) http.Handler {
 	files := http.FileServer(fs)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here")
+			httpjson.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here")
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/ws") {
-			WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			httpjson.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 			return
 		}
 		p := path.Clean("/" + r.URL.Path)

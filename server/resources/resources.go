@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/yardhq/yard/server/cluster"
-	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 )
 
@@ -50,7 +50,7 @@ func New(clusters *cluster.Set, health HealthSource, writeEnabled bool, log *slo
 	return &API{clusters: clusters, health: health, writeEnabled: writeEnabled, log: log}
 }
 
-// Mount implements httpapi.Mounter.
+// Mount adds the routes to the authenticated /api router (it implements httpapi.Mounter).
 func (a *API) Mount(r chi.Router) {
 	r.Get("/clusters", a.listClusters)
 	r.Get("/access", a.access)
@@ -63,7 +63,7 @@ func (a *API) listClusters(w http.ResponseWriter, _ *http.Request) {
 	if hs == nil {
 		hs = []cluster.Health{}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"clusters": hs})
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"clusters": hs})
 }
 
 // target is the cluster, kind and namespace a request names, checked.
@@ -79,22 +79,22 @@ func (a *API) target(w http.ResponseWriter, r *http.Request, kind string) (targe
 	q := r.URL.Query()
 	c, err := a.clusters.Get(q.Get("cluster"))
 	if err != nil {
-		httpapi.WriteError(w, http.StatusNotFound, "not_found", err.Error())
+		httpjson.WriteError(w, http.StatusNotFound, "not_found", err.Error())
 		return target{}, false
 	}
 	t := target{user: u, cluster: c, namespace: q.Get("namespace")}
 	if t.namespace != "" && len(validation.IsDNS1123Label(t.namespace)) > 0 {
-		httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: not a namespace name")
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: not a namespace name")
 		return target{}, false
 	}
 	if kind != "" {
 		t.res, err = c.Resolve(kind)
 		if errors.Is(err, cluster.ErrUnknownKind) {
-			httpapi.WriteError(w, http.StatusNotFound, "unknown_kind", err.Error())
+			httpjson.WriteError(w, http.StatusNotFound, "unknown_kind", err.Error())
 			return target{}, false
 		}
 		if err != nil {
-			httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 			return target{}, false
 		}
 		if !t.res.Namespaced {
@@ -114,13 +114,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := metav1.ListOptions{LabelSelector: q.Get("labelSelector"), Continue: q.Get("continue")}
 	if _, err := labels.Parse(opts.LabelSelector); err != nil {
-		httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "labelSelector: "+err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "labelSelector: "+err.Error())
 		return
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 || n > 5000 {
-			httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "limit: 1 to 5000")
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "limit: 1 to 5000")
 			return
 		}
 		opts.Limit = n
@@ -164,16 +164,16 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	}
 	name := chi.URLParam(r, "name")
 	if name == "" || len(name) > 253 || name == "." || name == ".." || strings.ContainsAny(name, "/%") {
-		httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "name: not an object name")
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "name: not an object name")
 		return
 	}
 	if t.res.Namespaced && t.namespace == "" {
-		httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: required for "+t.res.Name)
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: required for "+t.res.Name)
 		return
 	}
 	reveal := r.URL.Query().Get("reveal") == "true"
 	if reveal && t.res.Name != "secrets" {
-		httpapi.WriteError(w, http.StatusBadRequest, "bad_request", "reveal: only for secrets")
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "reveal: only for secrets")
 		return
 	}
 	uc, err := t.client()
@@ -264,29 +264,29 @@ func (a *API) apiError(w http.ResponseWriter, err error) {
 		s := st.Status()
 		switch {
 		case apierrors.IsForbidden(err):
-			httpapi.WriteError(w, http.StatusForbidden, "forbidden", s.Message)
+			httpjson.WriteError(w, http.StatusForbidden, "forbidden", s.Message)
 			return
 		case apierrors.IsNotFound(err):
-			httpapi.WriteError(w, http.StatusNotFound, "not_found", s.Message)
+			httpjson.WriteError(w, http.StatusNotFound, "not_found", s.Message)
 			return
 		case apierrors.IsBadRequest(err), apierrors.IsInvalid(err):
-			httpapi.WriteError(w, http.StatusBadRequest, "bad_request", s.Message)
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", s.Message)
 			return
 		case apierrors.IsGone(err), apierrors.IsResourceExpired(err):
-			httpapi.WriteError(w, http.StatusGone, "expired", s.Message)
+			httpjson.WriteError(w, http.StatusGone, "expired", s.Message)
 			return
 		case apierrors.IsUnauthorized(err):
 			a.log.Warn("the apiserver refused Yard's credentials", "err", err)
-			httpapi.WriteError(w, http.StatusBadGateway, "unavailable", "the cluster refused Yard's credentials")
+			httpjson.WriteError(w, http.StatusBadGateway, "unavailable", "the cluster refused Yard's credentials")
 			return
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		httpapi.WriteError(w, http.StatusGatewayTimeout, "unavailable", "the cluster did not answer in time")
+		httpjson.WriteError(w, http.StatusGatewayTimeout, "unavailable", "the cluster did not answer in time")
 		return
 	}
 	a.log.Warn("cluster request failed", "err", err)
-	httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the cluster is unavailable")
+	httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the cluster is unavailable")
 }
 
 // Verbs the access answer covers for every kind.
@@ -322,7 +322,7 @@ func (a *API) access(w http.ResponseWriter, r *http.Request) {
 		for _, k := range strings.Split(s, ",") {
 			res, err := t.cluster.Resolve(strings.TrimSpace(k))
 			if err != nil {
-				httpapi.WriteError(w, http.StatusNotFound, "unknown_kind", err.Error())
+				httpjson.WriteError(w, http.StatusNotFound, "unknown_kind", err.Error())
 				return
 			}
 			kinds = append(kinds, res)
@@ -366,10 +366,10 @@ func (a *API) access(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 	if firstErr != nil {
 		a.log.Warn("access review failed", "cluster", t.cluster.Name, "err", firstErr)
-		httpapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not ask the cluster what you may do")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, "unavailable", "could not ask the cluster what you may do")
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, ans)
+	httpjson.WriteJSON(w, http.StatusOK, ans)
 }
 
 func cmpErr(first, err error) error {

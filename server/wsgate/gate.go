@@ -18,7 +18,7 @@ import (
 
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
-	"github.com/yardhq/yard/server/httpapi"
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 )
@@ -167,7 +167,7 @@ func (g *Gate) Wait(ctx context.Context) error {
 
 func (g *Gate) refuse(w http.ResponseWriter, status int, code, msg string) {
 	g.opts.Metrics.Refusals.WithLabelValues(code).Inc()
-	httpapi.WriteError(w, status, code, msg)
+	httpjson.WriteError(w, status, code, msg)
 }
 
 func errMessage(err error) string {

@@ -1,4 +1,7 @@
-package httpapi
+// Package httpjson writes and reads the JSON bodies of every HTTP endpoint: the results and the
+// coded error envelope {"error":{"code","message"}}. It is a leaf, so domain packages that serve
+// HTTP use it without importing the router (httpapi).
+package httpjson
 
 import (
 	"encoding/json"
