@@ -74,8 +74,10 @@ type room struct {
 // process for 117-361 ms and the room with them (docs/benchmarks.md, "Rooms").
 const (
 	// awarenessEvery spaces the flushes of changed states (cursor moves, joins, leaves): a change
-	// after a quiet spell leaves at once, changes during a busy one wait for the next flush.
-	awarenessEvery = 50 * time.Millisecond
+	// after a quiet spell leaves at once, changes during a busy one wait for the next flush. It
+	// is under the 40 ms at which the web client sends its cursor, so one person's moves are not
+	// held.
+	awarenessEvery = 30 * time.Millisecond
 	// renewalDelay is the longest a renewal (a clock bump that leaves the state as it was) waits.
 	// Peers drop a state 30 s after its last renewal; renewals come every 15 s.
 	renewalDelay = time.Second
