@@ -211,6 +211,41 @@ func TestAwarenessAcrossReplicas(t *testing.T) {
 	eventually(t, 20*time.Second, "a's awareness removed on b", func() bool { return !has() })
 }
 
+// Stock y-websocket clients send every awareness update they receive back to the server, so
+// states forwarded one by one cost n² messages each way. 30 clients on two replicas announce
+// themselves at once: everyone sees everyone, each in a few grouped messages.
+func TestAwarenessArrivesGrouped(t *testing.T) {
+	rs := startRedis(t)
+	reps := []*replica{startReplica(t, "a", rs.URL()), startReplica(t, "b", rs.URL())}
+	d := startDriver(t)
+	token := reps[0].login(t, "alice", false)
+	const n = 30
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c%d", i)
+		d.connect(ids[i], reps[i%2], "grouped", token, "v3")
+	}
+	received := func(id string) float64 { return d.call("status", map[string]any{"id": id})["received"].(float64) }
+	before := make([]float64, n)
+	for i, id := range ids {
+		before[i] = received(id)
+	}
+	d.call("setAwarenessAll", map[string]any{"ids": ids, "state": map[string]any{"userId": "alice"}})
+	eventually(t, 20*time.Second, "every client sees the other 29", func() bool {
+		for _, id := range ids {
+			if len(d.call("awareness", map[string]any{"id": id})["states"].([]any)) != n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, id := range ids {
+		if got := received(id) - before[i]; got > n/3 {
+			t.Fatalf("%s received %v messages for %d new states: not grouped", id, got, n)
+		}
+	}
+}
+
 // Read-only users cannot change the document and are told why; a malformed update is refused to
 // its sender and the room carries on for everyone.
 func TestReadOnlyAndMalformed(t *testing.T) {

@@ -169,6 +169,8 @@ const ops = {
   async waitEqual ({ ids, timeoutMs, want }) { return waitEqual(ids, timeoutMs || 20000, want) },
   async waitSynced ({ id, timeoutMs }) { return waitSynced(clients.get(id), timeoutMs || 20000) },
   async setAwareness ({ id, state }) { clients.get(id).provider.awareness.setLocalState(state); return {} },
+  // setAwarenessAll sets the same state on every listed client in one go.
+  async setAwarenessAll ({ ids, state }) { for (const id of ids) clients.get(id).provider.awareness.setLocalState(state); return {} },
   async awareness ({ id }) {
     const c = clients.get(id)
     const states = []
