@@ -157,3 +157,21 @@ func TestClusterKnobs(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRoomSendEvery(t *testing.T) {
+	if d := Default().Rooms.SendEvery; d != 15*time.Millisecond {
+		t.Fatalf("default %s", d)
+	}
+	c, err := Parse([]string{"--dev-auth"}, env(map[string]string{"YARD_ROOM_SEND_EVERY": "0"}), io.Discard)
+	if err != nil || c.Rooms.SendEvery != 0 {
+		t.Fatalf("YARD_ROOM_SEND_EVERY=0: %v, %v", c.Rooms.SendEvery, err)
+	}
+	c.Rooms.SendEvery = -time.Millisecond
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--room-send-every") {
+		t.Fatalf("negative: err = %v", err)
+	}
+	c.Rooms.SendEvery = 2 * time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--room-send-every") {
+		t.Fatalf("2s: err = %v", err)
+	}
+}
