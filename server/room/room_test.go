@@ -637,7 +637,7 @@ func TestAwarenessLeavesTogether(t *testing.T) {
 // An update after a quiet spell leaves at once; updates arriving within SendEvery of the last
 // broadcast leave together, merged into one message, on this replica and the other.
 func TestUpdatesLeaveTogether(t *testing.T) {
-	const every = 300 * time.Millisecond
+	const every = time.Second
 	srv := redistest.Start(t)
 	slow := func(o *Options) { o.SendEvery = every }
 	ma := newManager(t, redisBackend(t, srv, "a"), "a", slow)
