@@ -51,19 +51,43 @@ type room struct {
 
 	// Awareness waiting to go out as one update (queueAwareness): local clients' (also published
 	// to the other replicas) and other replicas' clients' (sent to local ones only).
-	awLocal     map[uint64]struct{}
-	awRemote    map[uint64]struct{}
-	awChanged   bool      // a pending entry changes a state, so it waits for awarenessEvery only
-	awLastFlush time.Time // when the last awareness update left
-	awTimer     *time.Timer
-	awDue       <-chan time.Time // awTimer's channel while armed, else nil
-	awDueAt     time.Time
+	awPending   map[uint64]bool // client id -> a local client's (true) or another replica's
+	awChanged   bool            // a pending entry changes a state, so it waits for awarenessEvery only
+	awLastFlush time.Time       // when the last awareness update left
+	awAlarm     alarm
 
 	// Stored updates waiting to be broadcast as one (sendSoon).
-	outbox   [][]byte
-	lastSend time.Time
-	outTimer *time.Timer
-	outDue   <-chan time.Time // outTimer's channel while armed, else nil
+	outbox    [][]byte
+	lastSend  time.Time
+	sendAlarm alarm
+}
+
+// alarm is a timer of the room goroutine: C is nil while it is not armed, so the run loop's
+// select waits on it only when something is due.
+type alarm struct {
+	t  *time.Timer
+	C  <-chan time.Time
+	at time.Time
+}
+
+// armBy makes the alarm fire at at, unless it is already armed to fire no later.
+func (a *alarm) armBy(at time.Time) {
+	if a.C != nil && !a.at.After(at) {
+		return
+	}
+	if a.t == nil {
+		a.t = time.NewTimer(time.Until(at))
+	} else {
+		a.t.Reset(time.Until(at))
+	}
+	a.C, a.at = a.t.C, at
+}
+
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
+	a.C = nil
 }
 
 // Awareness leaves a room as one update per flush, for every client changed since the last.
@@ -165,12 +189,8 @@ func (r *room) run() {
 		r.stopFollow()
 		r.stopSub()
 		r.wg.Wait()
-		if r.awTimer != nil {
-			r.awTimer.Stop()
-		}
-		if r.outTimer != nil {
-			r.outTimer.Stop()
-		}
+		r.awAlarm.stop()
+		r.sendAlarm.stop()
 	}()
 	tick := time.NewTicker(yprotocol.CheckInterval)
 	defer tick.Stop()
@@ -180,10 +200,9 @@ func (r *room) run() {
 			r.handleQueued(ev)
 		case <-r.extSignal:
 			r.drainExternal()
-		case <-r.awDue:
+		case <-r.awAlarm.C:
 			r.flushAwareness()
-		case <-r.outDue:
-			r.outDue = nil
+		case <-r.sendAlarm.C:
 			r.sendNow()
 		case <-tick.C:
 			_, expired := r.aw.Tick()
@@ -305,29 +324,17 @@ func (r *room) sendSoon() {
 	}
 	every := r.m.opts.SendEvery
 	due := r.lastSend.Add(every)
-	now := time.Now()
-	if every <= 0 || !due.After(now) || len(r.pending) >= maxUpdateBatch {
+	if every <= 0 || !due.After(time.Now()) || len(r.pending) >= maxUpdateBatch {
 		r.sendNow()
 		return
 	}
-	if r.outDue != nil {
-		return
-	}
-	if r.outTimer == nil {
-		r.outTimer = time.NewTimer(due.Sub(now))
-	} else {
-		r.outTimer.Reset(due.Sub(now))
-	}
-	r.outDue = r.outTimer.C
+	r.sendAlarm.armBy(due)
 }
 
 // sendNow stores the client updates waiting and broadcasts everything stored since the last send
 // as one update.
 func (r *room) sendNow() {
-	if r.outDue != nil {
-		r.outTimer.Stop()
-		r.outDue = nil
-	}
+	r.sendAlarm.stop()
 	r.flushUpdates()
 	out := r.outbox
 	r.outbox = nil
@@ -677,15 +684,11 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 // queueAwareness holds what ch touched for the next flush (awarenessEvery, renewalDelay), or
 // flushes at once when ch changes a state and the last flush is awarenessEvery old.
 func (r *room) queueAwareness(local bool, ch yprotocol.Change) {
-	set := &r.awRemote
-	if local {
-		set = &r.awLocal
-	}
-	if *set == nil {
-		*set = map[uint64]struct{}{}
+	if r.awPending == nil {
+		r.awPending = map[uint64]bool{}
 	}
 	for _, id := range ch.Clients() {
-		(*set)[id] = struct{}{}
+		r.awPending[id] = r.awPending[id] || local
 	}
 	now := time.Now()
 	due := now.Add(renewalDelay)
@@ -697,15 +700,7 @@ func (r *room) queueAwareness(local bool, ch yprotocol.Change) {
 			return
 		}
 	}
-	if r.awDue != nil && !r.awDueAt.After(due) {
-		return
-	}
-	if r.awTimer == nil {
-		r.awTimer = time.NewTimer(due.Sub(now))
-	} else {
-		r.awTimer.Reset(due.Sub(now))
-	}
-	r.awDue, r.awDueAt = r.awTimer.C, due
+	r.awAlarm.armBy(due)
 }
 
 // flushAwareness sends every held state (at its newest clock; null for a removed one) to every
@@ -713,31 +708,26 @@ func (r *room) queueAwareness(local bool, ch yprotocol.Change) {
 // renewal is what keeps it from timing out at 30 s. The local clients' states go to the other
 // replicas too.
 func (r *room) flushAwareness() {
-	if r.awDue != nil {
-		r.awTimer.Stop()
-		r.awDue = nil
-	}
-	local, remote, changed := r.awLocal, r.awRemote, r.awChanged
-	r.awLocal, r.awRemote, r.awChanged = nil, nil, false
+	r.awAlarm.stop()
+	pending, changed := r.awPending, r.awChanged
+	r.awPending, r.awChanged = nil, false
 	r.awLastFlush = time.Now()
-	ids := make([]uint64, 0, len(local)+len(remote))
-	for id := range local {
-		ids = append(ids, id)
-	}
-	nLocal := len(ids)
-	for id := range remote {
-		if _, dup := local[id]; !dup {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
+	if len(pending) == 0 {
 		return
 	}
-	r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(ids)))
-	if nLocal > 0 {
-		r.publish(r.aw.EncodeUpdate(ids[:nLocal]))
+	all := make([]uint64, 0, len(pending))
+	var local []uint64
+	for id, isLocal := range pending {
+		all = append(all, id)
+		if isLocal {
+			local = append(local, id)
+		}
 	}
-	if changed && nLocal > 0 {
+	r.broadcast(yprotocol.EncodeAwareness(r.aw.EncodeUpdate(all)))
+	if len(local) > 0 {
+		r.publish(r.aw.EncodeUpdate(local))
+	}
+	if changed && len(local) > 0 {
 		r.m.kickPresence() // the presence registry carries local clients' states
 	}
 }
