@@ -131,7 +131,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, wireWorkflow(rms)},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),

@@ -53,7 +53,7 @@ func TestValidateReportsPerNodeAndEdge(t *testing.T) {
 				{"e4", "kind", CodeUnknownKind}}},
 		{"target port must exist, ingress needs a service port",
 			map[string]any{"d": node("Deployment", "d", "image", "x", "ports", []any{8080.0}),
-				"s": node("Service", "s", "port", 80.0, "targetPort", 9090.0),
+				"s":  node("Service", "s", "port", 80.0, "targetPort", 9090.0),
 				"s2": node("Service", "s2", "port", 80.0, "targetPort", "8080"),
 				"s3": node("Service", "s3", "port", 80.0, "targetPort", "http"),
 				"s4": node("Service", "s4"),

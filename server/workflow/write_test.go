@@ -79,7 +79,9 @@ func TestInsertRefusals(t *testing.T) {
 	doc := crdt.NewDocWithClientID(1)
 	doc.Transact(func(tx *crdt.Transaction) { _ = doc.GetMap(Root).Set(tx, "nodes", "a string a client wrote") })
 	var err error
-	doc.Transact(func(tx *crdt.Transaction) { err = Insert(doc, tx, []Node{{ID: "a", Kind: KindConfigMap, Name: "a"}}, nil) })
+	doc.Transact(func(tx *crdt.Transaction) {
+		err = Insert(doc, tx, []Node{{ID: "a", Kind: KindConfigMap, Name: "a"}}, nil)
+	})
 	if errcode.As(err).Code != errcode.BadState {
 		t.Fatalf("nodes not a map: %v", err)
 	}
