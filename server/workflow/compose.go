@@ -66,7 +66,7 @@ func ImportCompose(data []byte, x, y float64, ids IDs) (Import, error) {
 		return Import{}, errcode.Errorf(errcode.TooLarge, "%d services; an import takes at most %d", len(services), MaxComposeServices)
 	}
 	c := &composer{ids: ids, x: x, y: y, claims: map[string]*Node{}}
-	for _, k := range sortedAnyKeys(file) {
+	for _, k := range sortedKeys(file) {
 		switch k {
 		case "services", "version", "name":
 		case "volumes":
@@ -75,7 +75,7 @@ func ImportCompose(data []byte, x, y float64, ids IDs) (Import, error) {
 			c.unmapped("%s", k)
 		}
 	}
-	for i, name := range sortedAnyKeys(services) {
+	for i, name := range sortedKeys(services) {
 		c.service(i, name, services[name])
 	}
 	claims := make([]string, 0, len(c.claims))
@@ -107,9 +107,9 @@ func (c *composer) unmapped(format string, args ...any) {
 
 func (c *composer) topVolumes(v any) {
 	vols, _ := v.(map[string]any)
-	for _, name := range sortedAnyKeys(vols) {
+	for _, name := range sortedKeys(vols) {
 		spec, _ := vols[name].(map[string]any)
-		for _, k := range sortedAnyKeys(spec) {
+		for _, k := range sortedKeys(spec) {
 			c.unmapped("volumes.%s: %s", clip(name), k)
 		}
 	}
@@ -128,7 +128,7 @@ func (c *composer) service(i int, name string, v any) {
 	}
 	dep := Node{ID: c.ids(), Kind: KindDeployment, Name: kname, X: c.x + float64(i*spacing), Y: c.y}
 	where := "service " + clip(name)
-	for _, k := range sortedAnyKeys(svc) {
+	for _, k := range sortedKeys(svc) {
 		if !composeKeys[k] {
 			c.unmapped("%s: %s", where, k)
 		}
@@ -141,7 +141,7 @@ func (c *composer) service(i int, name string, v any) {
 	dep.Command = c.words(where, "entrypoint", svc["entrypoint"])
 	dep.Args = c.words(where, "command", svc["command"])
 	if d, ok := svc["deploy"].(map[string]any); ok {
-		for _, k := range sortedAnyKeys(d) {
+		for _, k := range sortedKeys(d) {
 			if r, ok := d[k].(float64); k == "replicas" && ok && r >= 0 && r == float64(int(r)) {
 				n := int(r)
 				dep.Replicas = &n
@@ -209,7 +209,7 @@ func (c *composer) environment(where string, v any) map[string]string {
 			set(k, val, has)
 		}
 	case map[string]any:
-		for _, k := range sortedAnyKeys(t) {
+		for _, k := range sortedKeys(t) {
 			set(k, t[k], true)
 		}
 	}
@@ -402,14 +402,6 @@ func asList(v any) []any {
 	return l
 }
 
-func sortedAnyKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
 
 // splitWords splits s as a POSIX shell splits words: whitespace separates, quotes group, a
 // backslash escapes outside single quotes.

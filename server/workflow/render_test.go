@@ -81,7 +81,7 @@ func TestRenderDeterministic(t *testing.T) {
 			for _, key := range []string{"nodes", "edges"} {
 				m := wf.SetMap(tx, key)
 				src := root[key].(map[string]any)
-				ids := sortedAnyKeys(src)
+				ids := sortedKeys(src)
 				rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 				for _, id := range ids {
 					writeShuffled(t, m.SetMap(tx, id), tx, src[id].(map[string]any), rng)
@@ -108,7 +108,7 @@ func TestRenderDeterministic(t *testing.T) {
 
 // writeShuffled writes fields in a random order, nested objects as Y.Maps.
 func writeShuffled(t *testing.T, m *crdt.Map, tx *crdt.Transaction, fields map[string]any, rng *rand.Rand) {
-	keys := sortedAnyKeys(fields)
+	keys := sortedKeys(fields)
 	rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	for _, k := range keys {
 		if sub, ok := fields[k].(map[string]any); ok {

@@ -37,6 +37,15 @@ func (m *Memory) current(room string) (memHeld, bool) {
 	return h, ok
 }
 
+// owned returns room's lease when token holds it (m.mu held).
+func (m *Memory) owned(room string, token int64) (memHeld, error) {
+	h, ok := m.current(room)
+	if !ok || h.Token != token {
+		return memHeld{}, ErrLost
+	}
+	return h, nil
+}
+
 // Acquire implements Lock.
 func (m *Memory) Acquire(ctx context.Context, room, holder string, ttl time.Duration) (int64, error) {
 	if err := checkTTL(ttl); err != nil {
@@ -66,9 +75,9 @@ func (m *Memory) Refresh(ctx context.Context, room string, token int64, ttl time
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h, ok := m.current(room)
-	if !ok || h.Token != token {
-		return ErrLost
+	h, err := m.owned(room, token)
+	if err != nil {
+		return err
 	}
 	h.until = m.now().Add(ttl)
 	m.held[room] = h
@@ -82,9 +91,8 @@ func (m *Memory) Release(ctx context.Context, room string, token int64) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h, ok := m.current(room)
-	if !ok || h.Token != token {
-		return ErrLost
+	if _, err := m.owned(room, token); err != nil {
+		return err
 	}
 	delete(m.held, room)
 	return nil
