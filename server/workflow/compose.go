@@ -402,7 +402,6 @@ func asList(v any) []any {
 	return l
 }
 
-
 // splitWords splits s as a POSIX shell splits words: whitespace separates, quotes group, a
 // backslash escapes outside single quotes.
 func splitWords(s string) ([]string, error) {
