@@ -1,10 +1,12 @@
 package workflow
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
 	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/crdt/interop/nodetest"
 	"github.com/yardhq/yard/server/errcode"
 )
 
@@ -101,5 +103,41 @@ func TestInsertRefusals(t *testing.T) {
 	doc.Transact(func(tx *crdt.Transaction) { err = Insert(doc, tx, many[:1], nil) })
 	if errcode.As(err).Code != errcode.Limit {
 		t.Fatalf("node %d: %v", MaxNodes+1, err)
+	}
+}
+
+// TestYjsReadsInsertedNodes checks with the real yjs (Node) that a browser reads what Insert
+// wrote: the same workflow, env/data/resources as Y.Maps, each edge a Y.Map.
+func TestYjsReadsInsertedNodes(t *testing.T) {
+	full := FromJSON(loadJSON(t, "full.json"))
+	doc := crdt.NewDocWithClientID(9)
+	var err error
+	doc.Transact(func(tx *crdt.Transaction) {
+		err = Insert(doc, tx, full.Nodes, full.Edges)
+		_ = doc.GetMap(Root).Set(tx, "namespace", full.Namespace)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd, err := doc.EncodeStateAsUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := nodetest.Run(t, upd, "server/workflow/testdata/yjs-read.mjs")
+	var got struct {
+		Workflow map[string]any
+		Types    map[string]string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if w := FromJSON(got.Workflow); Hash(w) != Hash(full) || len(Validate(w)) > 0 {
+		t.Fatalf("yjs reads a different workflow: %s", out)
+	}
+	for k, want := range map[string]string{"web.env": "Y.Map", "web.resources": "Y.Map", "cfg.data": "Y.Map",
+		"web.ports": "object", "web.image": "string", "web.replicas": "number", "edge e1": "Y.Map"} {
+		if got.Types[k] != want {
+			t.Errorf("%s is %q in yjs, want %s", k, got.Types[k], want)
+		}
 	}
 }
