@@ -79,6 +79,35 @@ func Render(room string, w Workflow) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
+// SecretReference is a Secret the workflow's workloads read (through a SecretRef node): the
+// deploy checks that it exists, in apply order, since it is never rendered.
+type SecretReference struct {
+	NodeID    string `json:"nodeId"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// SecretReferences lists w's SecretRef nodes by namespace, name and node id.
+func SecretReferences(w Workflow) []SecretReference {
+	var out []SecretReference
+	for _, n := range w.Nodes {
+		if n.Kind == KindSecretRef {
+			out = append(out, SecretReference{NodeID: n.ID, Namespace: w.NamespaceOf(n), Name: n.SecretName})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.NodeID < b.NodeID
+	})
+	return out
+}
+
 // RenderYAML is Render as one multi-document YAML stream (keys sorted).
 func RenderYAML(room string, w Workflow) ([]byte, error) {
 	objs, err := Render(room, w)

@@ -49,6 +49,9 @@ func TestRenderFullWorkflowGolden(t *testing.T) {
 		t.Error("a Secret was rendered; SecretRefs only reference one")
 	}
 	golden(t, "full.golden.yaml", y)
+	if refs := SecretReferences(w); len(refs) != 1 || refs[0] != (SecretReference{NodeID: "sec", Namespace: "shop", Name: "db-credentials"}) {
+		t.Fatalf("secret references: %+v", refs)
+	}
 }
 
 func TestRenderWebAppTemplateGolden(t *testing.T) {
