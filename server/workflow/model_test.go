@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +62,53 @@ func FuzzFromJSON(f *testing.F) {
 			t.Fatalf("validate %v but render %v", errs, err)
 		}
 	})
+}
+
+// TestFromJSONSurvivesWrongTypes replaces every value of a valid workflow, one at a time, with
+// values of other types: nothing panics, each replacement is reported on its node or edge (or
+// read as a plain value), and what validates renders.
+func TestFromJSONSurvivesWrongTypes(t *testing.T) {
+	odd := []any{nil, true, 3.5, -1.0, 1e300, "", "x y", []any{1.0, "a", nil}, map[string]any{"k": []any{}}, strings.Repeat("z", MaxStringBytes+1)}
+	base := loadJSON(t, "full.json")
+	var paths [][]string
+	var walk func(v any, path []string)
+	walk = func(v any, path []string) {
+		if m, ok := v.(map[string]any); ok {
+			for k, sub := range m {
+				walk(sub, append(append([]string(nil), path...), k))
+			}
+		}
+		paths = append(paths, path)
+	}
+	walk(base, nil)
+	checked := 0
+	for _, p := range paths {
+		if len(p) < 2 {
+			continue
+		}
+		for _, v := range odd {
+			root := loadJSON(t, "full.json")
+			m := root
+			for _, k := range p[:len(p)-1] {
+				m = m[k].(map[string]any)
+			}
+			m[p[len(p)-1]] = v
+			w := FromJSON(root)
+			errs := Validate(w)
+			if _, err := Render("r", w); (err == nil) != (len(errs) == 0) {
+				t.Fatalf("%v = %v: validate %v, render %v", p, v, errs, err)
+			}
+			if len(p) >= 2 && (p[0] == "nodes" || p[0] == "edges") {
+				for _, e := range errs {
+					if e.NodeID == "" && e.EdgeID == "" {
+						t.Fatalf("%v = %v: an error on no node or edge: %v", p, v, e)
+					}
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 500 {
+		t.Fatalf("only %d replacements checked", checked)
+	}
 }
