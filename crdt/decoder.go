@@ -7,6 +7,7 @@ import (
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
+// updateDecoder reads what updateEncoder writes, in either format.
 type updateDecoder interface {
 	rest() *lib0.Decoder
 	readLeftID() (ID, error)

@@ -23,6 +23,22 @@
 // Values read from a document (Get, ToJSON) share memory with it: treat
 // them as read-only. A Doc is not safe for concurrent use; callers
 // serialize access (one goroutine or a mutex per document).
+//
+// The files follow yjs's and yrs's layout, so a reader who knows either
+// finds each piece where they expect it:
+//
+//   - doc.go, transaction.go (Doc, Transaction and its end-of-transaction
+//     cleanup), gc.go (garbage collection of deleted content);
+//   - store.go, item.go, branch.go, deleteset.go: the struct store, items,
+//     the state every shared type shares, delete sets;
+//   - map.go, array.go, text.go, xml.go: one file per shared type;
+//   - integrate.go (YATA), encoding.go (applying updates, encoding state),
+//     merge.go (updates merged, diffed and converted without a document);
+//   - encoder.go and decoder.go hold the v1 and v2 formats side by side, as
+//     yjs's UpdateEncoder.js/UpdateDecoder.js and yrs's encoder.rs/decoder.rs
+//     do: the two formats implement one interface field by field, and
+//     reading them next to each other is how a difference is spotted;
+//     update.go reads and writes structs through that interface.
 package crdt
 
 import (
