@@ -57,8 +57,9 @@ type Doc struct {
 	store    structStore
 	share    map[string]*branch
 	order    []string // root names in creation order (doc.toJSON order)
-	pending  *pendingStructs
-	pendDS   deleteSet
+	pend     pendingStructs
+	pendDS   pendingDeletes
+	limit    PendingLimit
 	tx       *Transaction
 	updateFn []updateObserver
 	nextObs  int
@@ -87,6 +88,11 @@ type Options struct {
 	ClientID uint64
 	// DisableGC keeps deleted content (needed only for snapshots/history).
 	DisableGC bool
+	// PendingLimit bounds the structs and deletions the document holds
+	// while they wait for missing updates; the zero value does not bound
+	// them (as yjs). An update that would exceed it is refused with
+	// ErrPendingLimit.
+	PendingLimit PendingLimit
 }
 
 // ErrInvalidOptions is wrapped by Options.Validate errors.
@@ -97,6 +103,9 @@ var ErrInvalidOptions = errors.New("crdt: invalid options")
 func (o Options) Validate() error {
 	if o.ClientID > lib0.MaxSafeInteger {
 		return fmt.Errorf("%w: client ID %d is above 2^53-1", ErrInvalidOptions, o.ClientID)
+	}
+	if o.PendingLimit.Structs < 0 || o.PendingLimit.Bytes < 0 {
+		return fmt.Errorf("%w: negative pending limit", ErrInvalidOptions)
 	}
 	return nil
 }
@@ -110,7 +119,7 @@ func NewDocWithClientID(id uint64) *Doc { return NewDocWithOptions(Options{Clien
 // NewDocWithOptions returns an empty document configured by o, which should
 // pass Validate.
 func NewDocWithOptions(o Options) *Doc {
-	d := &Doc{clientID: o.ClientID, gc: !o.DisableGC, share: map[string]*branch{}}
+	d := &Doc{clientID: o.ClientID, gc: !o.DisableGC, share: map[string]*branch{}, limit: o.PendingLimit}
 	if d.clientID == 0 {
 		d.clientID = randomClientID()
 	}

@@ -190,10 +190,10 @@ func readStruct(dec updateDecoder, client, clock uint64) (*item, error) {
 			}
 			it.flags |= fParentSub
 		}
-	} else if info&0x20 != 0 {
-		// The key is copied from the neighbour when it is integrated.
-		it.flags |= fParentSub
 	}
+	// With an origin the key is not written: it is copied from the
+	// neighbour when the item is integrated. Until then the item has none,
+	// as in yjs, so pending and merged structs are written without the flag.
 	if err := readContent(dec, it, info&0x1f); err != nil {
 		return nil, err
 	}
