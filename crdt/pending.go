@@ -273,12 +273,12 @@ func (tx *Transaction) retryPending(moved []uint64, ready []*pendingClient) {
 	for len(queue) > 0 && p.structs > 0 {
 		x := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
-		st := d.store.state(x)
 		// The client's own first struct may be known now (delivered by
 		// another update): drop it, as a yjs retry would.
-		if pc := p.clients[x]; pc != nil && pc.waitFor != x && pc.refs[0].id.Clock+uint64(pc.refs[0].length) <= st {
+		if pc := p.clients[x]; pc != nil && pc.waitFor != x && pc.refs[0].id.Clock+uint64(pc.refs[0].length) <= d.store.state(x) {
 			tx.retryClient(pc)
 		}
+		st := d.store.state(x)
 		h := p.waits[x]
 		for h != nil && h.Len() > 0 && (*h)[0].clock < st {
 			e := heap.Pop(h).(waitEntry)
@@ -290,7 +290,8 @@ func (tx *Transaction) retryPending(moved []uint64, ready []*pendingClient) {
 				queue = append(queue, e.p.client)
 			}
 		}
-		if h != nil && h.Len() == 0 {
+		// (compactWaits may have replaced the heap meanwhile.)
+		if h != nil && h.Len() == 0 && p.waits[x] == h {
 			delete(p.waits, x)
 		}
 	}
