@@ -12,7 +12,9 @@
 //   - delete sets, garbage collection of deleted content (content becomes
 //     ContentDeleted; the children of deleted types become GC structs);
 //   - pending structs and deletions that wait for missing dependencies and
-//     are retried when they arrive (and relayed by EncodeStateAsUpdate).
+//     are retried when they arrive (and relayed by EncodeStateAsUpdate, not
+//     by EncodeIntegrated), indexed by what they wait for and bounded by
+//     Options.PendingLimit (pending.go).
 //
 // An update is decoded and validated completely before anything is
 // integrated, so a malformed update changes nothing. Root Map, Array and
@@ -33,6 +35,7 @@
 //     the state every shared type shares, delete sets;
 //   - map.go, array.go, text.go, xml.go: one file per shared type;
 //   - integrate.go (YATA), encoding.go (applying updates, encoding state),
+//     pending.go (what waits for missing updates),
 //     merge.go (updates merged, diffed and converted without a document);
 //   - encoder.go and decoder.go hold the v1 and v2 formats side by side, as
 //     yjs's UpdateEncoder.js/UpdateDecoder.js and yrs's encoder.rs/decoder.rs

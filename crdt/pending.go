@@ -69,6 +69,7 @@ type pendingClient struct {
 	client             uint64
 	refs               []*item
 	waitFor, waitClock uint64
+	indexed            bool // waits holds an entry for (waitFor, waitClock)
 }
 
 type waitEntry struct {
@@ -215,7 +216,10 @@ func (p *pendingStructs) rewait(d *Doc, pc *pendingClient) (ready bool) {
 }
 
 func (p *pendingStructs) wait(pc *pendingClient, client, clock uint64) {
-	pc.waitFor, pc.waitClock = client, clock
+	if pc.indexed && pc.waitFor == client && pc.waitClock == clock {
+		return // one entry per client, or the index grows with every change of its first struct
+	}
+	pc.waitFor, pc.waitClock, pc.indexed = client, clock, true
 	if p.waits == nil {
 		p.waits = make(map[uint64]*waitHeap)
 	}
@@ -286,6 +290,7 @@ func (tx *Transaction) retryPending(moved []uint64, ready []*pendingClient) {
 			if !p.live(e, x) {
 				continue
 			}
+			e.p.indexed = false
 			if tx.retryClient(e.p) {
 				queue = append(queue, e.p.client)
 			}
@@ -338,7 +343,7 @@ func (tx *Transaction) retryClient(pc *pendingClient) (progressed bool) {
 		progressed = true
 	}
 	delete(p.clients, pc.client)
-	pc.waitFor, pc.waitClock = 0, 0
+	pc.indexed = false
 	return progressed
 }
 
