@@ -212,15 +212,5 @@ func TestReadLinesBackwards(t *testing.T) {
 
 func BenchmarkFileBeginFinish(b *testing.B) {
 	f, _ := newTestFile(b)
-	ctx := context.Background()
-	e := Entry{User: "alice", Groups: []string{"dev"}, Cluster: "kind", Verb: VerbApply, Kind: "Deployment", Namespace: "demo", Name: "web", RequestID: "0123456789abcdef"}
-	for b.Loop() {
-		a, err := f.Begin(ctx, e)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Finish(ctx, a.ID, Outcome{Result: ResultOK, DiffSHA256: strings.Repeat("f", 64)}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchBeginFinish(b, f)
 }

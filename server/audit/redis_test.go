@@ -109,15 +109,5 @@ func TestRedisDownFailsFast(t *testing.T) {
 
 func BenchmarkRedisBeginFinish(b *testing.B) {
 	r, _ := newTestRedis(b, redistest.Start(b), time.Hour)
-	ctx := context.Background()
-	e := Entry{User: "alice", Groups: []string{"dev"}, Cluster: "kind", Verb: VerbApply, Kind: "Deployment", Namespace: "demo", Name: "web", RequestID: "0123456789abcdef"}
-	for b.Loop() {
-		a, err := r.Begin(ctx, e)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := r.Finish(ctx, a.ID, Outcome{Result: ResultOK, DiffSHA256: strings.Repeat("f", 64)}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchBeginFinish(b, r)
 }

@@ -157,3 +157,19 @@ func exercisePaging(t *testing.T, tr Trail) {
 		}
 	}
 }
+
+// benchBeginFinish measures one attempt: Begin, then Finish.
+func benchBeginFinish(b *testing.B, tr Trail) {
+	ctx := context.Background()
+	e := Entry{User: "alice", Groups: []string{"dev"}, Cluster: "kind", Verb: VerbApply, Kind: "Deployment",
+		Namespace: "demo", Name: "web", RequestID: "0123456789abcdef"}
+	for b.Loop() {
+		a, err := tr.Begin(ctx, e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.Finish(ctx, a.ID, Outcome{Result: ResultOK, DiffSHA256: strings.Repeat("f", 64)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
