@@ -49,7 +49,7 @@ func TestRedisTrailPaging(t *testing.T) {
 
 // Entries older than the retention are trimmed on the next add, and never listed even before.
 func TestRedisTrimsByAge(t *testing.T) {
-	r, rdb := newTestRedis(t, redistest.Start(t), 300*time.Millisecond)
+	r, rdb := newTestRedis(t, redistest.Start(t), time.Second)
 	ctx := context.Background()
 	old, err := r.Begin(ctx, Entry{User: "alice", Verb: VerbApply})
 	if err != nil {
@@ -58,7 +58,7 @@ func TestRedisTrimsByAge(t *testing.T) {
 	if err := r.Finish(ctx, old.ID, Outcome{Result: ResultOK}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	if l, err := r.List(ctx, Query{}); err != nil || len(l) != 0 {
 		t.Fatalf("past the retention, listed: %+v %v", l, err)
 	}
