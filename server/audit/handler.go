@@ -44,21 +44,16 @@ func Handler(t Trail) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := ParseQuery(r.URL.Query())
 		if err != nil {
-			writeError(w, err)
+			httpjson.WriteCoded(w, err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 		defer cancel()
 		list, err := t.List(ctx, q)
 		if err != nil {
-			writeError(w, errcode.Errorf(errcode.Unavailable, "the audit trail cannot be read: %v", err))
+			httpjson.WriteCoded(w, errcode.Errorf(errcode.Unavailable, "the audit trail cannot be read: %v", err))
 			return
 		}
 		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"entries": list})
 	})
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	e := errcode.As(err)
-	httpjson.WriteError(w, errcode.HTTPStatus(err), e.Code, e.Message)
 }
