@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
@@ -107,6 +108,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The in-memory trail stands in until the audit trail's own wiring (Redis or file) lands.
+	writes, err := wireWrite(cfg, log, m, cls, rms, audit.NewMemory())
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 	conns, err := wireConnections(log, rdb, muxServer, rms.replica)
 	if err != nil {
@@ -131,7 +137,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, writes},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
