@@ -41,6 +41,7 @@ type App struct {
 	clusters *clusters
 	streams  *streams
 	conns    *connAdmin
+	trail    audit.Trail
 
 	ln       net.Listener
 	serveErr chan error
@@ -109,7 +110,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	// The in-memory trail stands in until the audit trail's own wiring (Redis or file) lands.
-	writes, err := wireWrite(cfg, log, m, cls, rms, audit.NewMemory())
+	var trail audit.Trail = audit.NewMemory()
+	writes, err := wireWrite(cfg, log, m, cls, rms, trail)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +161,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		clusters: cls,
 		streams:  str,
 		conns:    conns,
+		trail:    trail,
 		gate:     gate,
 		http: &http.Server{
 			Handler:           handler,
@@ -169,6 +172,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		serveErr: make(chan error, 1),
 	}, nil
 }
+
+// Audit returns the audit trail every cluster write is recorded in.
+func (a *App) Audit() audit.Trail { return a.trail }
 
 // Start listens on the configured address and serves in the background. The "listening" log line
 // carries the URL (tests and scripts that listen on port 0 read it from there).

@@ -11,33 +11,41 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Redacted replaces every Secret value in a diff.
-const Redacted = "(redacted)"
+// Redacted replaces every Secret value in a diff; RedactedChanged replaces a new value that
+// differs from the live one.
+const (
+	Redacted        = "(redacted)"
+	RedactedChanged = "(redacted, changed)"
+)
 
 // lastApplied is kubectl's client-side apply annotation: a copy of the object, Secret values
 // included, so it never reaches a diff.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // diffObjects compares the live object (nil: none) with the result of an apply: the unified diff
-// of both as YAML, without what the cluster maintains, and the action.
+// of both as YAML, without what the cluster maintains and with Secret values redacted, and the
+// action (a changed Secret value is "configured" even though its diff shows no value).
 func diffObjects(live, result *unstructured.Unstructured) (diff, action string) {
 	after := forDiff(result)
 	if live == nil {
+		if isSecret(result) {
+			redact(nil, after)
+		}
 		return unifiedDiff("", toYAML(after)), ActionCreated
 	}
 	before := forDiff(live)
 	if reflect.DeepEqual(before, after) {
 		return "", ActionUnchanged
 	}
+	if isSecret(result) {
+		redact(before, after)
+	}
 	return unifiedDiff(toYAML(before), toYAML(after)), ActionConfigured
 }
 
 // forDiff is a copy of obj without the fields the cluster maintains (managedFields, status,
-// resourceVersion, ...) and with Secret values redacted.
+// resourceVersion, ...) and kubectl's last-applied copy (which holds Secret values too).
 func forDiff(obj *unstructured.Unstructured) map[string]any {
-	if obj == nil {
-		return nil
-	}
 	o := obj.DeepCopy().Object
 	delete(o, "status")
 	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"} {
@@ -51,9 +59,6 @@ func forDiff(obj *unstructured.Unstructured) map[string]any {
 			_ = unstructured.SetNestedStringMap(o, ann, "metadata", "annotations")
 		}
 	}
-	if isSecret(obj) {
-		redact(o)
-	}
 	return o
 }
 
@@ -61,13 +66,22 @@ func isSecret(obj *unstructured.Unstructured) bool {
 	return obj.GetKind() == "Secret" && obj.GetAPIVersion() == "v1"
 }
 
-// redact replaces the values of a Secret's data and stringData.
-func redact(o map[string]any) {
+// redact replaces the values of a Secret's data and stringData in before (nil: none) and
+// after; a value of after that differs from before's reads RedactedChanged, so a rotation shows.
+func redact(before, after map[string]any) {
 	for _, f := range []string{"data", "stringData"} {
-		if m, ok := o[f].(map[string]any); ok {
-			for k := range m {
-				m[k] = Redacted
+		old, _ := before[f].(map[string]any)
+		if m, ok := after[f].(map[string]any); ok {
+			for k, v := range m {
+				if prev, had := old[k]; had && reflect.DeepEqual(prev, v) || before == nil {
+					m[k] = Redacted
+				} else {
+					m[k] = RedactedChanged
+				}
 			}
+		}
+		for k := range old {
+			old[k] = Redacted
 		}
 	}
 }
@@ -86,13 +100,22 @@ func toYAML(o map[string]any) string {
 // unifiedDiff is the unified diff (3 lines of context) from a to b.
 func unifiedDiff(a, b string) string {
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		A: lines(a), B: lines(b),
 		FromFile: "live", ToFile: "applied", Context: 3,
 	})
 	if err != nil {
 		return ""
 	}
 	return d
+}
+
+// lines splits s after each newline (difflib.SplitLines would add an empty last line).
+func lines(s string) []string {
+	l := strings.SplitAfter(s, "\n")
+	if l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
 }
 
 // scrub removes a Secret's values from an error message (a validation message may quote a
