@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,8 +110,8 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 	}
 
 	failed := 0
-	for i, it := range items {
-		if !w.dryRun(ctx, uc, it, o.Force, &results[i]) {
+	for _, ok := range eachConcurrently(items, func(i int, it *applyItem) bool { return w.dryRun(ctx, uc, it, o.Force, &results[i]) }) {
+		if !ok {
 			failed++
 		}
 	}
@@ -129,31 +130,58 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		return results, nil
 	}
 
-	var first *ObjectError
+	// Namespaces and CRDs go first, in order; the rest at once (their dry runs passed, so none
+	// waits for another object of this apply).
+	var first, rest []int
 	for i, it := range items {
-		res := &results[i]
+		if gk := it.mapping.GroupVersionKind.GroupKind(); gk.Kind == "Namespace" && gk.Group == "" ||
+			gk.Kind == "CustomResourceDefinition" && gk.Group == "apiextensions.k8s.io" {
+			first = append(first, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	applyAt := func(i int) {
+		it, res := items[i], &results[i]
 		out, err := applyOne(ctx, uc, it, o.Force, false)
 		if err != nil {
 			res.Action, res.Diff = "", ""
 			res.Error = scrub(objectError(err), it.obj)
-			first = cmpOr(first, res.Error)
 			it.att.finish(ctx, res.Error, "")
-			continue
+			return
 		}
 		res.Diff, res.Action = diffObjects(it.live, out)
 		it.att.finish(ctx, nil, res.Diff)
 	}
-	if first != nil {
-		return results, errcode.Errorf(first.Code, "some objects were not applied: %s", first.Message)
+	for _, i := range first {
+		applyAt(i)
+	}
+	eachConcurrently(rest, func(_ int, i int) bool { applyAt(i); return true })
+	for _, r := range results {
+		if r.Error != nil {
+			return results, errcode.Errorf(r.Error.Code, "some objects were not applied; %s %s: %s", r.Kind, r.Name, r.Error.Message)
+		}
 	}
 	return results, nil
 }
 
-func cmpOr(a, b *ObjectError) *ObjectError {
-	if a != nil {
-		return a
+// applyConcurrency bounds the apiserver calls one apply makes at once.
+const applyConcurrency = 8
+
+// eachConcurrently runs fn on every element, at most applyConcurrency at a time, and returns
+// the results in order once all are done.
+func eachConcurrently[T any](xs []T, fn func(i int, x T) bool) []bool {
+	out := make([]bool, len(xs))
+	var g errgroup.Group
+	g.SetLimit(applyConcurrency)
+	for i, x := range xs {
+		g.Go(func() error {
+			out[i] = fn(i, x)
+			return nil
+		})
 	}
-	return b
+	_ = g.Wait()
+	return out
 }
 
 // dryRunFailed is the error of an apply whose dry runs did not all pass (invalid, 422); each

@@ -119,18 +119,7 @@ func boolParam(q map[string][]string, name string) (bool, error) {
 	return false, errcode.Errorf(errcode.BadParams, "%s: true or false", name)
 }
 
-func ref(r *http.Request) Ref {
-	q := r.URL.Query()
-	return Ref{Cluster: q.Get("cluster"), Namespace: q.Get("namespace"), Kind: chi.URLParam(r, "kind"), Name: chi.URLParam(r, "name")}
-}
-
 func (a *API) scale(w http.ResponseWriter, r *http.Request) {
-	u, _ := identity.FromContext(r.Context())
-	o, err := a.origin(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var body struct {
 		Replicas *int64 `json:"replicas"`
 	}
@@ -144,33 +133,33 @@ func (a *API) scale(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errcode.Errorf(errcode.BadParams, "replicas: 0 to %s", strconv.Itoa(MaxReplicas)))
 		return
 	}
-	res, err := a.w.Scale(r.Context(), u, ref(r), int32(*body.Replicas), o)
-	answer(w, res, err)
+	a.act(w, r, func(u identity.User, ref Ref, o Origin) (ActionResult, error) {
+		return a.w.Scale(r.Context(), u, ref, int32(*body.Replicas), o)
+	})
 }
 
 func (a *API) restart(w http.ResponseWriter, r *http.Request) {
-	u, _ := identity.FromContext(r.Context())
-	o, err := a.origin(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	res, err := a.w.Restart(r.Context(), u, ref(r), o)
-	answer(w, res, err)
+	a.act(w, r, func(u identity.User, ref Ref, o Origin) (ActionResult, error) {
+		return a.w.Restart(r.Context(), u, ref, o)
+	})
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
+	a.act(w, r, func(u identity.User, ref Ref, o Origin) (ActionResult, error) {
+		return a.w.Delete(r.Context(), u, ref, r.URL.Query().Get("propagation"), o)
+	})
+}
+
+// act runs an action on the object the request names and answers with its result.
+func (a *API) act(w http.ResponseWriter, r *http.Request, do func(u identity.User, ref Ref, o Origin) (ActionResult, error)) {
 	u, _ := identity.FromContext(r.Context())
 	o, err := a.origin(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	res, err := a.w.Delete(r.Context(), u, ref(r), r.URL.Query().Get("propagation"), o)
-	answer(w, res, err)
-}
-
-func answer(w http.ResponseWriter, res ActionResult, err error) {
+	q := r.URL.Query()
+	res, err := do(u, Ref{Cluster: q.Get("cluster"), Namespace: q.Get("namespace"), Kind: chi.URLParam(r, "kind"), Name: chi.URLParam(r, "name")}, o)
 	if err != nil {
 		writeError(w, err)
 		return

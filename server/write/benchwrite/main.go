@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,24 +148,37 @@ func run(ctx context.Context) error {
 
 // compare runs yard and the two client-go peers in turns and prints the medians.
 func compare(ctx context.Context, title string, yard func(round int) (time.Duration, error), dyn dynamic.Interface) error {
-	var ys, same, plain []time.Duration
+	peers := []struct {
+		name      string
+		sameCalls bool
+		parallel  int
+	}{
+		{"client-go, same calls one at a time (get, dry-run apply; then apply)", true, 1},
+		{"client-go, same calls 8 at a time, as Yard makes them", true, 8},
+		{"client-go, apply calls only, one at a time (kubectl apply --server-side)", false, 1},
+	}
+	var ys []time.Duration
+	got := make([][]time.Duration, len(peers))
 	for i := range *runs + 1 {
 		d, err := yard(i)
 		if err != nil {
 			return fmt.Errorf("yard: %w", err)
 		}
-		ds, err := direct(ctx, dyn, "same", i, true)
-		if err != nil {
-			return fmt.Errorf("direct: %w", err)
-		}
-		dp, err := direct(ctx, dyn, "plain", i, false)
-		if err != nil {
-			return fmt.Errorf("direct: %w", err)
-		}
-		log.Printf("%s, run %d: yard %s, client-go same calls %s, apply only %s", title, i, d, ds, dp)
+		line := fmt.Sprintf("yard %s", d)
 		if i > 0 { // the first run creates the objects: a warm-up
-			ys, same, plain = append(ys, d), append(same, ds), append(plain, dp)
+			ys = append(ys, d)
 		}
+		for p, peer := range peers {
+			dp, err := direct(ctx, dyn, fmt.Sprintf("peer%d", p), i, peer.sameCalls, peer.parallel)
+			if err != nil {
+				return fmt.Errorf("%s: %w", peer.name, err)
+			}
+			line += fmt.Sprintf(", peer %d %s", p, dp)
+			if i > 0 {
+				got[p] = append(got[p], dp)
+			}
+		}
+		log.Printf("%s, run %d: %s", title, i, line)
 	}
 	fmt.Printf("\n%s: apply of %d ConfigMaps (each changed), as alice, %d runs after a warm-up\n\n", title, *objects, *runs)
 	fmt.Println("| mode | median | runs |")
@@ -172,11 +186,14 @@ func compare(ctx context.Context, title string, yard func(round int) (time.Durat
 	row := func(name string, ds []time.Duration) {
 		fmt.Printf("| %s | %s | %s |\n", name, ms(median(ds)), list(ds))
 	}
-	row("Yard (get, dry run, apply per object; audit; diff)", ys)
-	row("client-go, same calls (get, dry-run apply, apply)", same)
-	row("client-go, apply calls only", plain)
-	fmt.Printf("\nYard / client-go same calls: %.2fx; Yard / apply only: %.2fx\n",
-		float64(median(ys))/float64(median(same)), float64(median(ys))/float64(median(plain)))
+	row("Yard (get and dry run per object 8 at a time, then applies 8 at a time; audit; diff)", ys)
+	for p, peer := range peers {
+		row(peer.name, got[p])
+	}
+	fmt.Println()
+	for p, peer := range peers {
+		fmt.Printf("Yard / %s: %.2fx\n", peer.name, float64(median(ys))/float64(median(got[p])))
+	}
 	return nil
 }
 
@@ -220,26 +237,37 @@ func viaYard(ctx context.Context, base, token string, round int) (time.Duration,
 	return d, nil
 }
 
-func direct(ctx context.Context, dyn dynamic.Interface, prefix string, round int, sameCalls bool) (time.Duration, error) {
+// direct makes the calls with client-go: with sameCalls a get and a dry-run apply per object
+// before the applies (else the applies only), parallel calls at a time.
+func direct(ctx context.Context, dyn dynamic.Interface, prefix string, round int, sameCalls bool, parallel int) (time.Duration, error) {
 	objs := configMaps(prefix, round)
 	rc := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns)
+	each := func(fn func(o *unstructured.Unstructured) error) error {
+		var g errgroup.Group
+		g.SetLimit(parallel)
+		for _, o := range objs {
+			g.Go(func() error { return fn(o) })
+		}
+		return g.Wait()
+	}
 	start := time.Now()
 	if sameCalls {
-		for _, o := range objs {
+		err := each(func(o *unstructured.Unstructured) error {
 			if _, err := rc.Get(ctx, o.GetName(), metav1.GetOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return 0, err
+				return err
 			}
-			if _, err := rc.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "bench", DryRun: []string{metav1.DryRunAll}}); err != nil {
-				return 0, err
-			}
-		}
-	}
-	for _, o := range objs {
-		if _, err := rc.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "bench"}); err != nil {
+			_, err := rc.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "bench", DryRun: []string{metav1.DryRunAll}})
+			return err
+		})
+		if err != nil {
 			return 0, err
 		}
 	}
-	return time.Since(start), nil
+	err := each(func(o *unstructured.Unstructured) error {
+		_, err := rc.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "bench"})
+		return err
+	})
+	return time.Since(start), err
 }
 
 // auditCost is the mean time of one attempt recorded and completed in t.
