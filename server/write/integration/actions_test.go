@@ -90,6 +90,17 @@ func TestScaleRestartDelete(t *testing.T) {
 			t.Fatalf("audit of %s: %+v", verb, got)
 		}
 	}
+
+	_, metrics := s.Request(t, http.MethodGet, "", "/metrics", nil)
+	for _, want := range []string{
+		`yard_writes_total{result="ok",verb="apply"} 1`, `yard_writes_total{result="ok",verb="scale"} 1`,
+		`yard_writes_total{result="ok",verb="restart"} 1`, `yard_writes_total{result="ok",verb="delete"} 1`,
+		`yard_write_duration_seconds_count{verb="apply"} 1`, `yard_write_duration_seconds_count{verb="delete"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // carol (view in demo) may not scale: 403 with the apiserver's reason, audited as refused.
