@@ -64,7 +64,16 @@ func (w *Writer) resolve(ref Ref, verb string, allowed []string) (action, error)
 	if err != nil {
 		return action{}, err
 	}
-	res, err := c.Resolve(ref.Kind)
+	res, builtin := cluster.LookupBuiltin(ref.Kind)
+	switch {
+	case builtin:
+	case !w.enabled:
+		// A custom kind would need discovery, and with writes off nothing may reach the
+		// apiserver: the refusal is recorded under the kind as asked.
+		res = cluster.Resource{Name: ref.Kind, Kind: ref.Kind, Namespaced: ref.Namespace != ""}
+	default:
+		res, err = c.Resolve(ref.Kind)
+	}
 	if errors.Is(err, cluster.ErrUnknownKind) {
 		return action{}, errcode.Errorf(errcode.NotFound, "%v", err)
 	}

@@ -73,7 +73,10 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 	if err != nil {
 		return nil, err
 	}
-	items, err := w.prepare(c, objs, o.Namespace)
+	// With writes off, nothing may reach the apiserver, discovery included: the objects are
+	// checked without resolving their kinds, recorded and refused.
+	refuse := !w.enabled && !o.DryRun
+	items, err := w.prepare(c, objs, o.Namespace, !refuse)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +94,7 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		}
 		it.att = att
 	}
-	if !w.enabled && !o.DryRun {
+	if refuse {
 		for i, it := range items {
 			results[i].Error = disabled()
 			it.att.finish(ctx, results[i].Error, "")
@@ -241,9 +244,9 @@ func applyOne(ctx context.Context, uc *cluster.UserClients, it *applyItem, force
 	return resourceFor(uc, it).Apply(ctx, it.obj.GetName(), it.obj, opts)
 }
 
-// prepare checks objs and resolves their kinds; nothing is recorded for input that could never
-// be applied (bad_params).
-func (w *Writer) prepare(c *cluster.Cluster, objs []*unstructured.Unstructured, namespace string) ([]*applyItem, error) {
+// prepare checks objs and, with resolve, their kinds and scopes; nothing is recorded for input
+// that could never be applied (bad_params).
+func (w *Writer) prepare(c *cluster.Cluster, objs []*unstructured.Unstructured, namespace string, resolve bool) ([]*applyItem, error) {
 	if len(objs) == 0 {
 		return nil, errcode.Errorf(errcode.BadParams, "no objects to apply")
 	}
@@ -253,9 +256,12 @@ func (w *Writer) prepare(c *cluster.Cluster, objs []*unstructured.Unstructured, 
 	if namespace != "" && len(validation.IsDNS1123Label(namespace)) > 0 {
 		return nil, errcode.Errorf(errcode.BadParams, "namespace %q is not a namespace name", namespace)
 	}
-	m, err := w.mappers.get(c)
-	if err != nil {
-		return nil, errcode.Errorf(errcode.Unavailable, "%v", err)
+	var m *mapper
+	if resolve {
+		var err error
+		if m, err = w.mappers.get(c); err != nil {
+			return nil, errcode.Errorf(errcode.Unavailable, "%v", err)
+		}
 	}
 	items := make([]*applyItem, len(objs))
 	seen := map[string]int{}
@@ -271,6 +277,13 @@ func (w *Writer) prepare(c *cluster.Cluster, objs []*unstructured.Unstructured, 
 		}
 		if err := validObjectName(obj.GetName()); err != nil {
 			return nil, errcode.Errorf(errcode.BadParams, "%s: %v", where, err)
+		}
+		if m == nil {
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(namespace)
+			}
+			items[i] = &applyItem{obj: obj}
+			continue
 		}
 		mp, err := m.mapping(gvk)
 		if err != nil {

@@ -151,6 +151,7 @@ func TestWritesDisabled(t *testing.T) {
 		{http.MethodPost, "/api/resource/deployments/web/scale?namespace=team-a", `{"replicas":7}`},
 		{http.MethodPost, "/api/resource/deployments/web/restart?namespace=team-a", ""},
 		{http.MethodDelete, "/api/resource/deployments/web?namespace=team-a", ""},
+		{http.MethodDelete, "/api/resource/databases.demo.yard.dev/orders?namespace=demo", ""},
 	} {
 		status, b := s.call(t, c.method, alice, c.path, "application/json", c.body, nil)
 		if status != http.StatusForbidden || errCode(t, b) != errcode.WritesDisabled {
