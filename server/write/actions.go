@@ -114,6 +114,7 @@ func (w *Writer) do(ctx context.Context, u identity.User, a action, verb string,
 	if err != nil {
 		return err
 	}
+	defer w.announce(ctx, []*attempt{att})
 	if !w.enabled {
 		e := disabled()
 		att.finish(ctx, e, "")

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/crdt"
-	"github.com/yardhq/yard/server/audit"
 )
 
 // ActivityRoot is the root of a room's document that lists the writes made from the room: a
@@ -20,18 +19,26 @@ type Rooms interface {
 	Transact(ctx context.Context, id string, fn func(doc *crdt.Doc, tx *crdt.Transaction)) error
 }
 
-// recordActivity appends a finished attempt to its room's activity. It reaches every client of
-// the room on every replica through the room's write path; a failure costs only the entry.
-func (w *Writer) recordActivity(ctx context.Context, e audit.Entry, result string) {
-	if w.rooms == nil {
+// announce appends the finished attempts made from a room (dry runs aside) to its activity,
+// in one change. It reaches every client of the room on every replica through the room's write
+// path; a failure costs only the entries.
+func (w *Writer) announce(ctx context.Context, atts []*attempt) {
+	if w.rooms == nil || len(atts) == 0 || atts[0].entry.Room == "" || atts[0].entry.DryRun {
 		return
 	}
-	err := w.rooms.Transact(ctx, e.Room, func(doc *crdt.Doc, tx *crdt.Transaction) {
-		AppendActivity(doc, tx, Activity{At: time.Now().UTC(), User: e.User, Verb: e.Verb, Kind: e.Kind,
-			Namespace: e.Namespace, Name: e.Name, Result: result})
+	room, now := atts[0].entry.Room, time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := w.rooms.Transact(ctx, room, func(doc *crdt.Doc, tx *crdt.Transaction) {
+		for _, a := range atts {
+			if e := a.entry; a.result != "" {
+				AppendActivity(doc, tx, Activity{At: now, User: e.User, Verb: e.Verb, Kind: e.Kind,
+					Namespace: e.Namespace, Name: e.Name, Result: a.result})
+			}
+		}
 	})
 	if err != nil {
-		w.log.Warn("room activity not recorded", "room", e.Room, "verb", e.Verb, "err", err)
+		w.log.Warn("room activity not recorded", "room", room, "entries", len(atts), "err", err)
 	}
 }
 

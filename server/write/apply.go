@@ -94,6 +94,13 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		}
 		it.att = att
 	}
+	defer func() {
+		atts := make([]*attempt, len(items))
+		for i, it := range items {
+			atts[i] = it.att
+		}
+		w.announce(ctx, atts)
+	}()
 	if refuse {
 		for i, it := range items {
 			results[i].Error = disabled()

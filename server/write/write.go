@@ -114,9 +114,9 @@ type ObjectError struct {
 
 // attempt is one audited write to one object.
 type attempt struct {
-	w     *Writer
-	entry audit.Entry
-	room  string
+	w      *Writer
+	entry  audit.Entry
+	result string // set by finish
 }
 
 // begin records an attempt before the apiserver is called. A trail that cannot record refuses
@@ -130,11 +130,11 @@ func (w *Writer) begin(ctx context.Context, u identity.User, clusterName, verb, 
 		w.log.Warn("audit trail refused an attempt; the write is refused", "verb", verb, "err", err)
 		return nil, errcode.Errorf(errcode.Unavailable, "the audit trail is unavailable; nothing was changed")
 	}
-	return &attempt{w: w, entry: e, room: o.Room}, nil
+	return &attempt{w: w, entry: e}, nil
 }
 
-// finish records the outcome of the attempt (err nil: ok), counts it, logs it, and puts it in
-// the room's activity. diff is the redacted diff, only its hash is kept.
+// finish records the outcome of the attempt (err nil: ok), counts it and logs it. diff is the
+// redacted diff, only its hash is kept.
 func (a *attempt) finish(ctx context.Context, err *ObjectError, diff string) {
 	out := audit.Outcome{Result: audit.ResultOK}
 	if err != nil {
@@ -160,9 +160,7 @@ func (a *attempt) finish(ctx context.Context, err *ObjectError, diff string) {
 	a.w.log.Info("write", "user", e.User, "verb", e.Verb, "cluster", e.Cluster, "kind", e.Kind,
 		"namespace", e.Namespace, "name", e.Name, "dry_run", e.DryRun, "result", out.Result,
 		"code", out.ErrorCode, "request_id", e.RequestID, "room", e.Room, "audit_id", e.ID)
-	if a.room != "" && !e.DryRun {
-		a.w.recordActivity(fctx, e, out.Result)
-	}
+	a.result = out.Result
 }
 
 // observe records a request's latency.
