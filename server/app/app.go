@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
@@ -40,6 +41,7 @@ type App struct {
 	clusters *clusters
 	streams  *streams
 	conns    *connAdmin
+	trail    audit.Trail
 
 	ln       net.Listener
 	serveErr chan error
@@ -111,6 +113,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	writes, err := wireWrite(cfg, log, m, cls, rms, trail)
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 	conns, err := wireConnections(log, rdb, muxServer, rms.replica)
 	if err != nil {
@@ -135,7 +141,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms)},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), writes, wireWorkflow(rms)},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
@@ -157,6 +163,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		clusters: cls,
 		streams:  str,
 		conns:    conns,
+		trail:    trail,
 		gate:     gate,
 		http: &http.Server{
 			Handler:           handler,
@@ -167,6 +174,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		serveErr: make(chan error, 1),
 	}, nil
 }
+
+// Audit returns the audit trail every cluster write is recorded in.
+func (a *App) Audit() audit.Trail { return a.trail }
 
 // Start listens on the configured address and serves in the background. The "listening" log line
 // carries the URL (tests and scripts that listen on port 0 read it from there).

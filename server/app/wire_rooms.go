@@ -27,6 +27,7 @@ import (
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room"
 	"github.com/yardhq/yard/server/room/backend"
+	"github.com/yardhq/yard/server/write"
 	"github.com/yardhq/yard/server/wsgate"
 )
 
@@ -152,16 +153,22 @@ func (r *rooms) Mount(api chi.Router) {
 	})
 }
 
-// schemaMaps are the canvas document's root maps (docs/architecture.md, "Rooms"). The server's
-// copy never names its roots itself, so they are typed before reading: an emptied map then reads
-// as {} as in the browser, not as an untyped (empty array) root.
-var schemaMaps = []string{"krates", "workflow", "deploys"}
+// schemaMaps and schemaArrays are the canvas document's typed roots (docs/architecture.md,
+// "Rooms"). The server's copy never names its roots itself, so they are typed before reading: an
+// emptied map then reads as {} as in the browser, not as an untyped (empty array) root.
+var (
+	schemaMaps   = []string{"krates", "workflow", "deploys"}
+	schemaArrays = []string{write.ActivityRoot}
+)
 
 func docJSON(d room.Doc) map[string]any {
 	if cd, ok := d.(*crdt.Doc); ok {
 		for _, name := range cd.RootNames() {
 			if slices.Contains(schemaMaps, name) {
 				cd.GetMap(name)
+			}
+			if slices.Contains(schemaArrays, name) {
+				cd.GetArray(name)
 			}
 		}
 	}
