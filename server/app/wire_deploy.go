@@ -11,6 +11,7 @@ import (
 	"github.com/yardhq/yard/server/deploy/lock"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/metrics"
+	"github.com/yardhq/yard/server/room"
 	"github.com/yardhq/yard/server/write"
 )
 
@@ -35,3 +36,6 @@ func wireDeploy(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.
 	}
 	return s, deploy.NewAPI(s, httpapi.RequestIDFrom), nil
 }
+
+// Rooms returns the room manager, for tests that edit a room's document as the server does.
+func (a *App) Rooms() *room.Manager { return a.rooms.manager }
