@@ -139,15 +139,26 @@ func (s *Service) SetPolicy(ctx context.Context, u identity.User, room string, p
 	return nil
 }
 
-// Get returns deploy id of room.
+// Get returns deploy id of room. An open deploy whose workflow changed since its plan is
+// invalidated on the way (the check is cheap: one hash of the workflow).
 func (s *Service) Get(ctx context.Context, room, id string) (*Deploy, error) {
 	var d *Deploy
-	var ok bool
-	if err := s.o.Rooms.View(ctx, room, func(doc *crdt.Doc) { d, ok = readDeploy(doc, id) }); err != nil {
+	var ok, stale bool
+	if err := s.o.Rooms.View(ctx, room, func(doc *crdt.Doc) {
+		d, ok = readDeploy(doc, id)
+		stale = ok && Open(d.State) && d.WorkflowHash != currentHash(doc)
+	}); err != nil {
 		return nil, errcode.Errorf(errcode.Unavailable, "reading room %s: %v", room, err)
 	}
 	if !ok {
 		return nil, errcode.Errorf(errcode.NotFound, "no deploy %s in room %s", id, room)
+	}
+	if stale {
+		inv, err := s.update(ctx, room, id, func(*Deploy, string) error { return nil })
+		if inv != nil {
+			return inv, nil
+		}
+		return nil, err
 	}
 	return d, nil
 }

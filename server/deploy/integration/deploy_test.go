@@ -199,12 +199,12 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 	}
 	seen(t, a, alice, room, "nginx:1.28")
 	seen(t, b, alice, room, "nginx:1.28")
-	var e errBody
-	if st := call(t, b, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+again.ID+"/apply", "", &e); st != http.StatusConflict || e.Error.Code != "bad_state" {
-		t.Fatalf("apply after an edit: %d %+v", st, e)
-	}
-	if got := docDeploy(t, a, alice, room, again.ID); got.State != deploy.StateInvalidated {
+	if got := docDeploy(t, b, alice, room, again.ID); got.State != deploy.StateInvalidated {
 		t.Fatalf("state after an edit: %s", got.State)
+	}
+	var e errBody
+	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+again.ID+"/apply", "", &e); st != http.StatusConflict || e.Error.Code != "bad_state" {
+		t.Fatalf("apply after an edit: %d %+v", st, e)
 	}
 	_, third := plan(t, a, alice, room, `{}`)
 	updates := 0
