@@ -22,12 +22,14 @@ func wireDeploy(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.
 	def := deploy.Policy{Approvals: cfg.DeployApprovals}
 	var lk lock.Lock = lock.NewMemory(nil)
 	var pol deploy.Policies = deploy.NewMemoryPolicies(def)
+	var idx deploy.Applying = deploy.NewMemoryApplying()
 	if rdb != nil {
 		lk = lock.NewRedis(rdb)
 		pol = deploy.NewRedisPolicies(rdb, def)
+		idx = deploy.NewRedisApplying(rdb)
 	}
 	s, err := deploy.New(deploy.Options{
-		Rooms: rms.manager, Writer: w, Clusters: cls.set, Lock: lk, Policies: pol, Trail: trail,
+		Rooms: rms.manager, Writer: w, Clusters: cls.set, Lock: lk, Policies: pol, Applying: idx, Trail: trail,
 		Replica: rms.replica, Timeout: cfg.DeployTimeout,
 		Logger: log.With("component", "deploy"), Registerer: m.Registry,
 	})

@@ -64,6 +64,9 @@ func (s *Service) startApply(ctx context.Context, u identity.User, room, id stri
 		s.release(room, token)
 		return d, err
 	}
+	if err := s.o.Applying.Add(ctx, room, id); err != nil {
+		s.log.Warn("deploy: indexing an apply; a stop of this replica would leave it to its lock", "room", room, "err", err)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -116,15 +119,14 @@ func (s *Service) run(u identity.User, room string, d *Deploy, token int64) {
 		result, msg = s.follow(ctx, u, room, d, token)
 	}
 	if errors.Is(s.ctx.Err(), context.Canceled) {
-		return // shutting down: the lock expires and another replica finishes the deploy
-	}
-	if result == StateCancelled {
-		s.total.WithLabelValues(result).Inc()
-		s.duration.Observe(time.Since(start).Seconds())
-		return
+		return // shutting down: the lock is released and a sweep ends the deploy
 	}
 	if result == "" {
-		return // taken over
+		return // taken over, or its state could not be written: left to the sweep
+	}
+	if result == StateCancelled {
+		s.ended(room, d.ID, result, start)
+		return
 	}
 	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer fcancel()
@@ -135,12 +137,26 @@ func (s *Service) run(u identity.User, room string, d *Deploy, token int64) {
 		cur.State, cur.Message, cur.FinishedAt = result, msg, now()
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopped) {
-		s.log.Warn("deploy: recording the end", "room", room, "deploy", d.ID, "err", err)
+	if errors.Is(err, errStopped) {
+		return // cancelled or taken over meanwhile: whoever did it ended it
 	}
+	if err != nil {
+		s.log.Warn("deploy: recording the end; left to the sweep", "room", room, "deploy", d.ID, "err", err)
+		return
+	}
+	s.ended(room, d.ID, result, start)
+	s.log.Info("deploy finished", "room", room, "deploy", d.ID, "result", result, "message", msg, "seconds", time.Since(start).Seconds())
+}
+
+// ended counts a deploy's end and takes it off the index of applying deploys.
+func (s *Service) ended(room, id, result string, start time.Time) {
 	s.total.WithLabelValues(result).Inc()
 	s.duration.Observe(time.Since(start).Seconds())
-	s.log.Info("deploy finished", "room", room, "deploy", d.ID, "result", result, "message", msg, "seconds", time.Since(start).Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.o.Applying.Remove(ctx, room, id); err != nil {
+		s.log.Warn("deploy: unindexing an apply", "room", room, "err", err)
+	}
 }
 
 // keepLease refreshes the lock until ctx ends; a lost lease (another replica took the deploy
@@ -172,7 +188,10 @@ func (s *Service) setNodes(ctx context.Context, room, id string, token int64, no
 			return
 		}
 		state = cur.State
-		if cur.State != StateApplying || cur.Token != token {
+		if cur.Token != token {
+			state = "" // another replica took the deploy over
+		}
+		if state != StateApplying {
 			return
 		}
 		m, _ := childMap(doc.GetMap(Root), id)

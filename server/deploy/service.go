@@ -44,6 +44,8 @@ type Options struct {
 	Clusters *cluster.Set
 	Lock     lock.Lock
 	Policies Policies
+	// Applying indexes the deploys being applied on every replica (default: in memory).
+	Applying Applying
 	Trail    audit.Trail
 	// Replica names this server as the lock's holder.
 	Replica string
@@ -52,7 +54,9 @@ type Options struct {
 	// Poll is how often a rollout's objects are read (default 1s).
 	Poll time.Duration
 	// LockTTL is the lock's lease, refreshed while applying (default 30s).
-	LockTTL    time.Duration
+	LockTTL time.Duration
+	// Sweep is how often deploys whose replica stopped are looked for (default 10s).
+	Sweep      time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -70,7 +74,8 @@ type Service struct {
 	duration prometheus.Histogram
 }
 
-// New returns a Service; Close stops its applies.
+// New returns a Service and starts its sweeper, which ends deploys whose replica stopped;
+// Close stops its applies and the sweeper.
 func New(o Options) (*Service, error) {
 	if o.Rooms == nil || o.Writer == nil || o.Clusters == nil || o.Lock == nil || o.Policies == nil || o.Trail == nil {
 		return nil, errors.New("deploy: Rooms, Writer, Clusters, Lock, Policies and Trail are required")
@@ -83,6 +88,12 @@ func New(o Options) (*Service, error) {
 	}
 	if o.LockTTL <= 0 {
 		o.LockTTL = 30 * time.Second
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = 10 * time.Second
+	}
+	if o.Applying == nil {
+		o.Applying = NewMemoryApplying()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -106,11 +117,16 @@ func New(o Options) (*Service, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sweep()
+	}()
 	return s, nil
 }
 
-// Close stops every apply this replica runs (their deploys stay applying until the lock
-// expires) and waits for them.
+// Close stops every apply this replica runs and waits for them; their locks are released, so
+// the next sweep (of any replica) ends them.
 func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()

@@ -1,0 +1,49 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yardhq/yard/server/deploy"
+	"github.com/yardhq/yard/server/internal/testwait"
+)
+
+// A replica that stops mid-apply leaves the deploy to the others: once its lock is free, the
+// next sweep of the other replica ends it as failed with the reason, never applying forever.
+func TestStoppedReplicaDeployIsEndedByTheOther(t *testing.T) {
+	a, b, _ := replicas(t)
+	alice := a.SignIn(t, "alice", false)
+	room := unique("take")
+	template(t, a, alice, room, unique("web"))
+	setNamespace(t, a, room, "team-a")
+	_, d := plan(t, a, alice, room, `{}`)
+	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
+		t.Fatalf("apply: %d", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.App.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got deploy.Deploy
+	testwait.Until(t, 90*time.Second, 500*time.Millisecond, "the other replica ends the deploy", func() bool {
+		got = docDeploy(t, b, alice, room, d.ID)
+		return got.State != deploy.StateApplying
+	})
+	if got.State != deploy.StateFailed || !strings.Contains(got.Message, "replica applying it stopped") || got.FinishedAt == "" {
+		t.Fatalf("after the stop: %+v", got)
+	}
+	for id, n := range got.Nodes {
+		if n.Status != deploy.NodeReady && n.Status != deploy.NodeFailed {
+			t.Fatalf("node %s left %s", id, n.Status)
+		}
+	}
+	// The room's lock is free again: a new plan applies.
+	_, again := plan(t, b, alice, room, `{}`)
+	if got := applied(t, b, alice, room, again.ID); got.State != deploy.StateSucceeded {
+		t.Fatalf("deploy after the takeover: %+v", got)
+	}
+}
