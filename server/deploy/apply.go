@@ -144,6 +144,18 @@ func (s *Service) run(u identity.User, room string, d *Deploy, token int64) {
 		s.log.Warn("deploy: recording the end; left to the sweep", "room", room, "deploy", d.ID, "err", err)
 		return
 	}
+	if result == StateSucceeded && d.RollbackOf != "" {
+		_, err := s.update(fctx, room, d.RollbackOf, func(old *Deploy, _ string) error {
+			if !CanMove(old.State, StateRolledBack) {
+				return errStopped
+			}
+			old.State, old.Message = StateRolledBack, "rolled back by "+d.ID
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopped) {
+			s.log.Warn("deploy: marking the rolled-back deploy", "room", room, "deploy", d.RollbackOf, "err", err)
+		}
+	}
 	s.ended(room, d.ID, result, start)
 	s.log.Info("deploy finished", "room", room, "deploy", d.ID, "result", result, "message", msg, "seconds", time.Since(start).Seconds())
 }

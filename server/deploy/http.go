@@ -33,6 +33,7 @@ func (a *API) Mount(r chi.Router) {
 	r.Post("/rooms/{room}/deploys/{id}/reject", a.action(a.s.Reject, http.StatusOK))
 	r.Post("/rooms/{room}/deploys/{id}/apply", a.action(a.s.Apply, http.StatusAccepted))
 	r.Post("/rooms/{room}/deploys/{id}/cancel", a.action(a.s.Cancel, http.StatusOK))
+	r.Post("/rooms/{room}/deploys/{id}/rollback", a.action(a.s.Rollback, http.StatusCreated))
 	r.Get("/rooms/{room}/deploy-policy", a.getPolicy)
 	r.Put("/rooms/{room}/deploy-policy", a.putPolicy)
 }

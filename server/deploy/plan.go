@@ -57,7 +57,7 @@ func (s *Service) Plan(ctx context.Context, u identity.User, room string, req Pl
 	case err != nil:
 		d.Plan = []PlanRow{{Error: err.Error()}}
 	default:
-		d.Plan, err = s.dryRun(ctx, u, room, d, wf, objs)
+		d.Plan, err = s.dryRun(ctx, u, room, d, workflow.SecretReferences(wf), objs)
 		if err != nil {
 			return nil, err
 		}
@@ -93,9 +93,9 @@ func invalidRows(wf workflow.Workflow, errs []workflow.Error) []PlanRow {
 
 // dryRun asks the cluster, as u, what applying objs would do; SecretRefs are checked to exist;
 // with prune, the room's objects the workflow no longer has are planned as deletes.
-func (s *Service) dryRun(ctx context.Context, u identity.User, room string, d *Deploy, wf workflow.Workflow, objs []*unstructured.Unstructured) ([]PlanRow, error) {
+func (s *Service) dryRun(ctx context.Context, u identity.User, room string, d *Deploy, secrets []workflow.SecretReference, objs []*unstructured.Unstructured) ([]PlanRow, error) {
 	var rows []PlanRow
-	for _, ref := range workflow.SecretReferences(wf) {
+	for _, ref := range secrets {
 		rows = append(rows, s.checkSecret(ctx, u, d.Cluster, ref))
 	}
 	if len(objs) > 0 {

@@ -162,7 +162,7 @@ func (s *Service) Get(ctx context.Context, room, id string) (*Deploy, error) {
 	var ok, stale bool
 	if err := s.o.Rooms.View(ctx, room, func(doc *crdt.Doc) {
 		d, ok = readDeploy(doc, id)
-		stale = ok && Open(d.State) && d.WorkflowHash != currentHash(doc)
+		stale = ok && Open(d.State) && d.RollbackOf == "" && d.WorkflowHash != currentHash(doc)
 	}); err != nil {
 		return nil, errcode.Errorf(errcode.Unavailable, "reading room %s: %v", room, err)
 	}
@@ -216,9 +216,10 @@ func (s *Service) update(ctx context.Context, room, id string, fn func(d *Deploy
 }
 
 // invalidate moves an open deploy whose workflow changed (hash differs) to invalidated and
-// reports whether it did.
+// reports whether it did. A rollback applies stored manifests, so the workflow does not concern
+// it.
 func invalidate(d *Deploy, hash string) bool {
-	if !Open(d.State) || d.WorkflowHash == hash {
+	if !Open(d.State) || d.RollbackOf != "" || d.WorkflowHash == hash {
 		return false
 	}
 	d.State = StateInvalidated

@@ -104,6 +104,9 @@ type Deploy struct {
 	// Message says why a deploy failed, was cancelled or invalidated.
 	Message string `json:"message"`
 	Prune   bool   `json:"prune"`
+	// RollbackOf names the deploy a rollback undoes (it becomes rolled-back when the rollback
+	// succeeds).
+	RollbackOf string `json:"rollbackOf"`
 	// Token is the fencing token of the lock the applying replica holds.
 	Token int64 `json:"token"`
 	// Manifests are the rendered objects (JSON), kept for apply and rollback.

@@ -140,9 +140,9 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 			t.Fatalf("plan row %+v", r)
 		}
 	}
-	var applied deploy.Deploy
-	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", &applied); st != http.StatusAccepted || applied.State != deploy.StateApplying {
-		t.Fatalf("apply: %d %+v", st, applied)
+	var started deploy.Deploy
+	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", &started); st != http.StatusAccepted || started.State != deploy.StateApplying {
+		t.Fatalf("apply: %d %+v", st, started)
 	}
 	for _, s := range []*yardtest.Server{a, b} {
 		var last deploy.Deploy
@@ -218,6 +218,50 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 	}
 	if updates != 1 {
 		t.Fatalf("replan after an edit: %+v", third.Plan)
+	}
+	if got := applied(t, b, alice, room, third.ID); got.State != deploy.StateSucceeded {
+		t.Fatalf("the update: %+v", got)
+	}
+	image := func() string {
+		dep, err := k.AppsV1().Deployments("team-a").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dep.Spec.Template.Spec.Containers[0].Image
+	}
+	if got := image(); got != "nginx:1.28" {
+		t.Fatalf("image after the update: %s", got)
+	}
+
+	// Rollback re-applies the previous deploy's manifests as a new deploy (the policy needs no
+	// approval here, so it applies at once); the update becomes rolled-back.
+	var rb deploy.Deploy
+	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+third.ID+"/rollback", "", &rb); st != http.StatusCreated || rb.RollbackOf != third.ID {
+		t.Fatalf("rollback: %d %+v", st, rb)
+	}
+	testwait.Until(t, 3*time.Minute, 250*time.Millisecond, "the rollback ends", func() bool {
+		return docDeploy(t, b, alice, room, rb.ID).State != deploy.StateApplying
+	})
+	if got := docDeploy(t, b, alice, room, rb.ID); got.State != deploy.StateSucceeded {
+		t.Fatalf("rollback deploy %+v", got)
+	}
+	if got := image(); got != "nginx:1.27" {
+		t.Fatalf("image after the rollback: %s", got)
+	}
+	if got := docDeploy(t, a, alice, room, third.ID); got.State != deploy.StateRolledBack {
+		t.Fatalf("the rolled-back deploy is %s", got.State)
+	}
+
+	// The outcome is counted.
+	resp, err := http.Get(a.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m bytes.Buffer
+	_, _ = m.ReadFrom(resp.Body)
+	if !bytes.Contains(m.Bytes(), []byte(`yard_deploys_total{result="succeeded"}`)) || !bytes.Contains(m.Bytes(), []byte("yard_deploy_duration_seconds_count")) {
+		t.Fatalf("metrics lack the deploys")
 	}
 }
 
