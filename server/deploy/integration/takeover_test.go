@@ -47,3 +47,32 @@ func TestStoppedReplicaDeployIsEndedByTheOther(t *testing.T) {
 		t.Fatalf("deploy after the takeover: %+v", got)
 	}
 }
+
+// Cancelling an applying deploy stops it before its next object; it stays cancelled and the
+// room's lock is free afterwards.
+func TestCancelWhileApplying(t *testing.T) {
+	a, b, _ := replicas(t)
+	alice := a.SignIn(t, "alice", false)
+	room := unique("cancel")
+	template(t, a, alice, room, unique("web"))
+	setNamespace(t, a, room, "team-a")
+	_, d := plan(t, a, alice, room, `{}`)
+	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
+		t.Fatalf("apply: %d", st)
+	}
+	var c deploy.Deploy
+	if st := call(t, b, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/cancel", "", &c); st != http.StatusOK || c.State != deploy.StateCancelled {
+		t.Fatalf("cancel: %d %+v", st, c)
+	}
+	_, again := plan(t, b, alice, room, `{}`)
+	// The lock is released once the apply noticed the cancel.
+	testwait.Until(t, 60*time.Second, 250*time.Millisecond, "the lock is free", func() bool {
+		return call(t, b, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+again.ID+"/apply", "", nil) == http.StatusAccepted
+	})
+	if got := docDeploy(t, a, alice, room, d.ID); got.State != deploy.StateCancelled || !strings.Contains(got.Message, "alice") {
+		t.Fatalf("cancelled deploy %+v", got)
+	}
+	testwait.Until(t, 3*time.Minute, 250*time.Millisecond, "the next deploy ends", func() bool {
+		return docDeploy(t, b, alice, room, again.ID).State == deploy.StateSucceeded
+	})
+}
