@@ -70,12 +70,12 @@ func (a *API) instantiate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !finite(req.X) || !finite(req.Y) {
-		writeErr(w, errcode.Errorf(errcode.BadParams, "x and y are finite numbers"))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "x and y are finite numbers"))
 		return
 	}
 	nodes, edges, err := Instantiate(chi.URLParam(r, "template"), req.Name, req.X, req.Y, a.ids)
 	if err != nil {
-		writeErr(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	if a.insert(w, r, room, nodes, edges) {
@@ -91,22 +91,22 @@ func (a *API) importCompose(w http.ResponseWriter, r *http.Request) {
 	x, errX := coord(r.URL.Query().Get("x"))
 	y, errY := coord(r.URL.Query().Get("y"))
 	if errX != nil || errY != nil {
-		writeErr(w, errcode.Errorf(errcode.BadParams, "x and y are finite numbers"))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "x and y are finite numbers"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxComposeBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeErr(w, errcode.Errorf(errcode.TooLarge, "a compose file is at most %d bytes", MaxComposeBytes))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.TooLarge, "a compose file is at most %d bytes", MaxComposeBytes))
 		return
 	case err != nil:
-		writeErr(w, errcode.Errorf(errcode.BadParams, "reading the body: %v", err))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "reading the body: %v", err))
 		return
 	}
 	imp, err := ImportCompose(body, x, y, a.ids)
 	if err != nil {
-		writeErr(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	if a.insert(w, r, room, imp.Nodes, imp.Edges) {
@@ -122,7 +122,7 @@ func (a *API) writable(w http.ResponseWriter, r *http.Request) (string, bool) {
 	room := chi.URLParam(r, "room")
 	u, _ := identity.FromContext(r.Context())
 	if a.rooms.ReadOnly(u, room) {
-		writeErr(w, errcode.Errorf(errcode.Forbidden, "room %s is read-only for you", clip(room)))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Forbidden, "room %s is read-only for you", clip(room)))
 		return "", false
 	}
 	return room, true
@@ -138,21 +138,16 @@ func (a *API) insert(w http.ResponseWriter, r *http.Request, room string, nodes 
 	})
 	switch {
 	case insErr != nil:
-		writeErr(w, insErr)
+		httpjson.WriteCoded(w, insErr)
 	case err != nil && errors.As(err, new(*errcode.Error)):
-		writeErr(w, err)
+		httpjson.WriteCoded(w, err)
 	case err != nil:
 		// The nodes are in this replica's copy and reach the store (and everyone) once it is back.
-		writeErr(w, errcode.Errorf(errcode.Unavailable, "the room store is unreachable; the nodes are stored once it is back"))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Unavailable, "the room store is unreachable; the nodes are stored once it is back"))
 	default:
 		return true
 	}
 	return false
-}
-
-func writeErr(w http.ResponseWriter, err error) {
-	e := errcode.As(err)
-	httpjson.WriteError(w, errcode.HTTPStatus(err), e.Code, e.Message)
 }
 
 func coord(s string) (float64, error) {

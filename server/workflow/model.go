@@ -28,8 +28,8 @@ type Node struct {
 	Kind      string  `json:"kind"`
 	Name      string  `json:"name"`
 	Namespace string  `json:"namespace,omitempty"`
-	X         float64 `json:"-"`
-	Y         float64 `json:"-"`
+	X         float64 `json:"x"`
+	Y         float64 `json:"y"`
 
 	// Deployment, StatefulSet, Job, CronJob.
 	Image     string            `json:"image,omitempty"`

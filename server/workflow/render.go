@@ -131,6 +131,9 @@ func RenderYAML(room string, w Workflow) ([]byte, error) {
 // the workflow it planned and compares it before applying.
 func Hash(w Workflow) string {
 	c := w.sorted()
+	for i := range c.Nodes {
+		c.Nodes[i].X, c.Nodes[i].Y = 0, 0
+	}
 	b, err := json.Marshal(Workflow{Namespace: c.Namespace, Nodes: c.Nodes, Edges: c.Edges})
 	if err != nil {
 		panic(fmt.Sprintf("workflow: canonical JSON: %v", err)) // plain strings, ints and maps only

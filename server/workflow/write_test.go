@@ -10,7 +10,9 @@ import (
 	"github.com/yardhq/yard/server/errcode"
 )
 
-func TestInsertRoundTripsThroughTheDocument(t *testing.T) {
+// fullDoc is a document holding testdata/full.json written by Insert.
+func fullDoc(t *testing.T) (Workflow, *crdt.Doc) {
+	t.Helper()
 	full := FromJSON(loadJSON(t, "full.json"))
 	doc := crdt.NewDocWithClientID(1)
 	var err error
@@ -21,6 +23,12 @@ func TestInsertRoundTripsThroughTheDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return full, doc
+}
+
+func TestInsertRoundTripsThroughTheDocument(t *testing.T) {
+	full, doc := fullDoc(t)
+	var err error
 	// A second insert adds to the same maps.
 	nodes, edges, _ := Instantiate("worker", "w", 5, 6, seqIDs("w"))
 	doc.Transact(func(tx *crdt.Transaction) { err = Insert(doc, tx, nodes, edges) })
@@ -109,16 +117,7 @@ func TestInsertRefusals(t *testing.T) {
 // TestYjsReadsInsertedNodes checks with the real yjs (Node) that a browser reads what Insert
 // wrote: the same workflow, env/data/resources as Y.Maps, each edge a Y.Map.
 func TestYjsReadsInsertedNodes(t *testing.T) {
-	full := FromJSON(loadJSON(t, "full.json"))
-	doc := crdt.NewDocWithClientID(9)
-	var err error
-	doc.Transact(func(tx *crdt.Transaction) {
-		err = Insert(doc, tx, full.Nodes, full.Edges)
-		_ = doc.GetMap(Root).Set(tx, "namespace", full.Namespace)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	full, doc := fullDoc(t)
 	upd, err := doc.EncodeStateAsUpdate(nil)
 	if err != nil {
 		t.Fatal(err)
