@@ -60,7 +60,6 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.C
 	}
 	mgr, err := room.NewManager(room.Options{
 		Backend:         be,
-		NewDoc:          func(clientID uint64) room.Doc { return crdt.NewDocWithClientID(clientID) },
 		Replica:         replica,
 		Grace:           cfg.Rooms.Grace,
 		CompactEvery:    cfg.Rooms.CompactEvery,
@@ -133,7 +132,7 @@ func (r *rooms) Mount(api chi.Router) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
 		var doc map[string]any
-		err := r.manager.Read(ctx, id, func(d room.Doc) { doc = docJSON(d) })
+		err := r.manager.Read(ctx, id, func(d *crdt.Doc) { doc = docJSON(d) })
 		if err != nil {
 			writeRoomError(w, err)
 			return
@@ -157,12 +156,10 @@ func (r *rooms) Mount(api chi.Router) {
 // as {} as in the browser, not as an untyped (empty array) root.
 var schemaMaps = []string{"krates", "workflow", "deploys"}
 
-func docJSON(d room.Doc) map[string]any {
-	if cd, ok := d.(*crdt.Doc); ok {
-		for _, name := range cd.RootNames() {
-			if slices.Contains(schemaMaps, name) {
-				cd.GetMap(name)
-			}
+func docJSON(d *crdt.Doc) map[string]any {
+	for _, name := range d.RootNames() {
+		if slices.Contains(schemaMaps, name) {
+			d.GetMap(name)
 		}
 	}
 	return d.RootJSON()

@@ -53,7 +53,7 @@ func (c *conn) presence(replica string) backend.Presence {
 		Replica: replica, ConnectedAt: c.connectedAt, ReadOnly: c.readOnly, ClientIDs: c.ownedIDs(),
 	}
 	for _, id := range p.ClientIDs {
-		if s, ok := c.r.aw.State(id); ok {
+		if s, ok := c.r.aw.states.State(id); ok {
 			p.Awareness = s
 			break
 		}
@@ -72,7 +72,7 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 		return err
 	}
 	defer m.release(r)
-	c := &conn{r: r, ch: ch, user: u, connID: connID, readOnly: m.ReadOnly(u, roomID), connectedAt: time.Now().UTC()}
+	c := &conn{r: r, ch: ch, user: u, connID: connID, readOnly: m.ReadOnly(u, roomID), connectedAt: m.clk.Now().UTC()}
 	joined := make(chan struct{})
 	if err := r.post(ctx, joinEv{c: c, done: joined}); err != nil {
 		return err
@@ -86,7 +86,7 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 	}
 	defer func() { _ = r.post(m.ctx, leaveEv{c: c}) }()
 
-	limit := newBucket(m.opts.MessageRate, m.opts.MessageBurst)
+	limit := newBucket(m.clk, m.opts.MessageRate, m.opts.MessageBurst)
 	for {
 		msg, err := ch.Recv(ctx)
 		if err != nil {
@@ -114,18 +114,19 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 
 // bucket is a token bucket: wait takes a token, sleeping until one is available.
 type bucket struct {
+	clk    clock
 	rate   float64
 	burst  float64
 	tokens float64
 	last   time.Time
 }
 
-func newBucket(rate float64, burst int) *bucket {
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
+func newBucket(clk clock, rate float64, burst int) *bucket {
+	return &bucket{clk: clk, rate: rate, burst: float64(burst), tokens: float64(burst), last: clk.Now()}
 }
 
 func (b *bucket) wait(ctx context.Context) error {
-	now := time.Now()
+	now := b.clk.Now()
 	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	b.last = now
 	if b.tokens >= 1 {
@@ -133,12 +134,12 @@ func (b *bucket) wait(ctx context.Context) error {
 		return nil
 	}
 	d := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-	t := time.NewTimer(d)
+	t := b.clk.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.C():
 		b.tokens = 0
-		b.last = time.Now()
+		b.last = b.clk.Now()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room/backend"
@@ -22,6 +22,7 @@ type Manager struct {
 	opts Options
 	be   backend.Backend
 	m    roomMetrics
+	clk  clock
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -49,7 +50,7 @@ func NewManager(o Options) (*Manager, error) {
 	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		opts: o, be: o.Backend, ctx: ctx, cancel: cancel,
+		opts: o, be: o.Backend, clk: o.clock, ctx: ctx, cancel: cancel,
 		rooms: map[string]*room{}, conns: map[*conn]struct{}{},
 		presenceKick: make(chan struct{}, 1),
 		m: roomMetrics{
@@ -102,7 +103,7 @@ func (m *Manager) release(r *room) {
 	defer m.mu.Unlock()
 	r.refs--
 	if r.refs == 0 {
-		r.idleSince = time.Now()
+		r.idleSince = m.clk.Now()
 	}
 }
 
@@ -110,7 +111,7 @@ func (m *Manager) release(r *room) {
 func (m *Manager) tryUnload(r *room, force bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.refs > 0 || (!force && time.Since(r.idleSince) < m.opts.Grace) {
+	if r.refs > 0 || (!force && m.clk.Now().Sub(r.idleSince) < m.opts.Grace) {
 		return false
 	}
 	delete(m.rooms, r.id)
@@ -126,7 +127,7 @@ func (m *Manager) ReadOnly(u identity.User, room string) bool {
 // Read runs fn on the room's document: the live one on the room's goroutine when the room is
 // loaded here, else a copy read from the store for this call only (a read does not load a room,
 // so reading many rooms costs no goroutines or subscriptions).
-func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
+func (m *Manager) Read(ctx context.Context, id string, fn func(*crdt.Doc)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
@@ -141,19 +142,19 @@ func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
 		if err != nil {
 			return err
 		}
-		tmp := &room{id: id, m: m, doc: m.opts.NewDoc(randomClientID())}
+		tmp := &room{id: id, m: m, doc: crdt.NewDocWithClientID(randomClientID())}
 		tmp.applyState(st)
 		fn(tmp.doc)
 		return nil
 	}
 	defer m.release(r)
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	if err := r.post(ctx, readEv{fn: fn, done: done}); err != nil {
 		return err
 	}
 	select {
-	case <-done:
-		return nil
+	case err := <-done:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -162,7 +163,7 @@ func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
 // JSON returns the room's document as yjs toJSON gives it.
 func (m *Manager) JSON(ctx context.Context, id string) (map[string]any, error) {
 	var out map[string]any
-	err := m.Read(ctx, id, func(d Doc) { out = d.RootJSON() })
+	err := m.Read(ctx, id, func(d *crdt.Doc) { out = d.RootJSON() })
 	return out, err
 }
 
@@ -170,7 +171,7 @@ func (m *Manager) JSON(ctx context.Context, id string) (map[string]any, error) {
 // engine); what fn changed is stored and reaches every client on every replica. When the store
 // is unreachable the change stays in this replica's document and is stored once it is back;
 // the error says so.
-func (m *Manager) Write(ctx context.Context, id string, fn func(Doc)) error {
+func (m *Manager) Write(ctx context.Context, id string, fn func(*crdt.Doc)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
@@ -324,7 +325,7 @@ func (m *Manager) kickPresence() {
 // presenceLoop registers this replica's connections every interval and shortly after a change
 // (changes within 200 ms are registered together).
 func (m *Manager) presenceLoop() {
-	t := time.NewTicker(m.opts.PresenceInterval)
+	t := m.clk.NewTicker(m.opts.PresenceInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -334,10 +335,10 @@ func (m *Manager) presenceLoop() {
 			_ = m.be.PutPresence(ctx, m.opts.Replica, nil, time.Second)
 			cancel()
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-m.presenceKick:
 			select {
-			case <-time.After(200 * time.Millisecond):
+			case <-after(m.clk, 200*time.Millisecond):
 			case <-m.ctx.Done():
 				continue
 			}
@@ -357,5 +358,3 @@ func randomClientID() uint64 {
 	_, _ = rand.Read(b[:])
 	return uint64(binary.LittleEndian.Uint32(b[:]))
 }
-
-var errUnavailable = errors.New("room store unavailable")

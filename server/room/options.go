@@ -16,8 +16,6 @@ import (
 type Options struct {
 	// Backend stores and relays rooms. Required.
 	Backend backend.Backend
-	// NewDoc returns an empty document that writes as clientID. Required.
-	NewDoc func(clientID uint64) Doc
 	// Replica names this process in presence and awareness relays. Required.
 	Replica string
 	// Grace keeps a room loaded this long after its last client left. Default 30s.
@@ -52,6 +50,12 @@ type Options struct {
 	SendEvery time.Duration
 	Logger    *slog.Logger
 	Metrics   *metrics.Set
+
+	// clock is the time of rooms and their timers; tests set a fake one.
+	clock clock
+	// afterEvent, when set, runs on a room's goroutine after each event it handled (tests check
+	// invariants and observe the room with it).
+	afterEvent func(*room)
 }
 
 func (o *Options) defaults() {
@@ -85,6 +89,9 @@ func (o *Options) defaults() {
 	if o.SendEvery == 0 {
 		o.SendEvery = 15 * time.Millisecond
 	}
+	if o.clock == nil {
+		o.clock = realClock{}
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,9 +102,6 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.Backend == nil {
 		errs = append(errs, errors.New("rooms: a backend is required"))
-	}
-	if o.NewDoc == nil {
-		errs = append(errs, errors.New("rooms: a document constructor is required"))
 	}
 	if o.Replica == "" {
 		errs = append(errs, errors.New("rooms: a replica id is required"))
