@@ -1,10 +1,14 @@
 package room
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/room/backend"
 )
 
@@ -50,6 +54,7 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 	}
 	kept := u.Clients[:0]
 	for _, e := range u.Clients {
+		e.State = asUser(e.State, c.user)
 		if c.owns(e.ClientID) {
 			kept = append(kept, e)
 			continue
@@ -67,6 +72,38 @@ func (r *room) clientAwareness(c *conn, payload []byte) {
 	if ch.IsUpdate() {
 		r.queueAwareness(true, ch)
 	}
+}
+
+// asUser makes a state that names a user (its userId or name, which the web client shows) name the
+// connection's user: a client cannot appear as someone else. A state naming nobody, a removal
+// (null) and a state already naming the right user are kept as they are.
+func asUser(state json.RawMessage, u identity.User) json.RawMessage {
+	if !bytes.Contains(state, []byte(`"userId"`)) && !bytes.Contains(state, []byte(`"name"`)) {
+		return state
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(state, &fields) != nil || fields == nil {
+		return state
+	}
+	_, hasID := fields["userId"]
+	_, hasName := fields["name"]
+	if !hasID && !hasName {
+		return state
+	}
+	id, idErr := json.Marshal(u.ID)
+	name, nameErr := json.Marshal(cmp.Or(u.Name, u.ID))
+	if idErr != nil || nameErr != nil {
+		return state
+	}
+	if bytes.Equal(fields["userId"], id) && bytes.Equal(fields["name"], name) {
+		return state
+	}
+	fields["userId"], fields["name"] = id, name
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return state
+	}
+	return out
 }
 
 // remoteAwareness handles an awareness message from another replica.

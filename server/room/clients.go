@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/mux"
@@ -31,6 +32,9 @@ func (r *room) leave(c *conn) {
 }
 
 func (r *room) message(c *conn, msg yprotocol.Message) {
+	if r.m.opts.onMessage != nil {
+		r.m.opts.onMessage(c, msg)
+	}
 	switch msg.Type {
 	case yprotocol.MessageSync:
 		switch msg.Sync {
@@ -74,6 +78,10 @@ func (r *room) clientUpdate(c *conn, update []byte) {
 	case r.upd.outage:
 		count.WithLabelValues("unavailable").Inc()
 		r.refuse(c, "room "+r.id+refusedDuringOutage)
+		return
+	case !r.fits(len(update)):
+		count.WithLabelValues("doc_full").Inc()
+		r.refuse(c, fmt.Sprintf("update rejected: room %s's document is at its size limit (%d bytes)", r.id, r.m.opts.MaxDocBytes))
 		return
 	}
 	mark := r.upd.mark()

@@ -81,6 +81,7 @@ func (t *fakeTimer) Reset(d time.Duration) {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	t.drain()
 	t.at = c.now.Add(d)
 	if !t.active {
 		t.active = true
@@ -94,5 +95,15 @@ func (t *fakeTimer) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.active = false
+	t.drain()
 	c.timers = slices.DeleteFunc(c.timers, func(o *fakeTimer) bool { return o == t })
+}
+
+// drain drops a fired value nobody received: like a real timer since Go 1.23, a stopped or reset
+// timer delivers nothing stale.
+func (t *fakeTimer) drain() {
+	select {
+	case <-t.ch:
+	default:
+	}
 }

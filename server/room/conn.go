@@ -86,7 +86,16 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 	}
 	defer func() { _ = r.post(m.ctx, leaveEv{c: c}) }()
 
-	limit := newBucket(m.clk, m.opts.MessageRate, m.opts.MessageBurst)
+	// One connection's messages share one rate across its sync channels, and one user's
+	// document writes one budget across the user's connections.
+	msgs := m.connRates.acquire(connID, func() *limiter {
+		return newLimiter(m.clk, m.opts.MessageRate, float64(m.opts.MessageBurst), m.m.delayed.WithLabelValues("message_rate"))
+	})
+	defer m.connRates.release(connID)
+	writes := m.userWrites.acquire(u.ID, func() *limiter {
+		return newLimiter(m.clk, m.opts.UserWriteBytesPerSec, m.opts.UserWriteBytesPerSec, m.m.delayed.WithLabelValues("write_budget"))
+	})
+	defer m.userWrites.release(u.ID)
 	for {
 		msg, err := ch.Recv(ctx)
 		if err != nil {
@@ -97,7 +106,7 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: larger than the limit")})
 			continue
 		}
-		if err := limit.wait(ctx); err != nil {
+		if err := msgs.take(ctx, 1); err != nil {
 			return nil
 		}
 		ym, _, err := yprotocol.DecodeMessage(msg.Data)
@@ -106,42 +115,13 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: malformed")})
 			continue
 		}
+		if ym.Type == yprotocol.MessageSync && ym.Sync != yprotocol.SyncStep1 && !c.readOnly {
+			if err := writes.take(ctx, float64(len(ym.Payload))); err != nil {
+				return nil
+			}
+		}
 		if err := r.post(ctx, msgEv{c: c, msg: ym}); err != nil {
 			return nil
 		}
-	}
-}
-
-// bucket is a token bucket: wait takes a token, sleeping until one is available.
-type bucket struct {
-	clk    clock
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(clk clock, rate float64, burst int) *bucket {
-	return &bucket{clk: clk, rate: rate, burst: float64(burst), tokens: float64(burst), last: clk.Now()}
-}
-
-func (b *bucket) wait(ctx context.Context) error {
-	now := b.clk.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return nil
-	}
-	d := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-	t := b.clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		b.tokens = 0
-		b.last = b.clk.Now()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -33,6 +33,10 @@ type Manager struct {
 	conns map[*conn]struct{}
 
 	presenceKick chan struct{}
+
+	connRates  limiters // messages read, per connection
+	userWrites limiters // document update bytes read, per user
+	docs       docCache
 }
 
 type roomMetrics struct {
@@ -40,6 +44,8 @@ type roomMetrics struct {
 	clients  prometheus.Gauge
 	updates  *prometheus.CounterVec
 	compacts *prometheus.CounterVec
+	panics   prometheus.Counter
+	delayed  *prometheus.CounterVec
 }
 
 // NewManager starts the presence registration loop; Close stops it and every room.
@@ -57,13 +63,17 @@ func NewManager(o Options) (*Manager, error) {
 			loaded:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
 			clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_room_clients", Help: "Sync clients connected to this replica."}),
 			updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_updates_total",
-				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable)."}, []string{"result"}),
+				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable, doc_full)."}, []string{"result"}),
 			compacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_compactions_total",
 				Help: "Room log compactions by result (done, lease_held, failed)."}, []string{"result"}),
+			delayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_reads_delayed_total",
+				Help: "Client messages read late because a limit was reached (message_rate: the connection's, write_budget: the user's)."}, []string{"limit"}),
+			panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "yard_room_panics_total",
+				Help: "Panics a room goroutine survived (each closed the connection or failed the call that caused it)."}),
 		},
 	}
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{m.m.loaded, m.m.clients, m.m.updates, m.m.compacts} {
+		for _, c := range []prometheus.Collector{m.m.loaded, m.m.clients, m.m.updates, m.m.compacts, m.m.panics, m.m.delayed} {
 			if err := o.Metrics.Registry.Register(c); err != nil {
 				cancel()
 				return nil, fmt.Errorf("rooms: register metrics: %w", err)
@@ -128,6 +138,12 @@ func (m *Manager) ReadOnly(u identity.User, room string) bool {
 // loaded here, else a copy read from the store for this call only (a read does not load a room,
 // so reading many rooms costs no goroutines or subscriptions).
 func (m *Manager) Read(ctx context.Context, id string, fn func(*crdt.Doc)) error {
+	return m.read(ctx, id, 0, func(d *crdt.Doc, _ int) { fn(d) })
+}
+
+// read is Read with the document's size (as the room counts it, see Options.MaxDocBytes). With
+// maxSize > 0, a stored document larger than that is refused (too_large) without being decoded.
+func (m *Manager) read(ctx context.Context, id string, maxSize int, fn func(doc *crdt.Doc, size int)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
@@ -142,9 +158,16 @@ func (m *Manager) Read(ctx context.Context, id string, fn func(*crdt.Doc)) error
 		if err != nil {
 			return err
 		}
+		size := len(st.Snapshot)
+		for _, e := range st.Entries {
+			size += len(e.Update)
+		}
+		if maxSize > 0 && size > maxSize {
+			return docTooLarge(id, size, maxSize)
+		}
 		tmp := &room{id: id, m: m, doc: crdt.NewDocWithClientID(randomClientID())}
 		tmp.applyState(st)
-		fn(tmp.doc)
+		fn(tmp.doc, size)
 		return nil
 	}
 	defer m.release(r)

@@ -37,6 +37,8 @@ type room struct {
 	upd          updates
 	cursor       backend.Pos // the last log entry applied
 	sinceCompact int         // log entries since the last compaction
+	docBytes     int         // the document's size: its last snapshot plus what it integrated since
+	measuredAt   int         // docBytes when it was last measured exactly (fits)
 	probing      bool        // a goroutine waits for the store to answer again
 	stopFollow   func()
 	stopSub      func()
@@ -69,7 +71,7 @@ type msgEv struct {
 	msg yprotocol.Message
 }
 type readEv struct {
-	fn   func(*crdt.Doc)
+	fn   func(doc *crdt.Doc, size int)
 	done chan error
 }
 type writeEv struct {
@@ -151,11 +153,11 @@ func (r *room) run() {
 		case ev := <-r.inbox:
 			r.handleQueued(ev)
 		case <-r.ext.signal:
-			r.drainExternal()
+			r.survive("log or awareness from the store", r.drainExternal)
 		case <-r.aw.alarm.C:
-			r.flushAwareness()
+			r.survive("awareness flush", r.flushAwareness)
 		case <-r.pace.alarm.C:
-			r.sendNow()
+			r.survive("broadcast", r.sendNow)
 		case <-tick.C():
 			r.expireAwareness()
 			// A room holding updates the store has not taken yet stays until it has.
@@ -194,7 +196,7 @@ func (r *room) handleQueued(ev event) {
 		if !isClientUpdate(ev) {
 			r.flushUpdates()
 		}
-		r.handle(ev)
+		r.handleSafely(ev)
 		if n >= maxUpdateBatch {
 			break
 		}
@@ -227,7 +229,7 @@ func (r *room) handle(ev event) {
 			r.message(ev.c, ev.msg)
 		}
 	case readEv:
-		ev.fn(r.doc)
+		ev.fn(r.doc, r.docBytes)
 		ev.done <- nil
 	case writeEv:
 		ev.fn(r.doc)

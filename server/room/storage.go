@@ -20,7 +20,7 @@ func (r *room) load() bool {
 		cancel()
 		if err == nil {
 			r.doc = crdt.NewDocWithClientID(randomClientID())
-			r.doc.OnUpdate(r.upd.integrated)
+			r.doc.OnUpdate(r.integrated)
 			r.applyState(st)
 			r.upd.take() // what the store holds is stored and was broadcast already
 			break
@@ -233,6 +233,30 @@ func (r *room) compact(final bool) {
 	}
 	cm.WithLabelValues("done").Inc()
 	r.sinceCompact = 0
+	r.docBytes, r.measuredAt = len(snap), len(snap)
+}
+
+// integrated is the document's OnUpdate callback: every change, whoever made it.
+func (r *room) integrated(update []byte) {
+	r.docBytes += len(update)
+	r.upd.integrated(update)
+}
+
+// fits reports whether an update of n bytes keeps the document within Options.MaxDocBytes. The
+// running size only grows (deletions shrink the encoding), so when it says no the document is
+// encoded to know; a full document refuses everything without being encoded again.
+func (r *room) fits(n int) bool {
+	limit := r.m.opts.MaxDocBytes
+	if r.docBytes+n <= limit {
+		return true
+	}
+	if r.docBytes != r.measuredAt {
+		if snap, err := encodeSnapshot(r.doc); err == nil {
+			r.docBytes = len(snap)
+		}
+		r.measuredAt = r.docBytes
+	}
+	return r.docBytes+n <= limit
 }
 
 // encodeSnapshot encodes the whole document as v2. A panic in the engine fails this compaction
