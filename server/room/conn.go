@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 
 	// One connection's messages share one rate across its sync channels, and one user's
 	// document writes one budget across the user's connections.
+	if connID == "" {
+		connID = fmt.Sprintf("unnamed-%p", c) // never shared
+	}
 	msgs := m.connRates.acquire(connID, func() *limiter {
 		return newLimiter(m.clk, m.opts.MessageRate, float64(m.opts.MessageBurst), m.m.delayed.WithLabelValues("message_rate"))
 	})

@@ -37,7 +37,7 @@ func TestUpdatesInvariants(t *testing.T) {
 			}
 		)
 		for step := range 300 {
-			switch op := rng.IntN(7); op {
+			switch op := rng.IntN(8); op {
 			case 0, 1: // a client's update integrates (refused during an outage, as the room does)
 				if u.outage {
 					continue
@@ -74,6 +74,15 @@ func TestUpdatesInvariants(t *testing.T) {
 				u.integrated([]byte(fmt.Sprint("r", fromOthers)))
 				fromOthers++
 				u.fromLog()
+			case 7: // a server write, which is stored at once, outage or not (flushed first)
+				us, _ := u.take()
+				_, _ = u.store(us, appendTo)
+				b := fmt.Sprint("u", next)
+				next++
+				u.integrated([]byte(b))
+				applied = append(applied, b)
+				w, _ := u.take()
+				_, _ = u.store(w, appendTo)
 			}
 			if err := u.check(); err != nil {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
