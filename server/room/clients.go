@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/errcode"
 	"github.com/yardhq/yard/server/mux"
 )
 
@@ -85,10 +87,23 @@ func (r *room) clientUpdate(c *conn, update []byte) {
 		return
 	}
 	mark := r.upd.mark()
-	if err := r.doc.ApplyUpdate(update); err != nil {
+	res, err := r.doc.ApplyUpdateResult(update)
+	switch {
+	case errors.Is(err, crdt.ErrPendingLimit):
+		r.upd.rollback(mark)
+		count.WithLabelValues("pending_full").Inc()
+		r.refuse(c, "update rejected: room "+r.id+" holds too much data waiting for updates it has not seen")
+		return
+	case err != nil:
 		r.upd.rollback(mark)
 		count.WithLabelValues("malformed").Inc()
 		r.refuse(c, "update rejected: malformed")
+		return
+	}
+	if res.Integrated {
+		c.deferred, c.deferredBytes = 0, 0
+	} else if res.Deferred {
+		r.deferredOnly(c, len(update))
 		return
 	}
 	if !r.upd.integratedSince(mark) {
@@ -96,6 +111,27 @@ func (r *room) clientUpdate(c *conn, update []byte) {
 		return
 	}
 	r.upd.from(c)
+}
+
+// A client whose updates only ever wait for updates nobody sent (a broken or hostile client) is
+// disconnected after maxDeferredUpdates of them or maxDeferredBytes: it would otherwise fill the
+// document's pending data, which every replica holding the room pays for. The limit code lets
+// the client reconnect; its resync starts from what the room has.
+const (
+	maxDeferredUpdates = 64
+	maxDeferredBytes   = 1 << 20
+)
+
+func (r *room) deferredOnly(c *conn, n int) {
+	r.m.m.updates.WithLabelValues("pending").Inc()
+	c.deferred++
+	c.deferredBytes += n
+	if c.deferred < maxDeferredUpdates && c.deferredBytes < maxDeferredBytes {
+		return
+	}
+	r.m.m.updates.WithLabelValues("never_integrated").Inc()
+	r.leave(c)
+	c.ch.CloseConn(mux.CloseCode(errcode.Limit), fmt.Sprintf("limit: %d updates (%d bytes) in a row waited for updates the room has not seen", c.deferred, c.deferredBytes))
 }
 
 func (r *room) broadcast(msg []byte) {

@@ -22,6 +22,11 @@ type conn struct {
 	readOnly    bool
 	connectedAt time.Time
 
+	// Owned by the room goroutine: what the connection's updates added to the document's
+	// pending data since one last integrated (clientUpdate).
+	deferred      int
+	deferredBytes int
+
 	mu    sync.Mutex // owned is read by the presence loop
 	owned []uint64
 }

@@ -63,7 +63,7 @@ func NewManager(o Options) (*Manager, error) {
 			loaded:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
 			clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_room_clients", Help: "Sync clients connected to this replica."}),
 			updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_updates_total",
-				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable, doc_full)."}, []string{"result"}),
+				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable, doc_full, pending, pending_full, never_integrated)."}, []string{"result"}),
 			compacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_compactions_total",
 				Help: "Room log compactions by result (done, lease_held, failed)."}, []string{"result"}),
 			delayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_reads_delayed_total",

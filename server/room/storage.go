@@ -20,6 +20,7 @@ func (r *room) load() bool {
 		cancel()
 		if err == nil {
 			r.doc = crdt.NewDocWithClientID(randomClientID())
+			r.doc.SetPendingLimit(pendingLimit)
 			r.doc.OnUpdate(r.integrated)
 			r.applyState(st)
 			r.upd.take() // what the store holds is stored and was broadcast already
@@ -259,13 +260,19 @@ func (r *room) fits(n int) bool {
 	return r.docBytes+n <= limit
 }
 
-// encodeSnapshot encodes the whole document as v2. A panic in the engine fails this compaction
-// (the log stays as it is, nothing is lost) instead of the server.
+// encodeSnapshot encodes what the document integrated as v2, without its pending data (structs
+// waiting for updates nobody may ever send must not be stored and replayed to every replica). A
+// panic in the engine fails this compaction (the log stays as it is, nothing is lost) instead of
+// the server.
 func encodeSnapshot(d *crdt.Doc) (snap []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("encoding a v2 snapshot: %v", p)
 		}
 	}()
-	return d.EncodeStateAsUpdateV2(nil)
+	return d.EncodeIntegratedV2(nil)
 }
+
+// pendingLimit bounds the data a room's document holds for updates it has not seen: an update
+// that would take it past is refused (clientUpdate), the document unchanged.
+var pendingLimit = crdt.PendingLimit{Structs: 1 << 16, Bytes: 4 << 20}
