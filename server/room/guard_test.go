@@ -252,6 +252,20 @@ func TestDocJSONIsCachedAndBounded(t *testing.T) {
 		_, err := m.DocJSON(context.Background(), "d", nil)
 		return err != nil && errcode.As(err).Code == errcode.TooLarge
 	})
+
+	// A room not loaded here is refused by its stored size, before it is decoded.
+	big := crdt.NewDoc()
+	big.Transact(func(tx *crdt.Transaction) { _ = big.GetMap("krates").Set(tx, "big", strings.Repeat("z", 3000)) })
+	u, err := big.EncodeStateAsUpdate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.be.Append(context.Background(), "cold", u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DocJSON(context.Background(), "cold", nil); err == nil || errcode.As(err).Code != errcode.TooLarge {
+		t.Fatalf("a stored document over the bound: %v", err)
+	}
 }
 
 // A client's awareness state names the connection's user, whatever the client claims.
