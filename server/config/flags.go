@@ -107,6 +107,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Streams.ShellScrollbackBytes, "shell-scrollback-bytes", c.Streams.ShellScrollbackBytes, "recent shell output replayed to a joiner")
 	fs.StringVar(&c.Streams.RecordingsDir, "recordings-dir", c.Streams.RecordingsDir, `directory of shell session recordings (asciicast v2, output only); "off" disables recording`)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
+	bindDoor(fs, c)
 }
 
 // listFlag is a string list that accepts repetition and commas.

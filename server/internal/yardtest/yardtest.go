@@ -64,6 +64,17 @@ func (s *Server) SignIn(t testing.TB, name string, admin bool) string {
 	return SignIn(t, s.URL, name, admin)
 }
 
+// Metrics returns the text of /metrics, read as an admin (the main listener serves it to
+// admins only).
+func (s *Server) Metrics(t testing.TB) string {
+	t.Helper()
+	resp, b := s.Request(t, http.MethodGet, s.SignIn(t, "metrics-reader", true), "/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // Ticket returns a single-use WebSocket ticket for token.
 func (s *Server) Ticket(t testing.TB, token string) string {
 	t.Helper()
