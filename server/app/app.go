@@ -81,6 +81,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	muxCfg := mux.DefaultConfig()
 	muxCfg.MaxFrameBytes = cfg.Limits.MaxFrameBytes
 	muxCfg.MaxChannels = cfg.Limits.MaxChannelsPerConn
+	muxCfg.MaxInboundBytes = cfg.Limits.MaxConnInboundBytes
 	if err := muxCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("multiplexer config: %w", err)
 	}
