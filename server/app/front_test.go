@@ -33,7 +33,7 @@ func TestFrontDoorRefusesRebindingAndCrossSiteLogin(t *testing.T) {
 	rebound := http.Header{"Host": {"attacker.example:" + port}}
 
 	for _, path := range []string{"/", "/api/healthz", "/api/me"} {
-		resp, body := do(t, http.MethodGet, s.URL+path, "", http.Header{}, "attacker.example:"+port)
+		resp, body := s.Request(t, http.MethodGet, "", path, rebound)
 		if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(body), `"misdirected_host"`) {
 			t.Errorf("GET %s as attacker.example: %d %s", path, resp.StatusCode, body)
 		}
@@ -57,10 +57,10 @@ func TestFrontDoorRefusesRebindingAndCrossSiteLogin(t *testing.T) {
 
 	// A cross-site form cannot sign anyone in.
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {"https://attacker.example"}}
-	if resp, body := do(t, http.MethodPost, s.URL+"/api/auth/dev-login", `name=alice`, form, ""); resp.StatusCode != http.StatusForbidden {
+	if resp, body := yardtest.Send(t, http.MethodPost, s.URL+"/api/auth/dev-login", "", strings.NewReader(`name=alice`), form); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site form login: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := do(t, http.MethodPost, s.URL+"/api/auth/dev-login", `{"name":"alice"}`, http.Header{"Content-Type": {"text/plain"}}, ""); resp.StatusCode != http.StatusBadRequest {
+	if resp, body := yardtest.Send(t, http.MethodPost, s.URL+"/api/auth/dev-login", "", strings.NewReader(`{"name":"alice"}`), http.Header{"Content-Type": {"text/plain"}}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("login without JSON: %d %s", resp.StatusCode, body)
 	}
 
@@ -77,25 +77,4 @@ func TestFrontDoorRefusesRebindingAndCrossSiteLogin(t *testing.T) {
 	if mresp.StatusCode != 200 || !strings.Contains(string(b), "yard_http_request_duration_seconds") {
 		t.Fatalf("metrics listener: %d %.200s", mresp.StatusCode, b)
 	}
-}
-
-// do sends body to url with header h, addressed to host when not empty (as a browser would for
-// the name in its address bar).
-func do(t *testing.T, method, url, body string, h http.Header, host string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = h
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
 }

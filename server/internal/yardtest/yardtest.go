@@ -142,6 +142,13 @@ func postJSON(t testing.TB, url, token, body string, out any) {
 	}
 }
 
+// Send runs method url with body as token (anonymous when empty) with header, and returns the
+// response with its body read. A "Host" entry in header addresses the request to that host name
+// (as a browser does for the name in its address bar).
+func Send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	return send(t, method, url, token, body, header)
+}
+
 func send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
@@ -150,6 +157,9 @@ func send(t testing.TB, method, url, token string, body io.Reader, header http.H
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
