@@ -90,6 +90,5 @@ func (o Origins) Same(r *http.Request, origin string) bool {
 }
 
 func refuseHost(w http.ResponseWriter) {
-	e := errcode.Errorf(errcode.MisdirectedHost, "this server does not answer to that host name (see --allowed-hosts)")
-	httpjson.WriteError(w, errcode.HTTPStatus(e), e.Code, e.Message)
+	httpjson.WriteCoded(w, errcode.Errorf(errcode.MisdirectedHost, "this server does not answer to that host name (see --allowed-hosts)"))
 }

@@ -38,11 +38,11 @@ type tokenResponse struct {
 // form encodings, never application/json, without a CORS preflight that Yard never answers.
 func (a *authHandlers) devLogin(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && !a.origins.Same(r, o) {
-		writeErr(w, errcode.Errorf(errcode.Forbidden, "dev login from another origin is not allowed"))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Forbidden, "dev login from another origin is not allowed"))
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeErr(w, errcode.Errorf(errcode.BadParams, "dev login takes a JSON body (Content-Type: application/json)"))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "dev login takes a JSON body (Content-Type: application/json)"))
 		return
 	}
 	var req struct {
@@ -89,11 +89,6 @@ func (a *authHandlers) refresh(w http.ResponseWriter, r *http.Request) {
 	a.respond(w, tok, exp, err)
 }
 
-func writeErr(w http.ResponseWriter, err error) {
-	e := errcode.As(err)
-	httpjson.WriteError(w, errcode.HTTPStatus(e), e.Code, e.Message)
-}
-
 func (a *authHandlers) respond(w http.ResponseWriter, tok string, exp time.Time, err error) {
 	if err != nil {
 		httpjson.WriteError(w, http.StatusBadRequest, auth.CodeOf(err), "this server issues no tokens: get a new one from the identity provider")
@@ -113,7 +108,7 @@ func (a *authHandlers) wsTicket(w http.ResponseWriter, r *http.Request) {
 	u, _ := identity.FromContext(r.Context())
 	t, exp, err := a.tickets.Issue(r.Context(), u)
 	if auth.CodeOf(err) == auth.CodeTicketLimit {
-		writeErr(w, errcode.Errorf(errcode.Limit, "%s", auth.MessageOf(err)))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Limit, "%s", auth.MessageOf(err)))
 		return
 	}
 	if err != nil {
