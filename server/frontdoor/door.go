@@ -10,8 +10,9 @@ import (
 )
 
 // CSP is the Content-Security-Policy of every response. The app is built by Vite into files
-// served from this origin: no inline script. Inline styles are allowed because React, xterm.js
-// and CodeMirror set style attributes; connect-src 'self' covers the same-origin WebSocket.
+// served from this origin: no inline script. Inline styles are allowed because React and
+// xterm.js set style attributes (the browser tests fail on any violation); connect-src 'self'
+// covers the same-origin WebSocket.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
