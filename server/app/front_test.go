@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,5 +77,32 @@ func TestFrontDoorRefusesRebindingAndCrossSiteLogin(t *testing.T) {
 	mresp.Body.Close()
 	if mresp.StatusCode != 200 || !strings.Contains(string(b), "yard_http_request_duration_seconds") {
 		t.Fatalf("metrics listener: %d %.200s", mresp.StatusCode, b)
+	}
+}
+
+// The configured body bound reaches the server: a sign-in that announces a body and sends none
+// is answered and closed at --read-body-timeout instead of holding the connection.
+func TestSilentSignInBodyIsCutAtTheBound(t *testing.T) {
+	s := yardtest.Start(t, func(cfg *config.Config) {
+		cfg.Kubeconfig = ""
+		cfg.StaticDir = t.TempDir()
+		cfg.Streams.RecordingsDir = "off"
+		cfg.Door.ReadBodyTimeout = 300 * time.Millisecond
+	})
+	addr := strings.TrimPrefix(s.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, _ = io.WriteString(c, "POST /api/auth/dev-login HTTP/1.1\r\nHost: "+addr+"\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{")
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("connection still open after %s: %v", time.Since(start), err)
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.1 400") || !strings.Contains(string(b), `"bad_params"`) {
+		t.Fatalf("answer %q", b)
 	}
 }
