@@ -91,6 +91,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		host, _ := os.Hostname()
 		cfg.Rooms.Replica = host + "-" + mux.NewConnID()[:6]
 	}
+	trail, err := wireAudit(cfg, log, rdb, cfg.Rooms.Replica)
+	if err != nil {
+		return nil, err
+	}
 	kinds := mux.NewRegistry()
 	if err := kinds.Register(ping.Kind{}); err != nil {
 		return nil, err
@@ -103,7 +107,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	str, err := wireStreams(cfg, log, m, rdb, cls.set, kinds)
+	str, err := wireStreams(cfg, log, m, rdb, trail, cls.set, kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +136,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail)},
 
 		// Without a listener of its own, /metrics is for admins.
 		MetricsForAdmins: cfg.Door.MetricsListen == "",

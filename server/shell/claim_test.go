@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -20,7 +21,7 @@ func limitManager(t *testing.T, hub Hub, replica string, maxPerUser int) *Manage
 	cfg.Heartbeat = 100 * time.Millisecond
 	cfg.Grace = time.Minute
 	cfg.MaxPerUser = maxPerUser
-	m, err := NewManager(hub, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func openConcurrently(t *testing.T, managers []*Manager, owner string, n int) (s
 		wg.Go(func() {
 			<-gate
 			info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.cfg.Replica, Started: time.Now()}
-			_, err := m.start(info, fakeExec(nil), defaultShells)
+			_, err := m.start(info, nil, fakeExec(nil), defaultShells)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
