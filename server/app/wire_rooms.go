@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/connections"
@@ -59,18 +57,19 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.C
 		be = backend.NewMemory()
 	}
 	mgr, err := room.NewManager(room.Options{
-		Backend:         be,
-		NewDoc:          func(clientID uint64) room.Doc { return crdt.NewDocWithClientID(clientID) },
-		Replica:         replica,
-		Grace:           cfg.Rooms.Grace,
-		CompactEvery:    cfg.Rooms.CompactEvery,
-		MaxMessageBytes: cfg.Rooms.MaxMessageBytes,
-		MessageRate:     float64(cfg.Rooms.MessageRate),
-		MessageBurst:    2 * cfg.Rooms.MessageRate,
-		SendEvery:       cmp.Or(cfg.Rooms.SendEvery, -1), // 0 here would mean the default
-		ReadOnly:        cfg.Rooms.ReadOnly,
-		Logger:          log.With("component", "rooms", "replica", replica),
-		Metrics:         m,
+		Backend:              be,
+		Replica:              replica,
+		Grace:                cfg.Rooms.Grace,
+		CompactEvery:         cfg.Rooms.CompactEvery,
+		MaxMessageBytes:      cfg.Rooms.MaxMessageBytes,
+		MessageRate:          float64(cfg.Rooms.MessageRate),
+		MessageBurst:         2 * cfg.Rooms.MessageRate,
+		MaxDocBytes:          cfg.Rooms.MaxDocBytes,
+		UserWriteBytesPerSec: float64(cfg.Rooms.UserWriteBytesPerSec),
+		SendEvery:            cmp.Or(cfg.Rooms.SendEvery, -1), // 0 here would mean the default
+		ReadOnly:             cfg.Rooms.ReadOnly,
+		Logger:               log.With("component", "rooms", "replica", replica),
+		Metrics:              m,
 	})
 	if err != nil {
 		_ = be.Close()
@@ -132,13 +131,15 @@ func (r *rooms) Mount(api chi.Router) {
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
-		var doc map[string]any
-		err := r.manager.Read(ctx, id, func(d room.Doc) { doc = docJSON(d) })
+		body, err := r.manager.DocJSON(ctx, id, schemaMaps)
 		if err != nil {
 			writeRoomError(w, err)
 			return
 		}
-		httpjson.WriteJSON(w, http.StatusOK, doc)
+		// Written as is: the cached encoding is shared, not copied per request.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
 	})
 	api.With(httpapi.RequireAdmin).Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
@@ -156,17 +157,6 @@ func (r *rooms) Mount(api chi.Router) {
 // copy never names its roots itself, so they are typed before reading: an emptied map then reads
 // as {} as in the browser, not as an untyped (empty array) root.
 var schemaMaps = []string{"krates", "workflow", "deploys"}
-
-func docJSON(d room.Doc) map[string]any {
-	if cd, ok := d.(*crdt.Doc); ok {
-		for _, name := range cd.RootNames() {
-			if slices.Contains(schemaMaps, name) {
-				cd.GetMap(name)
-			}
-		}
-	}
-	return d.RootJSON()
-}
 
 func writeRoomError(w http.ResponseWriter, err error) {
 	switch {
