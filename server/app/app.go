@@ -136,7 +136,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail)},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms)},
 
 		// Without a listener of its own, /metrics is for admins.
 		MetricsForAdmins: cfg.Door.MetricsListen == "",

@@ -92,8 +92,8 @@ func (r *rooms) Close() error {
 // singleSync serves /ws/sync/{room}: the plain y-websocket protocol for one room, so an
 // unmodified y-websocket WebsocketProvider(serverURL + "/ws/sync", room, doc) works.
 func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
-	return gate.Handler("sync", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
-		id := chi.URLParam(req, "room")
+	h := gate.Handler("sync", "", func(ctx context.Context, conn *websocket.Conn, u identity.User, req *http.Request) {
+		id, _ := ctx.Value(syncRoomKey{}).(string)
 		if !room.ValidID(id) {
 			// Stock clients show only the y-protocols auth message, not close reasons.
 			msg := fmt.Sprintf("invalid room id: 1-%d characters of A-Z a-z 0-9 . _ -", room.MaxIDLength)
@@ -108,7 +108,16 @@ func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 		params := url.Values{"room": {id}}
 		ms.ServeSingle(ctx, conn, r.kind, mux.OpenRequest{User: u, Params: params})
 	})
+	// The gate serves the socket after this handler returned, when chi has already recycled the
+	// request's route context for another request: the room is read now.
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx := context.WithValue(req.Context(), syncRoomKey{}, chi.URLParam(req, "room"))
+		h.ServeHTTP(w, req.WithContext(ctx))
+	})
 }
+
+// syncRoomKey carries /ws/sync/{room}'s room from the request to the served socket.
+type syncRoomKey struct{}
 
 // Mount implements httpapi.Mounter: the rooms API.
 func (r *rooms) Mount(api chi.Router) {
