@@ -85,14 +85,22 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		results[i] = Result{APIVersion: it.obj.GetAPIVersion(), Kind: it.obj.GetKind(), Namespace: it.obj.GetNamespace(), Name: it.obj.GetName()}
 	}
 	for i, it := range items {
-		att, err := w.begin(ctx, u, c.Name, audit.VerbApply, it.obj.GetKind(), it.obj.GetNamespace(), it.obj.GetName(), o.DryRun, o.Origin)
+		e := w.newEntry(u, c.Name, audit.VerbApply, it.obj.GetKind(), it.obj.GetNamespace(), it.obj.GetName(), o.DryRun, o.Origin)
+		var err error
+		if refuse {
+			results[i].Error = disabled()
+			it.att, err = w.refuse(ctx, e, results[i].Error)
+		} else {
+			it.att, err = w.begin(ctx, e)
+		}
 		if err != nil {
 			for _, prev := range items[:i] {
-				prev.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
+				if prev.att.result == "" {
+					prev.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
+				}
 			}
 			return nil, err
 		}
-		it.att = att
 	}
 	defer func() {
 		atts := make([]*attempt, len(items))
@@ -102,10 +110,6 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		w.announce(ctx, atts)
 	}()
 	if refuse {
-		for i, it := range items {
-			results[i].Error = disabled()
-			it.att.finish(ctx, results[i].Error, "")
-		}
 		return results, disabled().asError()
 	}
 	uc, err := c.Clients(u)
