@@ -2,6 +2,7 @@ package write
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -84,23 +85,26 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 	for i, it := range items {
 		results[i] = Result{APIVersion: it.obj.GetAPIVersion(), Kind: it.obj.GetKind(), Namespace: it.obj.GetNamespace(), Name: it.obj.GetName()}
 	}
-	for i, it := range items {
+	// Every attempt is recorded before any call; at once, since a trail that syncs each record
+	// (a file, Redis with appendfsync always) then syncs many in one go.
+	errs := make([]error, len(items))
+	eachConcurrently(items, func(i int, it *applyItem) bool {
 		e := w.newEntry(u, c.Name, audit.VerbApply, it.obj.GetKind(), it.obj.GetNamespace(), it.obj.GetName(), o.DryRun, o.Origin)
-		var err error
 		if refuse {
 			results[i].Error = disabled()
-			it.att, err = w.refuse(ctx, e, results[i].Error)
+			it.att, errs[i] = w.refuse(ctx, e, results[i].Error)
 		} else {
-			it.att, err = w.begin(ctx, e)
+			it.att, errs[i] = w.begin(ctx, e)
 		}
-		if err != nil {
-			for _, prev := range items[:i] {
-				if prev.att.result == "" {
-					prev.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
-				}
+		return errs[i] == nil
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, it := range items {
+			if it.att != nil && it.att.result == "" {
+				it.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
 			}
-			return nil, err
 		}
+		return nil, errcode.Errorf(errcode.Unavailable, "the audit trail is unavailable; nothing was changed")
 	}
 	defer func() {
 		atts := make([]*attempt, len(items))

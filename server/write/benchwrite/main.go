@@ -55,7 +55,7 @@ const ns = "bench-write"
 var (
 	objects = flag.Int("objects", 100, "objects per apply")
 	runs    = flag.Int("runs", 5, "measured applies per mode (after one warm-up)")
-	audits  = flag.Int("audit-writes", 20000, "writes for the audit trail's cost")
+	audits  = flag.Int("audit-writes", 2000, "writes for the audit trail's cost")
 )
 
 func main() {
