@@ -20,6 +20,10 @@ import (
 // then reads as {} as in the browser, not as an untyped (empty array) root.
 var SchemaMaps = []string{"krates", "workflow", "deploys"}
 
+// SchemaArrays are the document's root arrays: "activity", the log of cluster writes that
+// server/write appends.
+var SchemaArrays = []string{"activity"}
+
 // API serves the rooms over HTTP: the room list and a room's document for everyone signed in,
 // presence for admins.
 type API struct {
@@ -50,7 +54,7 @@ func (a API) Mount(r chi.Router) {
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
-		body, err := a.M.DocJSON(ctx, id, SchemaMaps)
+		body, err := a.M.DocJSON(ctx, id, SchemaMaps, SchemaArrays)
 		if err != nil {
 			writeError(w, err)
 			return
