@@ -101,10 +101,11 @@ func (s *socket) serve(start func()) {
 		s.extendDeadline()
 		return nil
 	})
-	// gorilla's own answer to a ping would move the write deadline to one second away, cutting
-	// short a batch the writer has in flight; with WriteTimeout, every deadline set on the socket
-	// is at least the one writeBatch remembers.
+	// A ping is activity too. gorilla's own answer to it would move the write deadline to one
+	// second away, cutting short a batch the writer has in flight; with WriteTimeout, every
+	// deadline set on the socket is at least the one writeBatch remembers.
 	s.ws.SetPingHandler(func(data string) error {
+		s.extendDeadline()
 		err := s.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
 		var ne net.Error
 		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
