@@ -64,8 +64,14 @@ type Config struct {
 	// Streams tunes log streams and shells.
 	Streams Streams
 
+	// Audit says where the trail of cluster writes and shells is kept.
+	Audit Audit
+
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
+
+	// Door checks hosts and tokens and bounds HTTP connections (door.go).
+	Door Door
 }
 
 // Limits are the server-wide and per-user ceilings. Refusals are coded errors (HTTP 429 on upgrade).
@@ -78,6 +84,10 @@ type Limits struct {
 	MaxFrameBytes int
 	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
 	MaxChannelsPerConn int
+	// MaxConnInboundBytes bounds the client data one multiplexed connection holds for its
+	// channels' kinds to read; the channel whose frame would exceed it is closed with limit.
+	// Default 8 MiB.
+	MaxConnInboundBytes int
 }
 
 // Clusters tunes cluster health monitoring, permission caching and shared watches.
@@ -140,6 +150,15 @@ type Streams struct {
 	RecordingsDir string
 }
 
+// Audit is where the audit trail lives: in Redis (a stream) when RedisURL is set, else in File.
+type Audit struct {
+	// File is the append-only JSON lines file of the trail without Redis (directory 0700, file
+	// 0600, never trimmed by Yard: rotate it by renaming). Default ".yard/audit.jsonl".
+	File string
+	// Retention is how long the Redis trail keeps entries. Default 720h (30 days).
+	Retention time.Duration
+}
+
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
@@ -150,11 +169,13 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
+		Door:            defaultDoor(),
 		Limits: Limits{
-			MaxConnsPerUser:    32,
-			MaxConns:           20000,
-			MaxFrameBytes:      1 << 20,
-			MaxChannelsPerConn: 64,
+			MaxConnsPerUser:     32,
+			MaxConns:            20000,
+			MaxFrameBytes:       1 << 20,
+			MaxChannelsPerConn:  64,
+			MaxConnInboundBytes: 8 << 20,
 		},
 		Clusters: Clusters{
 			HealthInterval: 30 * time.Second,
@@ -170,6 +191,10 @@ func Default() Config {
 			MaxShellsPerUser:     5,
 			ShellScrollbackBytes: 64 << 10,
 			RecordingsDir:        ".yard/recordings",
+		},
+		Audit: Audit{
+			File:      ".yard/audit.jsonl",
+			Retention: 30 * 24 * time.Hour,
 		},
 		Rooms: Rooms{
 			Grace:           30 * time.Second,
@@ -282,11 +307,18 @@ func (c Config) Validate() error {
 	if st.RecordingsDir == "" {
 		bad(`--recordings-dir must not be empty (use "off" to disable recording)`)
 	}
+	if c.Audit.File == "" {
+		bad("--audit-file must not be empty")
+	}
+	if c.Audit.Retention < time.Minute {
+		bad("--audit-retention %s: at least 1m", c.Audit.Retention)
+	}
 	for _, r := range c.Rooms.ReadOnly {
 		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, " {}") {
 			bad("--room-read-only %q: want user, group:name, room/user or room/group:name", r)
 		}
 	}
+	c.validateDoor(bad)
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,7 @@ type conn struct {
 	list    []*channel // chans in open order, for the writer's scan
 	rr      [PriorityLogs + 1]uint32
 	control [][]byte
+	inBytes int // client data in the channels' in queues, bounded by MaxInboundBytes
 }
 
 func newConn(parent context.Context, s *Server, ws *websocket.Conn, user identity.User) *conn {
@@ -128,6 +129,12 @@ func (c *conn) handleData(f Frame) {
 		ch.abortLocked(Errorf(CodeFlowControl, "sent past the channel's credit"))
 		return
 	}
+	if c.inBytes+len(f.Payload) > c.s.cfg.MaxInboundBytes {
+		c.s.m.refuse(CodeLimit)
+		ch.abortLocked(Errorf(CodeLimit, "over %d bytes of this connection's data wait to be read", c.s.cfg.MaxInboundBytes))
+		return
+	}
+	c.inBytes += len(f.Payload)
 	ch.inCredit -= cost(len(f.Payload))
 	ch.in = append(ch.in, Message{Type: MessageType(f.Type), Data: f.Payload})
 	select {

@@ -11,6 +11,9 @@ import (
 // ErrNoSession is returned for a session id the hub does not know (ended, expired, or never).
 var ErrNoSession = errors.New("no such session")
 
+// ErrSessionLimit refuses a Claim: the owner already has the most sessions allowed.
+var ErrSessionLimit = errors.New("shell session limit reached")
+
 // ErrLagging ends a subscription whose reader fell too far behind.
 var ErrLagging = errors.New("subscriber fell behind")
 
@@ -40,19 +43,15 @@ type Participant struct {
 	Replica  string    `json:"replica,omitempty"`
 }
 
-// AuditEvent is one line of the shell audit trail.
-type AuditEvent struct {
-	Time    time.Time `json:"time"`
-	Session string    `json:"session"`
-	Event   string    `json:"event"` // start, join, leave, grant, end, kill
-	User    string    `json:"user"`
-	Detail  string    `json:"detail,omitempty"`
-}
-
 // Hub carries sessions between replicas: a registry of live sessions, and two topics per
 // session, toward the home and toward the participants. Delivery is in order per publisher and
 // at most once; a subscriber that cannot keep up is ended with ErrLagging and re-joins.
 type Hub interface {
+	// Claim registers a new session unless its owner already has max live sessions
+	// (ErrSessionLimit); counting and registering are one step, so concurrent opens on any
+	// replicas cannot exceed max.
+	Claim(ctx context.Context, info Info, ttl time.Duration, max int) error
+	// Register refreshes a session's entry (participants, driver) and its expiry.
 	Register(ctx context.Context, info Info, ttl time.Duration) error
 	Unregister(ctx context.Context, id string) error
 	Lookup(ctx context.Context, id string) (Info, error)
@@ -61,8 +60,6 @@ type Hub interface {
 	// is delivered.
 	Subscribe(ctx context.Context, topic string) (Subscription, error)
 	Publish(ctx context.Context, topic string, msg []byte) error
-	Audit(ctx context.Context, ev AuditEvent) error
-	AuditLog(ctx context.Context, limit int) ([]AuditEvent, error)
 	Close() error
 }
 
@@ -80,9 +77,6 @@ func outTopic(id string) string  { return "shell:{" + id + "}:out" }
 // subBuffer is how many messages a subscriber may be behind before it is ended.
 const subBuffer = 4096
 
-// auditKeep is how many audit events a hub keeps.
-const auditKeep = 1000
-
 // MemoryHub is the single-replica Hub.
 type MemoryHub struct {
 	now func() time.Time
@@ -90,7 +84,6 @@ type MemoryHub struct {
 	mu       sync.Mutex
 	sessions map[string]memEntry
 	subs     map[string]map[*memSub]struct{}
-	audit    []AuditEvent
 }
 
 type memEntry struct {
@@ -130,6 +123,24 @@ func (h *MemoryHub) drop(s *memSub, err error) {
 		}
 		close(s.c)
 	})
+}
+
+// Claim implements Hub.
+func (h *MemoryHub) Claim(_ context.Context, info Info, ttl time.Duration, max int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	owned := 0
+	for id, e := range h.sessions {
+		if id != info.ID && e.info.Owner == info.Owner && !now.After(e.expires) {
+			owned++
+		}
+	}
+	if owned >= max {
+		return ErrSessionLimit
+	}
+	h.sessions[info.ID] = memEntry{info: info, expires: now.Add(ttl)}
+	return nil
 }
 
 // Register implements Hub.
@@ -213,28 +224,6 @@ func (h *MemoryHub) Publish(_ context.Context, topic string, msg []byte) error {
 		h.drop(s, ErrLagging)
 	}
 	return nil
-}
-
-// Audit implements Hub.
-func (h *MemoryHub) Audit(_ context.Context, ev AuditEvent) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.audit = append(h.audit, ev)
-	if len(h.audit) > auditKeep {
-		h.audit = append([]AuditEvent(nil), h.audit[len(h.audit)-auditKeep:]...)
-	}
-	return nil
-}
-
-// AuditLog implements Hub: the newest limit events, oldest first.
-func (h *MemoryHub) AuditLog(_ context.Context, limit int) ([]AuditEvent, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.audit
-	if limit > 0 && len(l) > limit {
-		l = l[len(l)-limit:]
-	}
-	return append([]AuditEvent(nil), l...), nil
 }
 
 // Close implements Hub: every subscription ends.

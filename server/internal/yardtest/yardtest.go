@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DevAuth = true
+	cfg.Audit.File = filepath.Join(t.TempDir(), "audit.jsonl") // not the package directory's .yard
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -62,6 +64,17 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 func (s *Server) SignIn(t testing.TB, name string, admin bool) string {
 	t.Helper()
 	return SignIn(t, s.URL, name, admin)
+}
+
+// Metrics returns the text of /metrics, read as an admin (the main listener serves it to
+// admins only).
+func (s *Server) Metrics(t testing.TB) string {
+	t.Helper()
+	resp, b := s.Request(t, http.MethodGet, s.SignIn(t, "metrics-reader", true), "/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // Ticket returns a single-use WebSocket ticket for token.
@@ -131,6 +144,13 @@ func postJSON(t testing.TB, url, token, body string, out any) {
 	}
 }
 
+// Send runs method url with body as token (anonymous when empty) with header, and returns the
+// response with its body read. A "Host" entry in header addresses the request to that host name
+// (as a browser does for the name in its address bar).
+func Send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	return send(t, method, url, token, body, header)
+}
+
 func send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
@@ -139,6 +159,9 @@ func send(t testing.TB, method, url, token string, body io.Reader, header http.H
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
