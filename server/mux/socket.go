@@ -20,8 +20,8 @@ import (
 // The life of a socket: serve reads on the caller's goroutine until the peer closes, the socket
 // breaks, or the close handshake ends. Anything may start the close (fail): the writer then sends
 // the close frame, unless the peer closed first, and the reader discards whatever still arrives
-// until the peer's close frame or CloseGrace; only then is the TCP connection dropped, so the
-// close frame is never lost to a reset.
+// until the peer's close frame or CloseGrace; only then is the TCP connection dropped, so a
+// peer that answers the close does not lose the close frame to a reset.
 type socket struct {
 	ws     *websocket.Conn
 	cfg    Config
