@@ -184,3 +184,47 @@ func TestCloseHandshakeAfterAProtocolError(t *testing.T) {
 		})
 	}
 }
+
+// The server pings a quiet peer every PingInterval, each endpoint in its own way (a ping on
+// channel 0, a WebSocket ping), and a peer that answers stays past the idle timeout.
+func TestServerPingsAQuietPeer(t *testing.T) {
+	for _, ep := range endpoints {
+		t.Run(ep.name, func(t *testing.T) {
+			cfg := mux.DefaultConfig()
+			cfg.PingInterval = 50 * time.Millisecond
+			cfg.IdleTimeout = time.Second
+			h := newHarness(t, cfg)
+			c := ep.idle(t, h)
+			pings := 0
+			c.SetPingHandler(func(d string) error {
+				pings++
+				return c.WriteControl(websocket.PongMessage, []byte(d), time.Now().Add(5*time.Second))
+			})
+			deadline := time.Now().Add(2500 * time.Millisecond) // two and a half idle timeouts
+			_ = c.SetReadDeadline(deadline)
+			for {
+				_, b, err := c.ReadMessage()
+				if err != nil {
+					if time.Now().Before(deadline.Add(-100 * time.Millisecond)) {
+						t.Fatalf("connection ended after %d pings: %v", pings, err)
+					}
+					break
+				}
+				f, err := mux.DecodeFrame(b)
+				if err != nil || f.Channel != 0 || f.Type != mux.OpPing {
+					t.Fatalf("unexpected frame % x (%v)", b, err)
+				}
+				pings++
+				if err := c.WriteMessage(websocket.BinaryMessage, mux.ControlFrame(mux.OpPong, f.Payload)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if pings < 5 {
+				t.Fatalf("%d pings in 2.5 s at a 50 ms interval", pings)
+			}
+			if !connected(h, ep.user) {
+				t.Fatal("a peer that answers pings was closed as idle")
+			}
+		})
+	}
+}
