@@ -74,6 +74,9 @@ type Config struct {
 
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
+
+	// Door checks hosts and tokens and bounds HTTP connections (door.go).
+	Door Door
 }
 
 // Limits are the server-wide and per-user ceilings. Refusals are coded errors (HTTP 429 on upgrade).
@@ -86,6 +89,10 @@ type Limits struct {
 	MaxFrameBytes int
 	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
 	MaxChannelsPerConn int
+	// MaxConnInboundBytes bounds the client data one multiplexed connection holds for its
+	// channels' kinds to read; the channel whose frame would exceed it is closed with limit.
+	// Default 8 MiB.
+	MaxConnInboundBytes int
 }
 
 // Clusters tunes cluster health monitoring, permission caching and shared watches.
@@ -118,9 +125,16 @@ type Rooms struct {
 	CompactEvery int
 	// MaxMessageBytes bounds one sync message from a client. Default 1 MiB.
 	MaxMessageBytes int
-	// MessageRate bounds the sync messages per second read from one connection (bursts of twice
-	// as many); a faster client is read more slowly. Default 200.
+	// MessageRate bounds the sync messages per second read from one connection, across all its
+	// sync channels (bursts of twice as many); a faster client is read more slowly. Default 200.
 	MessageRate int
+	// MaxDocBytes is a room document's size quota: an update that would take the encoded
+	// document past it is refused. Default 64 MiB.
+	MaxDocBytes int
+	// UserWriteBytesPerSec is each user's budget of document update bytes per second, across the
+	// user's connections on this replica (bursts of one second's worth); a user writing faster is
+	// read more slowly. Default 1 MiB.
+	UserWriteBytesPerSec int
 	// SendEvery spaces a room's broadcasts of document updates: an update after a quiet spell
 	// leaves at once, updates within SendEvery of the last broadcast leave merged with the next
 	// one. 0 sends each as soon as it is stored. Default 15ms.
@@ -168,11 +182,13 @@ func Default() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
 		DeployTimeout:   5 * time.Minute,
+		Door:            defaultDoor(),
 		Limits: Limits{
-			MaxConnsPerUser:    32,
-			MaxConns:           20000,
-			MaxFrameBytes:      1 << 20,
-			MaxChannelsPerConn: 64,
+			MaxConnsPerUser:     32,
+			MaxConns:            20000,
+			MaxFrameBytes:       1 << 20,
+			MaxChannelsPerConn:  64,
+			MaxConnInboundBytes: 8 << 20,
 		},
 		Clusters: Clusters{
 			HealthInterval: 30 * time.Second,
@@ -194,11 +210,13 @@ func Default() Config {
 			Retention: 30 * 24 * time.Hour,
 		},
 		Rooms: Rooms{
-			Grace:           30 * time.Second,
-			CompactEvery:    500,
-			MaxMessageBytes: 1 << 20,
-			MessageRate:     200,
-			SendEvery:       15 * time.Millisecond,
+			Grace:                30 * time.Second,
+			CompactEvery:         500,
+			MaxMessageBytes:      1 << 20,
+			MessageRate:          200,
+			SendEvery:            15 * time.Millisecond,
+			MaxDocBytes:          64 << 20,
+			UserWriteBytesPerSec: 1 << 20,
 		},
 	}
 }
@@ -297,6 +315,12 @@ func (c Config) Validate() error {
 	if c.Rooms.CompactEvery < 1 || c.Rooms.MaxMessageBytes < 1024 || c.Rooms.MessageRate < 1 {
 		bad("--room-compact-every and --room-message-rate must be positive, --room-max-message-bytes at least 1024")
 	}
+	if c.Rooms.MaxDocBytes < c.Rooms.MaxMessageBytes {
+		bad("--room-max-doc-bytes %d: at least --room-max-message-bytes (%d)", c.Rooms.MaxDocBytes, c.Rooms.MaxMessageBytes)
+	}
+	if c.Rooms.UserWriteBytesPerSec < 1024 {
+		bad("--room-user-write-bytes-per-sec %d: at least 1024", c.Rooms.UserWriteBytesPerSec)
+	}
 	st := c.Streams
 	if st.LogBufferLines < 16 || st.LogBufferBytes < 64<<10 {
 		bad("--log-buffer-lines must be at least 16 and --log-buffer-bytes at least 65536")
@@ -321,6 +345,7 @@ func (c Config) Validate() error {
 			bad("--room-read-only %q: want user, group:name, room/user or room/group:name", r)
 		}
 	}
+	c.validateDoor(bad)
 	return errors.Join(errs...)
 }
 

@@ -100,6 +100,8 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Rooms.CompactEvery, "room-compact-every", c.Rooms.CompactEvery, "updates after which a room's log is folded into a snapshot")
 	fs.IntVar(&c.Rooms.MaxMessageBytes, "room-max-message-bytes", c.Rooms.MaxMessageBytes, "largest sync message accepted from a client")
 	fs.IntVar(&c.Rooms.MessageRate, "room-message-rate", c.Rooms.MessageRate, "sync messages per second read from one connection")
+	fs.IntVar(&c.Rooms.MaxDocBytes, "room-max-doc-bytes", c.Rooms.MaxDocBytes, "a room document's size quota: updates that would take it past this are refused")
+	fs.IntVar(&c.Rooms.UserWriteBytesPerSec, "room-user-write-bytes-per-sec", c.Rooms.UserWriteBytesPerSec, "document update bytes per second read from one user across its connections on this replica")
 	fs.DurationVar(&c.Rooms.SendEvery, "room-send-every", c.Rooms.SendEvery, "least time between a room's broadcasts of updates: updates arriving sooner leave merged with the next (0 = each at once)")
 	fs.IntVar(&c.Streams.LogBufferLines, "log-buffer-lines", c.Streams.LogBufferLines, "log lines held per stream for a slow client before the oldest are dropped")
 	fs.IntVar(&c.Streams.LogBufferBytes, "log-buffer-bytes", c.Streams.LogBufferBytes, "bytes of log lines held per stream for a slow client")
@@ -111,6 +113,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Audit.File, "audit-file", c.Audit.File, "append-only JSON lines file of the audit trail when there is no Redis (never trimmed: rotate by renaming)")
 	fs.DurationVar(&c.Audit.Retention, "audit-retention", c.Audit.Retention, "how long the audit trail in Redis keeps entries")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
+	bindDoor(fs, c)
 }
 
 // listFlag is a string list that accepts repetition and commas.

@@ -100,6 +100,11 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch.runnerDone = true
+	// What the kind never read leaves the connection's budget with it.
+	for _, m := range ch.in {
+		c.inBytes -= len(m.Data)
+	}
+	ch.in = nil
 	switch {
 	case ch.sentClose || ch.closeMsg != nil:
 		// CloseWithError already said how the channel ends.
@@ -109,7 +114,7 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 		c.queueControlLocked(ControlFrame(OpClose, CloseMsg{Channel: ch.id}))
 	default:
 		ch.closeMsg = closeMsgFor(ch.id, err)
-		c.signal()
+		c.wakeLocked()
 	}
 	if ch.sentClose && ch.gotClose {
 		c.freeLocked(ch)
@@ -197,7 +202,7 @@ func (ch *channel) abortLocked(e *Error) {
 	ch.dropQueueLocked()
 	ch.closeMsg = &CloseMsg{Channel: ch.id, Code: e.Code, Message: e.Message}
 	ch.cancel()
-	ch.c.signal()
+	ch.c.wakeLocked()
 }
 
 func (ch *channel) closedLocked() bool {
@@ -217,6 +222,7 @@ func (ch *channel) Recv(ctx context.Context) (Message, error) {
 			if len(ch.in) == 0 {
 				ch.in = nil
 			}
+			c.inBytes -= len(m.Data)
 			ch.consumed += cost(len(m.Data))
 			if ch.consumed >= ch.window/2 && !ch.closedLocked() {
 				ch.inCredit += ch.consumed
@@ -307,7 +313,7 @@ func (ch *channel) enqueue(m Message) (bool, error) {
 		}
 	}
 	if ch.outCredit > 0 {
-		c.signal()
+		c.wakeLocked()
 	}
 	return true, nil
 }
@@ -321,9 +327,9 @@ func (ch *channel) CloseWithError(err error) {
 		return
 	}
 	ch.closeMsg = closeMsgFor(ch.id, err)
+	c.wakeLocked()
 	c.mu.Unlock()
 	ch.cancel()
-	c.signal()
 }
 
 // CloseConn implements Channel.

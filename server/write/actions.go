@@ -110,16 +110,20 @@ func (a action) client(uc *cluster.UserClients) dynamic.ResourceInterface {
 // do runs call as one audited attempt of verb; call makes the apiserver request.
 func (w *Writer) do(ctx context.Context, u identity.User, a action, verb string, o Origin, call func(ctx context.Context, rc dynamic.ResourceInterface) error) error {
 	defer w.observe(verb, time.Now())
-	att, err := w.begin(ctx, u, a.c.Name, verb, a.res.Kind, a.ns, a.ref.Name, false, o)
+	e := w.newEntry(u, a.c.Name, verb, a.res.Kind, a.ns, a.ref.Name, false, o)
+	if !w.enabled {
+		att, err := w.refuse(ctx, e, disabled())
+		if err != nil {
+			return err
+		}
+		w.announce(ctx, []*attempt{att})
+		return disabled().asError()
+	}
+	att, err := w.begin(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer w.announce(ctx, []*attempt{att})
-	if !w.enabled {
-		e := disabled()
-		att.finish(ctx, e, "")
-		return e.asError()
-	}
 	uc, err := a.c.Clients(u)
 	if err != nil {
 		e := &ObjectError{Code: errcode.Unavailable, Message: "no client for the cluster"}

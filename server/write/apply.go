@@ -2,6 +2,7 @@ package write
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -84,15 +85,26 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 	for i, it := range items {
 		results[i] = Result{APIVersion: it.obj.GetAPIVersion(), Kind: it.obj.GetKind(), Namespace: it.obj.GetNamespace(), Name: it.obj.GetName()}
 	}
-	for i, it := range items {
-		att, err := w.begin(ctx, u, c.Name, audit.VerbApply, it.obj.GetKind(), it.obj.GetNamespace(), it.obj.GetName(), o.DryRun, o.Origin)
-		if err != nil {
-			for _, prev := range items[:i] {
-				prev.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
-			}
-			return nil, err
+	// Every attempt is recorded before any call; at once, since a trail that syncs each record
+	// (a file, Redis with appendfsync always) then syncs many in one go.
+	errs := make([]error, len(items))
+	eachConcurrently(items, func(i int, it *applyItem) bool {
+		e := w.newEntry(u, c.Name, audit.VerbApply, it.obj.GetKind(), it.obj.GetNamespace(), it.obj.GetName(), o.DryRun, o.Origin)
+		if refuse {
+			results[i].Error = disabled()
+			it.att, errs[i] = w.refuse(ctx, e, results[i].Error)
+		} else {
+			it.att, errs[i] = w.begin(ctx, e)
 		}
-		it.att = att
+		return errs[i] == nil
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, it := range items {
+			if it.att != nil && it.att.result == "" {
+				it.att.finish(ctx, &ObjectError{Code: errcode.Unavailable, Message: "the audit trail is unavailable"}, "")
+			}
+		}
+		return nil, errcode.Errorf(errcode.Unavailable, "the audit trail is unavailable; nothing was changed")
 	}
 	defer func() {
 		atts := make([]*attempt, len(items))
@@ -102,10 +114,6 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 		w.announce(ctx, atts)
 	}()
 	if refuse {
-		for i, it := range items {
-			results[i].Error = disabled()
-			it.att.finish(ctx, results[i].Error, "")
-		}
 		return results, disabled().asError()
 	}
 	uc, err := c.Clients(u)

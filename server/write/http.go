@@ -10,14 +10,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/errcode"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/room"
 )
-
-// RoomHeader names the room a write is made from.
-const RoomHeader = "X-Yard-Room"
 
 // API serves the write endpoints: POST /api/apply, POST /api/resource/{kind}/{name}/scale and
 // /restart, DELETE /api/resource/{kind}/{name}.
@@ -51,9 +49,9 @@ type ApplyResponse struct {
 }
 
 func (a *API) origin(r *http.Request) (Origin, error) {
-	o := Origin{RequestID: a.requestID(r.Context()), Room: r.Header.Get(RoomHeader)}
+	o := Origin{RequestID: a.requestID(r.Context()), Room: r.Header.Get(audit.RoomHeader)}
 	if o.Room != "" && !room.ValidID(o.Room) {
-		return o, errcode.Errorf(errcode.BadParams, "%s: not a room id", RoomHeader)
+		return o, errcode.Errorf(errcode.BadParams, "%s: not a room id", audit.RoomHeader)
 	}
 	return o, nil
 }

@@ -119,22 +119,40 @@ type attempt struct {
 	result string // set by finish
 }
 
-// begin records an attempt before the apiserver is called. A trail that cannot record refuses
-// the write: an unrecorded change is worse than none.
-func (w *Writer) begin(ctx context.Context, u identity.User, clusterName, verb, kind, namespace, name string, dryRun bool, o Origin) (*attempt, error) {
-	e, err := w.trail.Begin(ctx, audit.Entry{
+// newEntry is the audit entry of a write to one object.
+func (w *Writer) newEntry(u identity.User, clusterName, verb, kind, namespace, name string, dryRun bool, o Origin) audit.Entry {
+	return audit.Entry{
 		User: u.Name, Groups: u.Groups, Replica: w.replica, Cluster: clusterName, Verb: verb, Kind: kind,
 		Namespace: namespace, Name: name, DryRun: dryRun, RequestID: o.RequestID, Room: o.Room, Deploy: o.Deploy,
-	})
+	}
+}
+
+// begin records an attempt before the apiserver is called. A trail that cannot record refuses
+// the write: an unrecorded change is worse than none.
+func (w *Writer) begin(ctx context.Context, e audit.Entry) (*attempt, error) {
+	e, err := w.trail.Begin(ctx, e)
 	if err != nil {
-		w.log.Warn("audit trail refused an attempt; the write is refused", "verb", verb, "err", err)
+		w.log.Warn("audit trail refused an attempt; the write is refused", "verb", e.Verb, "err", err)
 		return nil, errcode.Errorf(errcode.Unavailable, "the audit trail is unavailable; nothing was changed")
 	}
 	return &attempt{w: w, entry: e}, nil
 }
 
-// finish records the outcome of the attempt (err nil: ok), counts it and logs it. diff is the
-// redacted diff, only its hash is kept.
+// refuse records, in one write, an attempt refused before anything was called (writes off).
+func (w *Writer) refuse(ctx context.Context, e audit.Entry, why *ObjectError) (*attempt, error) {
+	e.Result, e.ErrorCode = audit.ResultRefused, why.Code
+	e, err := w.trail.Record(ctx, e)
+	if err != nil {
+		w.log.Warn("audit trail refused an attempt", "verb", e.Verb, "err", err)
+		return nil, errcode.Errorf(errcode.Unavailable, "the audit trail is unavailable; nothing was changed")
+	}
+	a := &attempt{w: w, entry: e}
+	a.done(audit.Outcome{Result: audit.ResultRefused, ErrorCode: why.Code})
+	return a, nil
+}
+
+// finish records the outcome of the attempt (err nil: ok). diff is the redacted diff, only its
+// hash is kept.
 func (a *attempt) finish(ctx context.Context, err *ObjectError, diff string) {
 	out := audit.Outcome{Result: audit.ResultOK}
 	if err != nil {
@@ -155,6 +173,11 @@ func (a *attempt) finish(ctx context.Context, err *ObjectError, diff string) {
 	if ferr := a.w.trail.Finish(fctx, a.entry.ID, out); ferr != nil {
 		a.w.log.Warn("audit: could not record an outcome", "id", a.entry.ID, "err", ferr)
 	}
+	a.done(out)
+}
+
+// done counts and logs a completed attempt.
+func (a *attempt) done(out audit.Outcome) {
 	a.w.writes.WithLabelValues(a.entry.Verb, out.Result).Inc()
 	e := a.entry
 	a.w.log.Info("write", "user", e.User, "verb", e.Verb, "cluster", e.Cluster, "kind", e.Kind,

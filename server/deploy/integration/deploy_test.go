@@ -253,13 +253,11 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 	}
 
 	// The outcome is counted.
-	resp, err := http.Get(a.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	resp, body := a.Request(t, http.MethodGet, a.SignIn(t, "root", true), "/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %d", resp.StatusCode)
 	}
-	defer resp.Body.Close()
-	var m bytes.Buffer
-	_, _ = m.ReadFrom(resp.Body)
+	m := bytes.NewBuffer(body)
 	if !bytes.Contains(m.Bytes(), []byte(`yard_deploys_total{result="succeeded"}`)) || !bytes.Contains(m.Bytes(), []byte("yard_deploy_duration_seconds_count")) {
 		t.Fatalf("metrics lack the deploys")
 	}

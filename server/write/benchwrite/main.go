@@ -12,19 +12,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,7 +55,7 @@ const ns = "bench-write"
 var (
 	objects = flag.Int("objects", 100, "objects per apply")
 	runs    = flag.Int("runs", 5, "measured applies per mode (after one warm-up)")
-	audits  = flag.Int("audit-writes", 20000, "writes for the audit trail's cost")
+	audits  = flag.Int("audit-writes", 2000, "writes for the audit trail's cost")
 )
 
 func main() {
@@ -136,14 +142,85 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	fmt.Printf("\naudit cost per write (Begin + Finish), %d writes\n\n", *audits)
-	fmt.Printf("| trail | per write |\n|---|---|\n")
-	per, err := auditCost(ctx, audit.NewMemory(), *audits)
+	rdb, stopRedis, err := startRedis(ctx, dir)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("| memory | %s |\n", us(per))
+	defer stopRedis()
+	redisTrail, err := audit.NewRedis(rdb, "", time.Hour, "bench")
+	if err != nil {
+		return err
+	}
+	fileTrail, err := audit.NewFile(filepath.Join(dir, "audit", "audit.jsonl"), "bench")
+	if err != nil {
+		return err
+	}
+	trails := []struct {
+		name  string
+		trail audit.Trail
+	}{{"memory", audit.NewMemory()}, {"file (JSON lines)", fileTrail}, {"Redis (appendfsync always)", redisTrail}}
+
+	// The same apply through the Go API with each trail: what the audit adds to a real write.
+	fmt.Printf("\napply of %d ConfigMaps through the Go API (no client-side rate limit) by audit trail, %d runs after a warm-up\n\n", *objects, *runs)
+	fmt.Println("| trail | median | runs |")
+	fmt.Println("|---|---|---|")
+	for _, tr := range trails {
+		tw, err := write.New(write.Options{Clusters: cluster.NewSet(clusters), Trail: tr.trail, Enabled: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		var ds []time.Duration
+		for i := range *runs + 1 {
+			start := time.Now()
+			if _, err := tw.Apply(ctx, alice, "", configMaps("api", 100+i), write.ApplyOptions{}); err != nil {
+				return fmt.Errorf("%s: %w", tr.name, err)
+			}
+			if i > 0 {
+				ds = append(ds, time.Since(start))
+			}
+		}
+		fmt.Printf("| %s | %s | %s |\n", tr.name, ms(median(ds)), list(ds))
+	}
+
+	fmt.Printf("\naudit cost per write (Begin + Finish one after the other), %d writes\n\n", *audits)
+	fmt.Printf("| trail | per write |\n|---|---|\n")
+	for _, tr := range trails {
+		per, err := auditCost(ctx, tr.trail, *audits)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s | %s |\n", tr.name, us(per))
+	}
 	return nil
+}
+
+// startRedis runs a private redis-server configured as production runs it (AOF, fsync always).
+func startRedis(ctx context.Context, dir string) (*redis.Client, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	rdir := filepath.Join(dir, "redis")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", rdir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("redis-server (make deps installs it): %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+	for start := time.Now(); rdb.Ping(ctx).Err() != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			stop()
+			return nil, nil, errors.New("redis-server did not answer within 10 s")
+		}
+	}
+	return rdb, func() { _ = rdb.Close(); stop() }, nil
 }
 
 // compare runs yard and the two client-go peers in turns and prints the medians.

@@ -91,7 +91,7 @@ func TestScaleRestartDelete(t *testing.T) {
 		}
 	}
 
-	_, metrics := s.Request(t, http.MethodGet, "", "/metrics", nil)
+	_, metrics := s.Request(t, http.MethodGet, s.SignIn(t, "admin", true), "/metrics", nil)
 	for _, want := range []string{
 		`yard_writes_total{result="ok",verb="apply"} 1`, `yard_writes_total{result="ok",verb="scale"} 1`,
 		`yard_writes_total{result="ok",verb="restart"} 1`, `yard_writes_total{result="ok",verb="delete"} 1`,

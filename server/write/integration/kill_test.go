@@ -1,8 +1,3 @@
-//go:build auditredis
-
-// This test needs the Redis audit trail (audit.NewRedis, wired by the server with --redis-url);
-// it builds with -tags auditredis until that trail is on this branch.
-
 package integration
 
 import (
