@@ -79,6 +79,15 @@ func template(t *testing.T, s *yardtest.Server, token, room, name string) {
 	}
 }
 
+// webApp starts a room (its id from prefix) holding a web-app (its name returned) in team-a.
+func webApp(t *testing.T, s *yardtest.Server, token, prefix string) (room, name string) {
+	t.Helper()
+	room, name = unique(prefix), unique("web")
+	template(t, s, token, room, name)
+	setNamespace(t, s, room, "team-a")
+	return room, name
+}
+
 // setNamespace writes the workflow's namespace as the server does (reaching every client).
 func setNamespace(t *testing.T, s *yardtest.Server, room, ns string) {
 	t.Helper()
@@ -127,9 +136,7 @@ func unique(prefix string) string {
 func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 	a, b, cp := replicas(t)
 	alice := a.SignIn(t, "alice", false)
-	room, name := unique("dep"), unique("web")
-	template(t, a, alice, room, name)
-	setNamespace(t, a, room, "team-a")
+	room, name := webApp(t, a, alice, "dep")
 
 	st, d := plan(t, a, alice, room, `{"cluster":"","prune":false}`)
 	if st != http.StatusCreated || d.State != deploy.StatePlanned || len(d.Plan) != 4 {
@@ -267,9 +274,7 @@ func TestApprovalsRBACAndOneApplyAtATime(t *testing.T) {
 	a, b, _ := replicas(t)
 	alice, bob, carol := a.SignIn(t, "alice", false), b.SignIn(t, "bob", false), a.SignIn(t, "carol", false)
 	root := a.SignIn(t, "root", true)
-	room := unique("fe")
-	template(t, a, alice, room, unique("web"))
-	setNamespace(t, a, room, "team-a")
+	room, _ := webApp(t, a, alice, "fe")
 
 	// The policy is kept server-side, set by admins only, and seen by every replica.
 	if st := call(t, a, http.MethodPut, alice, "/api/rooms/"+room+"/deploy-policy", `{"approvals":1,"fourEyes":true}`, nil); st != http.StatusForbidden {

@@ -35,9 +35,7 @@ func applied(t *testing.T, s *yardtest.Server, token, room, id string) deploy.De
 func TestPruneAndCancel(t *testing.T) {
 	a, b, cp := replicas(t)
 	alice := a.SignIn(t, "alice", false)
-	room, name := unique("prune"), unique("web")
-	template(t, a, alice, room, name)
-	setNamespace(t, a, room, "team-a")
+	room, name := webApp(t, a, alice, "prune")
 	_, d := plan(t, a, alice, room, `{}`)
 	if got := applied(t, a, alice, room, d.ID); got.State != deploy.StateSucceeded {
 		t.Fatalf("first deploy %+v", got)
@@ -119,9 +117,7 @@ func TestWritesOffPlansButRefusesApply(t *testing.T) {
 		cfg.StaticDir = t.TempDir()
 	})
 	alice := s.SignIn(t, "alice", false)
-	room, name := unique("off"), unique("web")
-	template(t, s, alice, room, name)
-	setNamespace(t, s, room, "team-a")
+	room, name := webApp(t, s, alice, "off")
 	st, d := plan(t, s, alice, room, `{}`)
 	if st != http.StatusCreated || len(d.Plan) != 4 || d.Plan[0].Action != deploy.ActionCreate || d.Plan[0].Error != "" {
 		t.Fatalf("plan with writes off: %d %+v", st, d)

@@ -9,20 +9,26 @@ import (
 
 	"github.com/yardhq/yard/server/deploy"
 	"github.com/yardhq/yard/server/internal/testwait"
+	"github.com/yardhq/yard/server/internal/yardtest"
 )
+
+// applying plans a web-app in a new room and starts applying it on s.
+func applying(t *testing.T, s *yardtest.Server, token, prefix string) (string, deploy.Deploy) {
+	t.Helper()
+	room, _ := webApp(t, s, token, prefix)
+	_, d := plan(t, s, token, room, `{}`)
+	if st := call(t, s, http.MethodPost, token, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
+		t.Fatalf("apply: %d", st)
+	}
+	return room, d
+}
 
 // A replica that stops mid-apply leaves the deploy to the others: once its lock is free, the
 // next sweep of the other replica ends it as failed with the reason, never applying forever.
 func TestStoppedReplicaDeployIsEndedByTheOther(t *testing.T) {
 	a, b, _ := replicas(t)
 	alice := a.SignIn(t, "alice", false)
-	room := unique("take")
-	template(t, a, alice, room, unique("web"))
-	setNamespace(t, a, room, "team-a")
-	_, d := plan(t, a, alice, room, `{}`)
-	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
-		t.Fatalf("apply: %d", st)
-	}
+	room, d := applying(t, a, alice, "take")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.App.Shutdown(ctx); err != nil {
@@ -53,13 +59,7 @@ func TestStoppedReplicaDeployIsEndedByTheOther(t *testing.T) {
 func TestCancelWhileApplying(t *testing.T) {
 	a, b, _ := replicas(t)
 	alice := a.SignIn(t, "alice", false)
-	room := unique("cancel")
-	template(t, a, alice, room, unique("web"))
-	setNamespace(t, a, room, "team-a")
-	_, d := plan(t, a, alice, room, `{}`)
-	if st := call(t, a, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
-		t.Fatalf("apply: %d", st)
-	}
+	room, d := applying(t, a, alice, "cancel")
 	var c deploy.Deploy
 	if st := call(t, b, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/cancel", "", &c); st != http.StatusOK || c.State != deploy.StateCancelled {
 		t.Fatalf("cancel: %d %+v", st, c)
