@@ -74,6 +74,9 @@ func (s *Service) Plan(ctx context.Context, u identity.User, room string, req Pl
 	if err != nil {
 		err = errcode.Errorf(errcode.Unavailable, "writing room %s: %v", room, err)
 	}
+	if err == nil {
+		s.watched.add(room)
+	}
 	s.record(ctx, u, room, d.ID, "plan", requestID, err)
 	return d, err
 }

@@ -70,6 +70,8 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	watched watched
+
 	total    *prometheus.CounterVec
 	duration prometheus.Histogram
 }

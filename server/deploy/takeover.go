@@ -96,16 +96,20 @@ func (r *RedisApplying) List(ctx context.Context) ([][2]string, error) {
 }
 
 // sweep runs until the service closes: every Sweep it ends the indexed deploys whose lock
-// nobody holds any more.
+// nobody holds any more, and every Poll it invalidates stale plans of the watched rooms.
 func (s *Service) sweep() {
 	t := time.NewTicker(s.o.Sweep)
 	defer t.Stop()
+	inv := time.NewTicker(s.o.Poll)
+	defer inv.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
 			s.sweepOnce(s.ctx)
+		case <-inv.C:
+			s.invalidateStale(s.ctx)
 		}
 	}
 }
