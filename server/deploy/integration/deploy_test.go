@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { controlplane.Main(m) }
 
 // replicas starts two servers sharing one Redis, with writes on.
-func replicas(t *testing.T) (*yardtest.Server, *yardtest.Server, *controlplane.ControlPlane) {
+func replicas(t testing.TB) (*yardtest.Server, *yardtest.Server, *controlplane.ControlPlane) {
 	t.Helper()
 	cp := controlplane.Shared(t)
 	rd := redistest.Start(t)
@@ -44,7 +44,7 @@ func replicas(t *testing.T) (*yardtest.Server, *yardtest.Server, *controlplane.C
 }
 
 // call makes one JSON request as token and decodes the answer into out (when not nil).
-func call(t *testing.T, s *yardtest.Server, method, token, path, body string, out any) int {
+func call(t testing.TB, s *yardtest.Server, method, token, path, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewBufferString(body))
 	if err != nil {
@@ -72,7 +72,7 @@ type errBody struct {
 }
 
 // template inserts a web-app named name into room's workflow.
-func template(t *testing.T, s *yardtest.Server, token, room, name string) {
+func template(t testing.TB, s *yardtest.Server, token, room, name string) {
 	t.Helper()
 	if st := call(t, s, http.MethodPost, token, "/api/rooms/"+room+"/workflow/templates/web-app", fmt.Sprintf(`{"name":%q,"x":0,"y":0}`, name), nil); st != http.StatusOK {
 		t.Fatalf("template: %d", st)
@@ -80,7 +80,7 @@ func template(t *testing.T, s *yardtest.Server, token, room, name string) {
 }
 
 // webApp starts a room (its id from prefix) holding a web-app (its name returned) in team-a.
-func webApp(t *testing.T, s *yardtest.Server, token, prefix string) (room, name string) {
+func webApp(t testing.TB, s *yardtest.Server, token, prefix string) (room, name string) {
 	t.Helper()
 	room, name = unique(prefix), unique("web")
 	template(t, s, token, room, name)
@@ -89,7 +89,7 @@ func webApp(t *testing.T, s *yardtest.Server, token, prefix string) (room, name 
 }
 
 // setNamespace writes the workflow's namespace as the server does (reaching every client).
-func setNamespace(t *testing.T, s *yardtest.Server, room, ns string) {
+func setNamespace(t testing.TB, s *yardtest.Server, room, ns string) {
 	t.Helper()
 	err := s.App.Rooms().Transact(context.Background(), room, func(doc *crdt.Doc, tx *crdt.Transaction) {
 		if err := doc.GetMap(deploy.WorkflowRoot).Set(tx, "namespace", ns); err != nil {
@@ -102,7 +102,7 @@ func setNamespace(t *testing.T, s *yardtest.Server, room, ns string) {
 }
 
 // docDeploy reads deploy id from the room's document on s (that replica's copy).
-func docDeploy(t *testing.T, s *yardtest.Server, token, room, id string) deploy.Deploy {
+func docDeploy(t testing.TB, s *yardtest.Server, token, room, id string) deploy.Deploy {
 	t.Helper()
 	var d deploy.Deploy
 	if st := call(t, s, http.MethodGet, token, "/api/rooms/"+room+"/deploys/"+id, "", &d); st != http.StatusOK {
@@ -112,7 +112,7 @@ func docDeploy(t *testing.T, s *yardtest.Server, token, room, id string) deploy.
 }
 
 // seen waits until s's copy of the room's document holds text.
-func seen(t *testing.T, s *yardtest.Server, token, room, text string) {
+func seen(t testing.TB, s *yardtest.Server, token, room, text string) {
 	t.Helper()
 	testwait.Until(t, 30*time.Second, 50*time.Millisecond, "the edit reaches "+s.URL, func() bool {
 		var doc map[string]any
@@ -122,7 +122,7 @@ func seen(t *testing.T, s *yardtest.Server, token, room, text string) {
 	})
 }
 
-func plan(t *testing.T, s *yardtest.Server, token, room, body string) (int, deploy.Deploy) {
+func plan(t testing.TB, s *yardtest.Server, token, room, body string) (int, deploy.Deploy) {
 	t.Helper()
 	var d deploy.Deploy
 	st := call(t, s, http.MethodPost, token, "/api/rooms/"+room+"/deploys", body, &d)

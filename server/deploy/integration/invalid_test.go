@@ -13,7 +13,7 @@ import (
 )
 
 // writeWorkflow replaces room's workflow nodes and edges with plain values as a client could.
-func writeWorkflow(t *testing.T, s *yardtest.Server, room string, nodes, edges map[string]any) {
+func writeWorkflow(t testing.TB, s *yardtest.Server, room string, nodes, edges map[string]any) {
 	t.Helper()
 	err := s.App.Rooms().Transact(context.Background(), room, func(doc *crdt.Doc, tx *crdt.Transaction) {
 		wf := doc.GetMap(deploy.WorkflowRoot)

@@ -19,7 +19,7 @@ import (
 )
 
 // applied applies deploy id as token and waits for it to end, returning its last state.
-func applied(t *testing.T, s *yardtest.Server, token, room, id string) deploy.Deploy {
+func applied(t testing.TB, s *yardtest.Server, token, room, id string) deploy.Deploy {
 	t.Helper()
 	if st := call(t, s, http.MethodPost, token, "/api/rooms/"+room+"/deploys/"+id+"/apply", "", nil); st != http.StatusAccepted {
 		t.Fatalf("apply: %d", st)

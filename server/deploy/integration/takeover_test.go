@@ -13,7 +13,7 @@ import (
 )
 
 // applying plans a web-app in a new room and starts applying it on s.
-func applying(t *testing.T, s *yardtest.Server, token, prefix string) (string, deploy.Deploy) {
+func applying(t testing.TB, s *yardtest.Server, token, prefix string) (string, deploy.Deploy) {
 	t.Helper()
 	room, _ := webApp(t, s, token, prefix)
 	_, d := plan(t, s, token, room, `{}`)
