@@ -5,6 +5,7 @@ import { api } from '../api.ts'
 import { age, kindInfo, metaOf, statusOf, toYAML } from '../resources.ts'
 import { ActionButtons } from '../Actions.tsx'
 import { useRoom } from '../roomContext.ts'
+import { growKrate } from '../schema.ts'
 import { useAccess } from '../hooks.ts'
 import { writeDecision } from '../access.ts'
 import { editableYAML, RESTARTABLE, SCALABLE, type WriteOutcome } from '../writeModel.ts'
@@ -14,13 +15,15 @@ import { WriteResult } from './WriteResult.tsx'
 
 type Obj = Record<string, unknown>
 
+const EDIT_SIZE = { w: 680, h: 620 }
+
 /**
  * Object detail: live YAML and the object's events, both from one watch channel; and the writes
  * on it (Edit YAML with review and apply, Scale, Restart, Delete), each disabled with the reason
  * when the server or RBAC would refuse it.
  */
 export function DetailKrate({ krate, onState }: KrateBodyProps) {
-  const { room } = useRoom()
+  const { room, doc } = useRoom()
   const r = krate.ref
   const kind = kindInfo(r.kind)
   const kinds = kind.resource === 'events' ? 'events' : `${kind.resource},events`
@@ -62,6 +65,8 @@ export function DetailKrate({ krate, onState }: KrateBodyProps) {
   const startEdit = () => {
     if (!obj) return
     setEditing((e) => ({ yaml: editableYAML(obj), rv, n: (e?.n ?? 0) + 1 }))
+    // An editor needs room: grow the krate (for everyone, like any resize) if it is small.
+    growKrate(doc, krate.id, EDIT_SIZE.w, EDIT_SIZE.h)
     setTab('yaml')
     setPanel('')
   }
@@ -86,7 +91,7 @@ export function DetailKrate({ krate, onState }: KrateBodyProps) {
         {st && st.text && <span className={`status tone-${st.tone}`}>{st.text}</span>}
         {deleted && <span className="status tone-bad">deleted</span>}
         <span className="spacer" />
-        <WriteButton testid="yaml-edit" label="Edit YAML" hint="Edit this object's YAML, review the change, apply it" decision={!obj?.apiVersion ? { allowed: false, reason: 'loading the object…' } : may('edit')} active={!!editing} onClick={() => (editing ? setEditing(null) : startEdit())} />
+        <WriteButton testid="yaml-edit" label="Edit YAML" hint="Edit this object's YAML, review the change, apply it" decision={!obj?.apiVersion ? { allowed: false, reason: fetchError || 'loading the object…' } : may('edit')} active={!!editing} onClick={() => (editing ? setEditing(null) : startEdit())} />
         {SCALABLE.includes(kind.resource) && (
           <WriteButton testid="action-scale" label="Scale" hint={`Change the number of replicas (now ${replicas})`} decision={may('scale')} active={panel === 'scale'} onClick={() => setPanel(panel === 'scale' ? '' : 'scale')} />
         )}

@@ -30,12 +30,14 @@ export function EditYaml(props: {
   // The last answer shown under the editor: a review (dry run) or an apply that did not go through.
   const [shown, setShown] = useState<{ o: WriteOutcome; dryRun: boolean; text: string } | null>(null)
   const [busy, setBusy] = useState<'' | 'review' | 'apply'>('')
+  // Once a person chose Take over, later reviews and applies of this edit keep taking over.
+  const [force, setForce] = useState(false)
 
-  const run = async (dryRun: boolean, force: boolean) => {
+  const run = async (dryRun: boolean, takeOver = force) => {
     setBusy(dryRun ? 'review' : 'apply')
     const sent = text
     const t = props.target
-    const o = await runWrite(() => api.apply(sent, { cluster: t.cluster, namespace: t.namespace, dryRun, force, room: t.room }), dryRun)
+    const o = await runWrite(() => api.apply(sent, { cluster: t.cluster, namespace: t.namespace, dryRun, force: takeOver, room: t.room }), dryRun)
     setBusy('')
     if (!dryRun) props.onApplied(o)
     setShown(dryRun || o.result !== 'ok' ? { o, dryRun, text: sent } : null)
@@ -45,10 +47,10 @@ export function EditYaml(props: {
   return (
     <div className="edit-yaml">
       <div className="toolbar">
-        <button data-testid="yaml-review" disabled={!!busy} onClick={() => void run(true, false)} title="Dry run on the server: shows what would change">
+        <button data-testid="yaml-review" disabled={!!busy} onClick={() => void run(true)} title="Dry run on the server: shows what would change">
           {busy === 'review' ? 'Reviewing…' : 'Review'}
         </button>
-        <button className="primary" data-testid="yaml-apply" disabled={!!busy} onClick={() => void run(false, false)} title="Server-side apply as you">
+        <button className="primary" data-testid="yaml-apply" disabled={!!busy} onClick={() => void run(false)} title="Server-side apply as you">
           {busy === 'apply' ? 'Applying…' : 'Apply'}
         </button>
         <button data-testid="yaml-cancel" disabled={!!busy} onClick={props.onCancel}>
@@ -63,6 +65,11 @@ export function EditYaml(props: {
           </span>
         )}
         {reviewStale && <span className="muted">edited since the review</span>}
+        {force && (
+          <span className="notice" data-testid="yaml-force" title="Fields other managers own are taken over (server-side apply with force)">
+            taking over conflicting fields
+          </span>
+        )}
       </div>
       <div className="edit-yaml-body">
         <Suspense fallback={<div className="muted pad">Loading editor…</div>}>
@@ -77,7 +84,10 @@ export function EditYaml(props: {
               key={`${r.kind}/${r.namespace}/${r.name}/${i}`}
               r={r}
               busy={!!busy}
-              onTakeOver={() => void run(shown.dryRun, true)}
+              onTakeOver={() => {
+                setForce(true)
+                void run(shown.dryRun, true)
+              }}
             />
           ))}
           {shown.dryRun && conflictsOf(shown.o).length === 0 && shown.o.result === 'ok' && <div className="muted">dry run: nothing was changed yet</div>}
