@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import { launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
 
 let cluster: Cluster
 let redis: Redis
@@ -18,11 +18,6 @@ let browser: Browser
 const room = `writes-${Date.now().toString(36)}`
 let alice: Page
 let bob: Page
-
-async function openRoom(page: Page) {
-  await page.goto(`/r/${room}`)
-  await page.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
-}
 
 const krateIds = (page: Page) => page.getByTestId('krate').evaluateAll((els) => els.map((e) => e.getAttribute('data-krate-id')!))
 
@@ -60,8 +55,8 @@ describe('changing the cluster in the browser', { timeout: 1_200_000 }, () => {
     browser = await launchBrowser()
     ;({ page: alice } = await signIn(browser, yard.url, 'alice', 'yard-admins'))
     ;({ page: bob } = await signIn(browser, yard.url, 'bob'))
-    await openRoom(alice)
-    await openRoom(bob)
+    await openRoom(alice, room)
+    await openRoom(bob, room)
   })
 
   after(async () => {
@@ -164,7 +159,7 @@ describe('changing the cluster in the browser', { timeout: 1_200_000 }, () => {
 
   test("carol (view only) finds Edit and Delete disabled with the reason", async () => {
     const { page: carol, ctx } = await signIn(browser, yard.url, 'carol')
-    await openRoom(carol)
+    await openRoom(carol, room)
     const id = await open(carol, 'demo web', '[data-testid="spotlight-result"][data-kind="deployments"][data-namespace="demo"][data-name="web"]', 'details')
     const edit = await settled(carol, id, 'yaml-edit')
     assert.equal(await edit.isDisabled(), true)

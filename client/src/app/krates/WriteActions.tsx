@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useState, type ReactNode } from 'react'
 import { api } from '../api.ts'
 import { parseReplicas, writeOutcome, type WriteOutcome } from '../writeModel.ts'
 import type { Decision } from '../access.ts'
@@ -42,61 +42,75 @@ export function WriteButton(props: { testid: string; label: string; decision: De
   )
 }
 
-/** Scale: a replica count, sent to the scale subresource. */
-export function ScaleForm({ t, current, onOutcome, onClose }: { t: ObjectTarget; current: number; onOutcome: (o: WriteOutcome) => void; onClose: () => void }) {
-  const [value, setValue] = useState(String(current))
+type FormProps = { t: ObjectTarget; onOutcome: (o: WriteOutcome) => void; onClose: () => void }
+
+/** A one-line form that makes one write call when submitted; it closes itself when it went through. */
+function WriteForm(props: {
+  className: string
+  /** The call, or null while the fields do not make a valid request. */
+  call: (() => Promise<{ status: number; body: unknown }>) | null
+  submit: { testid: string; label: string; busyLabel: string; title: string; danger?: boolean }
+  onOutcome: (o: WriteOutcome) => void
+  onClose: () => void
+  children: ReactNode
+}) {
   const [busy, setBusy] = useState(false)
-  const n = parseReplicas(value)
-  const submit = async () => {
-    if (n === null) return
-    setBusy(true)
-    const o = await runWrite(() => api.scale(t.resource, t.name, t.cluster, t.namespace, n, t.room))
-    setBusy(false)
-    onOutcome(o)
-    if (o.result === 'ok') onClose()
-  }
+  const { call, submit: b } = props
   return (
     <form
-      className="write-form"
-      onSubmit={(e) => {
+      className={`write-form ${props.className}`}
+      onSubmit={async (e) => {
         e.preventDefault()
-        void submit()
+        if (!call) return
+        setBusy(true)
+        const o = await runWrite(call)
+        setBusy(false)
+        props.onOutcome(o)
+        if (o.result === 'ok') props.onClose()
       }}
     >
-      <label>
-        replicas{' '}
-        <input data-testid="scale-input" type="number" min={0} max={10000} step={1} value={value} onChange={(e) => setValue(e.target.value)} autoFocus />
-      </label>
-      <button type="submit" data-testid="scale-submit" disabled={busy || n === null} title={n === null ? 'a whole number from 0 to 10000' : `scale ${t.name} to ${n}`}>
-        {busy ? 'Scaling…' : 'Scale'}
+      {props.children}
+      <button type="submit" className={b.danger ? 'danger' : ''} data-testid={b.testid} disabled={busy || !call} title={b.title}>
+        {busy ? b.busyLabel : b.label}
       </button>
-      <button type="button" onClick={onClose}>
+      <button type="button" onClick={props.onClose}>
         Cancel
       </button>
     </form>
   )
 }
 
+/** Scale: a replica count, sent to the scale subresource. */
+export function ScaleForm({ t, current, onOutcome, onClose }: FormProps & { current: number }) {
+  const [value, setValue] = useState(String(current))
+  const n = parseReplicas(value)
+  return (
+    <WriteForm
+      className=""
+      call={n === null ? null : () => api.scale(t.resource, t.name, t.cluster, t.namespace, n, t.room)}
+      submit={{ testid: 'scale-submit', label: 'Scale', busyLabel: 'Scaling…', title: n === null ? 'a whole number from 0 to 10000' : `scale ${t.name} to ${n}` }}
+      onOutcome={onOutcome}
+      onClose={onClose}
+    >
+      <label>
+        replicas{' '}
+        <input data-testid="scale-input" type="number" min={0} max={10000} step={1} value={value} onChange={(e) => setValue(e.target.value)} autoFocus />
+      </label>
+    </WriteForm>
+  )
+}
+
 /** Delete: only once the object's name is typed, with the propagation policy to use. */
-export function DeleteForm({ t, onOutcome, onClose }: { t: ObjectTarget; onOutcome: (o: WriteOutcome) => void; onClose: () => void }) {
+export function DeleteForm({ t, onOutcome, onClose }: FormProps) {
   const [typed, setTyped] = useState('')
   const [propagation, setPropagation] = useState('Background')
-  const [busy, setBusy] = useState(false)
-  const submit = async () => {
-    if (typed !== t.name) return
-    setBusy(true)
-    const o = await runWrite(() => api.remove(t.resource, t.name, t.cluster, t.namespace, propagation, t.room))
-    setBusy(false)
-    onOutcome(o)
-    if (o.result === 'ok') onClose()
-  }
   return (
-    <form
-      className="write-form danger-zone"
-      onSubmit={(e) => {
-        e.preventDefault()
-        void submit()
-      }}
+    <WriteForm
+      className="danger-zone"
+      call={typed === t.name ? () => api.remove(t.resource, t.name, t.cluster, t.namespace, propagation, t.room) : null}
+      submit={{ testid: 'delete-submit', label: 'Delete', busyLabel: 'Deleting…', title: typed === t.name ? `delete ${t.name}` : `type ${t.name} first`, danger: true }}
+      onOutcome={onOutcome}
+      onClose={onClose}
     >
       <label>
         type <code>{t.name}</code> to delete it{' '}
@@ -107,12 +121,6 @@ export function DeleteForm({ t, onOutcome, onClose }: { t: ObjectTarget; onOutco
         <option>Foreground</option>
         <option>Orphan</option>
       </select>
-      <button type="submit" className="danger" data-testid="delete-submit" disabled={busy || typed !== t.name}>
-        {busy ? 'Deleting…' : 'Delete'}
-      </button>
-      <button type="button" onClick={onClose}>
-        Cancel
-      </button>
-    </form>
+    </WriteForm>
   )
 }
