@@ -109,6 +109,12 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     }, "bob's copy of the krate to move", 10_000)
     // The detail krate is live: the YAML of the Deployment arrives (for alice: bob may not read demo).
     await alice.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
+    // This server runs without --write-enabled: the krate's writes are disabled and say why.
+    for (const t of ['yaml-edit', 'action-scale', 'action-restart', 'action-delete']) {
+      const b = alice.locator(`[data-krate-id="${id}"] [data-testid="${t}"]`)
+      await until(async () => (await b.getAttribute('title')) === 'writes are disabled on this server', `${t} to say writes are off`, 10_000)
+      assert.equal(await b.isDisabled(), true, t)
+    }
   })
 
   test('watching badges, minimise and resize are shared; following a viewport and opting out', async () => {
