@@ -65,6 +65,8 @@ export default function CodeEditor({ value, onChange, readOnly = false }: CodeEd
           syntaxHighlighting(colours),
           theme,
           EditorState.readOnly.of(readOnly),
+          // The test id sits on the editable element itself, so tests can click, type into and fill it.
+          EditorView.contentAttributes.of({ 'data-testid': 'yaml-editor', 'aria-label': 'YAML' }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) change.current(u.state.doc.toString())
           }),
@@ -84,5 +86,5 @@ export default function CodeEditor({ value, onChange, readOnly = false }: CodeEd
     if (v && v.state.doc.toString() !== value) v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } })
   }, [value])
 
-  return <div className="code-editor" data-testid="yaml-editor" ref={host} />
+  return <div className="code-editor" ref={host} />
 }
