@@ -255,6 +255,35 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await openRoom(bob, room)
   })
 
+  test('a shell krate whose user an admin disconnected stays closed', async () => {
+    // bob drives a shell of his own; an admin disconnects him: every stream of his page ends with
+    // disconnected_by_admin, and the shell krate must not reconnect by itself.
+    const before = await krateIds(bob)
+    const { button } = await spotlight(bob, 'team-a web', { kind: 'pods', namespace: 'team-a', namePrefix: 'web-' }, 'shell')
+    await until(async () => !(await button.isDisabled()), 'the shell action to be enabled for bob', 10_000)
+    await button.click()
+    const id = await newKrateId(bob, before)
+    await bob.locator(`[data-krate-id="${id}"] [data-testid="shell-role"][data-role="driver"]`).waitFor({ timeout: 20_000 })
+    const state = bob.locator(`[data-krate-id="${id}"] [data-testid="connection-state"]`)
+    await until(async () => (await state.getAttribute('data-state')) === 'open', "bob's shell to be open", 10_000)
+
+    const admin = await alice.context().newPage()
+    await admin.goto('/admin')
+    const bobRow = admin.locator(`[data-testid="admin-user-row"][data-user="bob"][data-room="${room}"]`).first()
+    await bobRow.waitFor({ timeout: 10_000 })
+    await bobRow.getByTestId('admin-disconnect').click()
+    await until(async () => (await state.getAttribute('data-state')) === 'error', "bob's shell krate to stop with an error", 15_000)
+    // Longer than the first reconnect backoffs (0.5-1 s, then 1-2 s): still stopped.
+    const seen = new Set<string>()
+    for (let i = 0; i < 20; i++) {
+      seen.add((await state.getAttribute('data-state')) ?? '')
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    assert.deepEqual([...seen], ['error'], 'the shell krate changed state after the disconnect')
+    await admin.close()
+    await openRoom(bob, room)
+  })
+
   test('a user without exec rights sees the shell action disabled with the reason', async () => {
     const { page: carol, ctx } = await signIn(browser, yard.url, 'carol')
     await openRoom(carol, room)

@@ -110,7 +110,7 @@ var Table = []Info{
 	{Unauthorized, http.StatusUnauthorized, 4009, false, "no or invalid credentials"},
 	{Forbidden, http.StatusForbidden, 4006, false, "the user may not do this"},
 	{NotFound, http.StatusNotFound, 4007, false, "the object, room or session does not exist"},
-	{Limit, http.StatusTooManyRequests, 4008, true, "a per-user or per-server limit was reached"},
+	{Limit, http.StatusTooManyRequests, 4008, false, "a per-user or per-server limit was reached"},
 	{Unavailable, http.StatusServiceUnavailable, CloseTryAgainLater, true, "a dependency is down"},
 	{SlowConsumer, http.StatusServiceUnavailable, 4010, true, "the client could not keep up"},
 	{FlowControl, http.StatusBadRequest, 4011, false, "the client sent past its credit"},

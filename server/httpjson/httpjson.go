@@ -6,6 +6,8 @@ package httpjson
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/yardhq/yard/server/errcode"
 )
 
 // ErrorBody is the JSON error envelope every endpoint uses.
@@ -24,6 +26,13 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
 }
 
+// WriteCoded writes err as the error envelope with its code's status (errcode's table); an
+// error without a code is "internal" and its text is not sent.
+func WriteCoded(w http.ResponseWriter, err error) {
+	e := errcode.As(err)
+	WriteError(w, errcode.HTTPStatus(err), e.Code, e.Message)
+}
+
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -38,7 +47,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) b
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		WriteError(w, http.StatusBadRequest, "bad_request", "invalid JSON body: "+err.Error())
+		WriteError(w, http.StatusBadRequest, errcode.BadParams, "invalid JSON body: "+err.Error())
 		return false
 	}
 	return true

@@ -34,7 +34,7 @@ func TestDecodeJSON(t *testing.T) {
 		if got := DecodeJSON(w, r, 64, &v); got != tc.ok {
 			t.Fatalf("%.30s: ok %v, want %v", tc.body, got, tc.ok)
 		}
-		if !tc.ok && (w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"code":"bad_request"`)) {
+		if !tc.ok && (w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"code":"bad_params"`)) {
 			t.Fatalf("%.30s: refused with %d %s", tc.body, w.Code, w.Body.String())
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -106,11 +107,4 @@ func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeError writes Yard's JSON error envelope for a coded error.
-func writeError(w http.ResponseWriter, err error) {
-	e := mux.AsError(err)
-	status := mux.HTTPStatus(err)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
-}
+func writeError(w http.ResponseWriter, err error) { httpjson.WriteCoded(w, err) }

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/yardhq/yard/server/errcode"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,7 +86,7 @@ func (a *API) target(w http.ResponseWriter, r *http.Request, kind string) (targe
 	}
 	t := target{user: u, cluster: c, namespace: q.Get("namespace")}
 	if t.namespace != "" && len(validation.IsDNS1123Label(t.namespace)) > 0 {
-		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: not a namespace name")
+		httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "namespace: not a namespace name")
 		return target{}, false
 	}
 	if kind != "" {
@@ -114,13 +116,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	opts := metav1.ListOptions{LabelSelector: q.Get("labelSelector"), Continue: q.Get("continue")}
 	if _, err := labels.Parse(opts.LabelSelector); err != nil {
-		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "labelSelector: "+err.Error())
+		httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "labelSelector: "+err.Error())
 		return
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 || n > 5000 {
-			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "limit: 1 to 5000")
+			httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "limit: 1 to 5000")
 			return
 		}
 		opts.Limit = n
@@ -164,16 +166,16 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	}
 	name := chi.URLParam(r, "name")
 	if name == "" || len(name) > 253 || name == "." || name == ".." || strings.ContainsAny(name, "/%") {
-		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "name: not an object name")
+		httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "name: not an object name")
 		return
 	}
 	if t.res.Namespaced && t.namespace == "" {
-		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "namespace: required for "+t.res.Name)
+		httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "namespace: required for "+t.res.Name)
 		return
 	}
 	reveal := r.URL.Query().Get("reveal") == "true"
 	if reveal && t.res.Name != "secrets" {
-		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "reveal: only for secrets")
+		httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, "reveal: only for secrets")
 		return
 	}
 	uc, err := t.client()
@@ -270,7 +272,7 @@ func (a *API) apiError(w http.ResponseWriter, err error) {
 			httpjson.WriteError(w, http.StatusNotFound, "not_found", s.Message)
 			return
 		case apierrors.IsBadRequest(err), apierrors.IsInvalid(err):
-			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", s.Message)
+			httpjson.WriteError(w, http.StatusBadRequest, errcode.BadParams, s.Message)
 			return
 		case apierrors.IsGone(err), apierrors.IsResourceExpired(err):
 			httpjson.WriteError(w, http.StatusGone, "expired", s.Message)

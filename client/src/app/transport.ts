@@ -6,6 +6,7 @@
 // (/ws/sync/{room}, /ws/watch, /ws/logs, /ws/shell), which carry the same messages as the
 // multiplexer's channels one WebSocket message each; setConnector swaps in the multiplexer.
 import { api } from './api.ts'
+import { isFinal } from '../mux/index.ts'
 
 export type ChannelKind = 'sync' | 'watch' | 'logs' | 'shell'
 export type Params = Record<string, string>
@@ -102,13 +103,11 @@ export interface StreamOptions {
   onOpen?: (s: Stream) => void
   onMessage: (data: Data, s: Stream) => void
   onClose?: (info: CloseInfo, s: Stream) => void
-  /** Whether to reconnect after this close; default: yes unless the server refused for good. */
+  /** Whether to reconnect after a close the server did not make final (isFinal); default: yes. */
   retry?: (info: CloseInfo) => boolean
   connector?: Connector
 }
 
-const FINAL_CODES = new Set(['forbidden', 'not_found', 'bad_params', 'unknown_kind', 'disconnected_by_admin'])
-const FINAL_WS_CODES = new Set([1008, 4003, 4004])
 
 /** Exponential backoff with jitter: 0.5 s doubling to 10 s. */
 export function backoff(attempt: number, rand = Math.random): number {
@@ -165,7 +164,7 @@ export class Stream {
         if (info.code || info.message) this.lastError = info
         this.o.onClose?.(info, this)
         if (this.stopped) return
-        const retry = this.o.retry ? this.o.retry(info) : !(info.code && FINAL_CODES.has(info.code)) && !(info.wsCode && FINAL_WS_CODES.has(info.wsCode))
+        const retry = !isFinal(info.code, info.wsCode) && (this.o.retry ? this.o.retry(info) : true)
         if (!retry) {
           this.stop(info.code && info.code !== 'normal' ? 'error' : 'closed')
           return

@@ -19,7 +19,7 @@ import {
   utf8,
 } from './wire.ts'
 
-export { MuxError, SUBPROTOCOL, closeCodes, decodeFrame, encodeFrame } from './wire.ts'
+export { MuxError, SUBPROTOCOL, closeCodes, decodeFrame, encodeFrame, isFinal } from './wire.ts'
 
 /** A channel message: text (UTF-8, usually JSON) or bytes. */
 export type Message = { type: 'text'; data: string } | { type: 'binary'; data: Uint8Array }

@@ -2,6 +2,8 @@
 // frame = varuint channel id (LEB128, at most 5 bytes, minimal) + one type byte + payload.
 // On channel 0 the type byte is a control operation; on other channels it is the message type.
 
+import { errorCodes } from './codes.gen.ts'
+
 export const SUBPROTOCOL = 'yard.v1'
 export const CONTROL_CHANNEL = 0
 export const MAX_CHANNEL_ID = 0xffffffff
@@ -94,27 +96,22 @@ export function fromUtf8(b: Uint8Array): string {
 }
 
 /** Close codes: a connection closed for a coded reason uses these (reason "<code>: <message>"). */
-export const closeCodes: Record<string, number> = {
-  bad_frame: 4000,
-  frame_too_large: 4001,
-  unknown_kind: 4002,
-  unknown_channel: 4003,
-  channel_limit: 4004,
-  bad_params: 4005,
-  forbidden: 4006,
-  not_found: 4007,
-  limit: 4008,
-  unavailable: 1013,
-  slow_consumer: 4010,
-  flow_control: 4011,
-  internal: 1011,
-  shutting_down: 1001,
-  idle_timeout: 4012,
-  disconnected_by_admin: 4013,
-}
+export const closeCodes: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(errorCodes).map(([code, info]) => [code, info.close]),
+)
 
 export function codeForClose(closeCode: number): string | undefined {
   return Object.keys(closeCodes).find((k) => closeCodes[k] === closeCode)
+}
+
+/**
+ * Whether a client must not retry or reconnect by itself after this code or WebSocket close code
+ * (the server's table decides; 1008 is a refused Origin). The one place reconnects are decided.
+ */
+export function isFinal(code?: string, wsCode?: number): boolean {
+  const c = code || (wsCode !== undefined ? codeForClose(wsCode) : undefined)
+  if (c && errorCodes[c]) return !errorCodes[c].retry
+  return wsCode === 1008
 }
 
 /** A coded error from the server: a refused open, a channel closed with a code, a closed socket. */

@@ -93,7 +93,7 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
         if (r.container) p.container = r.container
         return p
       },
-      retry: (info) => !ended && !(info.code && ['forbidden', 'not_found', 'bad_params', 'limit'].includes(info.code)),
+      retry: () => !ended,
       onOpen: () => {
         const t = term.current
         if (t) {
