@@ -39,6 +39,22 @@ func BenchmarkB4ApplyUpdates(b *testing.B) {
 	}
 }
 
+// BenchmarkB4ApplyUpdatesLimited is BenchmarkB4ApplyUpdates with a pending
+// limit, which checks every update with a dry run before applying it.
+func BenchmarkB4ApplyUpdatesLimited(b *testing.B) {
+	ups := loadB4Updates(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := NewDocWithOptions(Options{PendingLimit: PendingLimit{Structs: 10000, Bytes: 1 << 20}})
+		for _, u := range ups {
+			if err := d.ApplyUpdate(u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkB4Replay replays the trace with local edits, one transaction per
 // edit, with an update observer (yjs 13.6.31: ~2.0 s).
 func BenchmarkB4Replay(b *testing.B) {

@@ -1,7 +1,9 @@
 package crdt
 
 import (
+	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yardhq/yard/crdt/lib0"
 )
@@ -261,4 +263,15 @@ func jsonValue(v any) any {
 		return t.b.toJSON()
 	}
 	return v
+}
+
+var decodeRune = utf8.DecodeRune
+
+// ErrOutOfRange is returned for an index or length beyond a list's end.
+var ErrOutOfRange = errors.New("crdt: index out of range")
+
+func (tx *Transaction) checkDoc(b *branch) {
+	if b.doc != tx.doc {
+		panic("crdt: type used with another document's transaction")
+	}
 }

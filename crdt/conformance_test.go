@@ -8,22 +8,14 @@ import (
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
-// yjsDataDir holds the Yjs conformance data (small-test-dataset.bin,
-// b4-update.bin, automerge-paper.json.gz). YARD_YJS_DATA overrides the
-// default, which is the shared data directory beside the repository.
-func yjsDataDir() string {
-	if d := os.Getenv("YARD_YJS_DATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "data", "yjs")
-}
-
+// readData reads a file of the Yjs conformance and benchmark data kept in
+// testdata/yjs (small-test-dataset.bin, b4-update.bin, automerge-paper.json.gz,
+// friendsforever.json.gz; MIT, see testdata/yjs/LICENSE).
 func readData(t testing.TB, name string) []byte {
 	t.Helper()
-	p := filepath.Join(yjsDataDir(), name)
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(filepath.Join("testdata", "yjs", name))
 	if err != nil {
-		t.Fatalf("read Yjs conformance data: %v\n  fix: export YARD_YJS_DATA=/work/shared/data/yjs (the directory holding %s)", err, name)
+		t.Fatalf("read Yjs conformance data: %v", err)
 	}
 	return b
 }

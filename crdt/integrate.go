@@ -7,16 +7,10 @@ import "sort"
 // not arrived yet; otherwise it links left/right and the parent.
 func (tx *Transaction) getMissing(it *item) (uint64, bool) {
 	store := &tx.doc.store
-	if it.hasOrigin() && it.origin.Client != it.id.Client && it.origin.Clock >= store.state(it.origin.Client) {
-		return it.origin.Client, true
-	}
-	if it.hasRight() && it.rightOrigin.Client != it.id.Client && it.rightOrigin.Clock >= store.state(it.rightOrigin.Client) {
-		return it.rightOrigin.Client, true
+	if client, _, ok := missingDependency(it, store.state); ok {
+		return client, true
 	}
 	x := it.ext
-	if x != nil && x.parentKind == parentItem && x.parentID.Client != it.id.Client && x.parentID.Clock >= store.state(x.parentID.Client) {
-		return x.parentID.Client, true
-	}
 	// Same-client references were checked at decode time to lie before the
 	// item; the item's own clock is integrated only when its client's state
 	// reached it, so they resolve.
@@ -55,6 +49,22 @@ func (tx *Transaction) getMissing(it *item) (uint64, bool) {
 		it.parent = p.typ() // nil for GC or non-type content: the item becomes GC
 	}
 	return 0, false
+}
+
+// missingDependency returns the first other client's struct an item refers to
+// (origin, right origin, parent) that state says has not arrived: the item
+// can integrate once state(client) > clock.
+func missingDependency(it *item, state func(client uint64) uint64) (client, clock uint64, missing bool) {
+	if it.hasOrigin() && it.origin.Client != it.id.Client && it.origin.Clock >= state(it.origin.Client) {
+		return it.origin.Client, it.origin.Clock, true
+	}
+	if it.hasRight() && it.rightOrigin.Client != it.id.Client && it.rightOrigin.Clock >= state(it.rightOrigin.Client) {
+		return it.rightOrigin.Client, it.rightOrigin.Clock, true
+	}
+	if x := it.ext; x != nil && x.parentKind == parentItem && x.parentID.Client != it.id.Client && x.parentID.Clock >= state(x.parentID.Client) {
+		return x.parentID.Client, x.parentID.Clock, true
+	}
+	return 0, 0, false
 }
 
 func (it *item) setParentSubFrom(n *item) {
@@ -280,12 +290,6 @@ func (tx *Transaction) deleteItem(it *item) {
 	}
 }
 
-// pendingStructs holds structs that wait for missing dependencies.
-type pendingStructs struct {
-	clients []clientRefs
-	missing []clientClock // lowest missing clock per client
-}
-
 type refCursor struct {
 	client uint64
 	refs   []*item
@@ -301,8 +305,10 @@ type stackEntry struct {
 
 // integrateStructs integrates decoded structs, following dependencies
 // across clients with a stack as yjs does, and returns what could not be
-// integrated yet (copied, so refs may live in reused buffers).
-func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
+// integrated yet (copied, so refs may live in reused buffers). A dry run
+// changes nothing: it only tracks each client's state, so it returns exactly
+// what a real run would leave over.
+func (tx *Transaction) integrateStructs(refs []clientRefs, dry bool) []clientRefs {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -319,7 +325,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 		sort.Slice(cursors, func(i, j int) bool { return cursors[i].client < cursors[j].client })
 	}
 	stack := d.scratchStack[:0]
-	var rest *pendingStructs
+	var rest []clientRefs
 	defer func() {
 		clear(cursors)
 		d.scratchCursors = cursors[:0]
@@ -343,19 +349,15 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 		}
 		return nil
 	}
-	updateMissing := func(client, clock uint64) {
-		if rest == nil {
-			rest = &pendingStructs{}
-		}
-		for i := range rest.missing {
-			if rest.missing[i].client == client {
-				if clock < rest.missing[i].clock {
-					rest.missing[i].clock = clock
-				}
-				return
+	// stateOf is a client's state as integration proceeds: a dry run leaves
+	// the store as it is.
+	stateOf := func(client uint64) uint64 {
+		if dry {
+			if c := find(client); c != nil && c.known {
+				return c.state
 			}
 		}
-		rest.missing = append(rest.missing, clientClock{client, clock})
+		return store.state(client)
 	}
 	addStackToRest := func() {
 		for _, e := range stack {
@@ -369,7 +371,7 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 					from = e2.idx
 				}
 			}
-			rest.clients = append(rest.clients, clientRefs{c.client, append([]*item(nil), c.refs[from:]...)})
+			rest = append(rest, clientRefs{c.client, append([]*item(nil), c.refs[from:]...)})
 			c.refs = nil
 			c.i = 0
 		}
@@ -392,15 +394,19 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 			local := c.state
 			if it.id.Clock > local {
 				stack = append(stack, head)
-				updateMissing(it.id.Client, it.id.Clock-1)
 				addStackToRest()
 			} else if end := it.id.Clock + uint64(it.length); end > local {
-				missing, isMissing := tx.getMissing(it)
+				var missing uint64
+				var isMissing bool
+				if dry {
+					missing, _, isMissing = missingDependency(it, stateOf)
+				} else {
+					missing, isMissing = tx.getMissing(it)
+				}
 				if isMissing {
 					stack = append(stack, head)
 					mc := find(missing)
 					if mc == nil || mc.i >= len(mc.refs) {
-						updateMissing(missing, store.state(missing))
 						addStackToRest()
 					} else {
 						head = stackEntry{mc.refs[mc.i], mc.i}
@@ -408,8 +414,10 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 						continue
 					}
 				} else {
-					tx.integrate(it, int(local-it.id.Clock))
-					c.state = it.id.Clock + uint64(it.length)
+					if !dry {
+						tx.integrate(it, int(local-it.id.Clock))
+					}
+					c.state = end
 				}
 			}
 		}
@@ -427,9 +435,6 @@ func (tx *Transaction) integrateStructs(refs []clientRefs) *pendingStructs {
 			head = stackEntry{cur.refs[cur.i], cur.i}
 			cur.i++
 		}
-	}
-	if rest == nil || len(rest.clients) == 0 {
-		return nil
 	}
 	return rest
 }

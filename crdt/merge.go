@@ -155,6 +155,10 @@ func MergeUpdates(updates [][]byte) ([]byte, error) {
 		}
 		decoded = append(decoded, u)
 	}
+	if len(updates) == 1 {
+		// yjs returns a lone update as it is (validated here).
+		return append([]byte(nil), updates[0]...), nil
+	}
 	enc := newV1Encoder()
 	mergeDecoded(decoded).write(enc)
 	return enc.toBytes(), nil
@@ -173,6 +177,9 @@ func MergeUpdatesV2(updates [][]byte) ([]byte, error) {
 			return nil, err
 		}
 		decoded = append(decoded, u)
+	}
+	if len(updates) == 1 {
+		return append([]byte(nil), updates[0]...), nil
 	}
 	enc := newV2Encoder()
 	mergeDecoded(decoded).write(enc)

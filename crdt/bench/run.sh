@@ -8,13 +8,12 @@
 # (WRITE_DOCS=0 to skip).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root="$(pwd)"
 rounds="${ROUNDS:-5}"
-data="${YARD_YJS_DATA:-$(cd "$root/.." && pwd)/shared/data/yjs}"
+data="crdt/testdata/yjs"
 trace="$data/automerge-paper.json.gz"
 b4="$data/b4-update.bin"
 for f in "$trace" "$b4"; do
-  [ -f "$f" ] || { echo "crdt bench: $f is missing (set YARD_YJS_DATA to the directory holding it)" >&2; exit 1; }
+  [ -f "$f" ] || { echo "crdt bench: $f is missing from the checkout" >&2; exit 1; }
 done
 command -v node >/dev/null || { echo "crdt bench: node is not on PATH (make deps)" >&2; exit 1; }
 [ -f node_modules/yjs/package.json ] || { echo "crdt bench: node_modules is missing: run: npm ci" >&2; exit 1; }

@@ -49,6 +49,7 @@ type summary struct {
 	StateVector map[string]uint64  `json:"stateVector"`
 	DeleteSet   map[string][]Range `json:"deleteSet"`
 	Pending     bool               `json:"pending"`
+	Encoded     hexUpdate          `json:"encoded"` // encodeStateAsUpdate (check only)
 	Error       *string            `json:"error"`
 	Name        string             `json:"name"`
 }

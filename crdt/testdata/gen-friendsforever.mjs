@@ -2,14 +2,14 @@
 // trace with yjs exactly as TestConcurrentTrace does (each transaction edits
 // a fork of its parents' merged state, as client 1000+index) and records
 // hashes of the merged result. Run from the repository root:
-//   node crdt/testdata/gen-friendsforever.mjs /work/shared/data/yjs > crdt/testdata/friendsforever-yjs.json
+//   node crdt/testdata/gen-friendsforever.mjs > crdt/testdata/friendsforever-yjs.json
 import * as Y from 'yjs'
 import fs from 'fs'
 import zlib from 'zlib'
 import crypto from 'crypto'
 
 const LIMIT = 1000
-const dir = process.argv[2] || '../shared/data/yjs'
+const dir = process.argv[2] || 'crdt/testdata/yjs'
 const tr = JSON.parse(zlib.gunzipSync(fs.readFileSync(dir + '/friendsforever.json.gz')))
 const txns = tr.txns.slice(0, LIMIT)
 const states = new Array(txns.length)

@@ -91,6 +91,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		host, _ := os.Hostname()
 		cfg.Rooms.Replica = host + "-" + mux.NewConnID()[:6]
 	}
+	trail, err := wireAudit(cfg, log, rdb, cfg.Rooms.Replica)
+	if err != nil {
+		return nil, err
+	}
 	kinds := mux.NewRegistry()
 	if err := kinds.Register(ping.Kind{}); err != nil {
 		return nil, err
@@ -103,7 +107,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	str, err := wireStreams(cfg, log, m, rdb, cls.set, kinds)
+	str, err := wireStreams(cfg, log, m, rdb, trail, cls.set, kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +135,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail)},
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
@@ -35,7 +35,7 @@ type streams struct {
 
 // wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
 // through Redis when it is configured, in memory otherwise.
-func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
+func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
 	lc := logs.DefaultConfig()
 	lc.MaxLines, lc.MaxBytes = cfg.Streams.LogBufferLines, cfg.Streams.LogBufferBytes
 	lk, err := logs.New(func(name string) (logs.Cluster, error) {
@@ -65,7 +65,7 @@ func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis
 	if rdb != nil {
 		hub = shell.NewRedisHub(rdb, "yard:")
 	}
-	mgr, err := shell.NewManager(hub, func(name string) (shell.Cluster, error) {
+	mgr, err := shell.NewManager(hub, trail, func(name string) (shell.Cluster, error) {
 		c, err := set.Get(name)
 		if err != nil {
 			return nil, err
@@ -101,7 +101,8 @@ func (s *streams) single(endpoint string, kind mux.Kind, gate *wsgate.Gate, ms *
 	})
 }
 
-// Mount implements httpapi.Mounter: the log download and the shell admin API.
+// Mount implements httpapi.Mounter: the log download and the shell admin API (the shells' audit
+// is in the audit trail: /api/admin/audit?verb=exec).
 func (s *streams) Mount(api chi.Router) {
 	api.Get("/logs/download", s.logs.ServeDownload)
 	api.Route("/admin/sessions", func(r chi.Router) {
@@ -118,25 +119,6 @@ func (s *streams) Mount(api chi.Router) {
 				list = []shell.Info{}
 			}
 			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
-		})
-		r.Get("/audit", func(w http.ResponseWriter, req *http.Request) {
-			limit := 200
-			if v := req.URL.Query().Get("limit"); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || n > 1000 {
-					writeStreamError(w, mux.Errorf(mux.CodeBadParams, "limit: from 1 to 1000"))
-					return
-				}
-				limit = n
-			}
-			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-			defer cancel()
-			evs, err := s.shells.AuditLog(ctx, limit)
-			if err != nil {
-				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
-				return
-			}
-			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"events": evs})
 		})
 		r.Delete("/{id}", func(w http.ResponseWriter, req *http.Request) {
 			u, _ := identity.FromContext(req.Context())

@@ -7,8 +7,10 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -31,8 +33,10 @@ const (
 	ResultFailed  = "failed"
 )
 
-// Entry is one attempt. Begin fills ID and Time; Finish fills Result (until then pending),
-// ErrorCode, DiffSHA256 and FinishedAt.
+// Entry is one attempt. Begin fills ID, Time and (when empty) Replica; Finish fills Result (until
+// then pending), ErrorCode, DiffSHA256 and FinishedAt, and appends its detail to the attempt's.
+// Detail is free text for people (what a shell event was, why something failed); it never holds
+// secret values.
 type Entry struct {
 	ID         string     `json:"id"`
 	Time       time.Time  `json:"time"`
@@ -57,10 +61,10 @@ type Entry struct {
 
 // Outcome completes an attempt.
 type Outcome struct {
-	Result     string // ok, refused or failed
-	ErrorCode  string
-	DiffSHA256 string
-	Detail     string
+	Result     string `json:"result"` // ok, refused or failed
+	ErrorCode  string `json:"errorCode,omitempty"`
+	DiffSHA256 string `json:"diffSha256,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 }
 
 // Query selects entries; zero fields select everything. Limit 0 means DefaultLimit.
@@ -83,15 +87,62 @@ type Trail interface {
 	Begin(ctx context.Context, e Entry) (Entry, error)
 	// Finish records the outcome of attempt id.
 	Finish(ctx context.Context, id string, o Outcome) error
+	// Record records an entry that is complete when it happens (e.Result set: ok, refused or
+	// failed), such as a refusal made before anything was called or someone joining a shell, in
+	// one write instead of Begin and Finish.
+	Record(ctx context.Context, e Entry) (Entry, error)
 	// List returns the entries q selects, newest first, each attempt once with its outcome.
 	List(ctx context.Context, q Query) ([]Entry, error)
+}
+
+// RoomHeader names the room a request was made from; its value goes to Entry.Room.
+const RoomHeader = "X-Yard-Room"
+
+// ValidVerb reports whether v is one of the trail's verbs.
+func ValidVerb(v string) bool {
+	switch v {
+	case VerbApply, VerbScale, VerbRestart, VerbDelete, VerbDeploy, VerbExec:
+		return true
+	}
+	return false
+}
+
+func finalResult(r string) bool { return r == ResultOK || r == ResultRefused || r == ResultFailed }
+
+// begin stamps an attempt (or, with final, a complete entry) before it is stored; every Trail
+// checks and fills entries the same way.
+func begin(e *Entry, replica string, now time.Time, final bool) error {
+	if !ValidVerb(e.Verb) {
+		return fmt.Errorf("audit: unknown verb %q", e.Verb)
+	}
+	if e.Replica == "" {
+		e.Replica = replica
+	}
+	e.Time = now.UTC()
+	e.FinishedAt = nil
+	if !final {
+		e.Result = ResultPending
+		return nil
+	}
+	if !finalResult(e.Result) {
+		return fmt.Errorf("audit: result %q: want ok, refused or failed", e.Result)
+	}
+	at := e.Time
+	e.FinishedAt = &at
+	return nil
+}
+
+func checkOutcome(o Outcome) error {
+	if !finalResult(o.Result) {
+		return fmt.Errorf("audit: result %q: want ok, refused or failed", o.Result)
+	}
+	return nil
 }
 
 // Memory is a Trail in this process only.
 type Memory struct {
 	mu      sync.Mutex
 	now     func() time.Time
-	seq     int
 	entries []Entry
 }
 
@@ -99,21 +150,27 @@ type Memory struct {
 func NewMemory() *Memory { return &Memory{now: time.Now} }
 
 // Begin implements Trail.
-func (m *Memory) Begin(_ context.Context, e Entry) (Entry, error) {
+func (m *Memory) Begin(_ context.Context, e Entry) (Entry, error) { return m.add(e, false) }
+
+// Record implements Trail.
+func (m *Memory) Record(_ context.Context, e Entry) (Entry, error) { return m.add(e, true) }
+
+func (m *Memory) add(e Entry, final bool) (Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.seq++
-	e.ID = newID(m.seq)
-	if e.Time.IsZero() {
-		e.Time = m.now().UTC()
+	if err := begin(&e, "", m.now(), final); err != nil {
+		return Entry{}, err
 	}
-	e.Result = ResultPending
+	e.ID = newID()
 	m.entries = append(m.entries, e)
 	return e, nil
 }
 
 // Finish implements Trail.
 func (m *Memory) Finish(_ context.Context, id string, o Outcome) error {
+	if err := checkOutcome(o); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.entries {
@@ -140,25 +197,40 @@ func complete(e *Entry, o Outcome, at time.Time) {
 	if o.DiffSHA256 != "" {
 		e.DiffSHA256 = o.DiffSHA256
 	}
-	if o.Detail != "" {
+	switch {
+	case e.Detail == "":
 		e.Detail = o.Detail
+	case o.Detail != "":
+		e.Detail += "; " + o.Detail // what was attempted, then how it went
 	}
 	e.FinishedAt = &at
 }
 
-// Select filters entries by q and returns them newest first, at most q's limit.
+// limit is q's limit within [1, MaxLimit].
+func (q Query) limit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultLimit
+	case q.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return q.Limit
+}
+
+// matches reports whether q selects e.
+func (q Query) matches(e Entry) bool {
+	return (q.User == "" || e.User == q.User) && (q.Verb == "" || e.Verb == q.Verb) && !e.Time.Before(q.Since)
+}
+
+// Select filters entries (in the order they were recorded) by q and returns them newest first,
+// at most q's limit.
 func Select(entries []Entry, q Query) []Entry {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	if limit > MaxLimit {
-		limit = MaxLimit
-	}
+	limit := q.limit()
 	out := make([]Entry, 0, min(limit, len(entries)))
-	for _, e := range entries {
-		if (q.User == "" || e.User == q.User) && (q.Verb == "" || e.Verb == q.Verb) && !e.Time.Before(q.Since) {
-			out = append(out, e)
+	// Backwards, so that entries of the same instant keep newest first.
+	for i := len(entries) - 1; i >= 0; i-- {
+		if q.matches(entries[i]) {
+			out = append(out, entries[i])
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
@@ -168,6 +240,9 @@ func Select(entries []Entry, q Query) []Entry {
 	return out
 }
 
-func newID(seq int) string {
-	return time.Now().UTC().Format("20060102T150405.000000000") + "-" + strconv.Itoa(seq)
+// newID returns an id that sorts by time and does not repeat across processes.
+func newID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405.000000000") + "-" + hex.EncodeToString(b[:])
 }

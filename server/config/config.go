@@ -64,6 +64,9 @@ type Config struct {
 	// Streams tunes log streams and shells.
 	Streams Streams
 
+	// Audit says where the trail of cluster writes and shells is kept.
+	Audit Audit
+
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -140,6 +143,15 @@ type Streams struct {
 	RecordingsDir string
 }
 
+// Audit is where the audit trail lives: in Redis (a stream) when RedisURL is set, else in File.
+type Audit struct {
+	// File is the append-only JSON lines file of the trail without Redis (directory 0700, file
+	// 0600, never trimmed by Yard: rotate it by renaming). Default ".yard/audit.jsonl".
+	File string
+	// Retention is how long the Redis trail keeps entries. Default 720h (30 days).
+	Retention time.Duration
+}
+
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
@@ -170,6 +182,10 @@ func Default() Config {
 			MaxShellsPerUser:     5,
 			ShellScrollbackBytes: 64 << 10,
 			RecordingsDir:        ".yard/recordings",
+		},
+		Audit: Audit{
+			File:      ".yard/audit.jsonl",
+			Retention: 30 * 24 * time.Hour,
 		},
 		Rooms: Rooms{
 			Grace:           30 * time.Second,
@@ -281,6 +297,12 @@ func (c Config) Validate() error {
 	}
 	if st.RecordingsDir == "" {
 		bad(`--recordings-dir must not be empty (use "off" to disable recording)`)
+	}
+	if c.Audit.File == "" {
+		bad("--audit-file must not be empty")
+	}
+	if c.Audit.Retention < time.Minute {
+		bad("--audit-retention %s: at least 1m", c.Audit.Retention)
 	}
 	for _, r := range c.Rooms.ReadOnly {
 		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, " {}") {

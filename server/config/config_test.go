@@ -73,6 +73,8 @@ func TestValidate(t *testing.T) {
 		"bad log format":             {func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		"zero limit":                 {func(c *Config) { c.Limits.MaxConnsPerUser = 0 }, "--max-conns-per-user"},
 		"tiny frames":                {func(c *Config) { c.Limits.MaxFrameBytes = 100 }, "--max-frame-bytes"},
+		"no audit file":              {func(c *Config) { c.Audit.File = "" }, "--audit-file"},
+		"short audit retention":      {func(c *Config) { c.Audit.Retention = time.Second }, "--audit-retention"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -131,6 +133,27 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		if !strings.Contains(string(readme), "| `--"+r[0]+"` | `"+r[1]+"` |") {
 			t.Errorf("README.md lacks a row for --%s (%s)", r[0], r[1])
 		}
+	}
+}
+
+func TestAuditKnobs(t *testing.T) {
+	c, err := Parse([]string{"--dev-auth"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.File != ".yard/audit.jsonl" || c.Audit.Retention != 720*time.Hour {
+		t.Fatalf("defaults %+v", c.Audit)
+	}
+	c, err = Parse([]string{"--dev-auth", "--audit-retention", "48h"},
+		env(map[string]string{"YARD_AUDIT_FILE": "var/trail.jsonl", "YARD_AUDIT_RETENTION": "1h"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.File != "var/trail.jsonl" || c.Audit.Retention != 48*time.Hour {
+		t.Fatalf("flag over environment: %+v", c.Audit)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -106,6 +106,8 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Streams.MaxShellsPerUser, "max-shells-per-user", c.Streams.MaxShellsPerUser, "shell sessions one user may own across replicas")
 	fs.IntVar(&c.Streams.ShellScrollbackBytes, "shell-scrollback-bytes", c.Streams.ShellScrollbackBytes, "recent shell output replayed to a joiner")
 	fs.StringVar(&c.Streams.RecordingsDir, "recordings-dir", c.Streams.RecordingsDir, `directory of shell session recordings (asciicast v2, output only); "off" disables recording`)
+	fs.StringVar(&c.Audit.File, "audit-file", c.Audit.File, "append-only JSON lines file of the audit trail when there is no Redis (never trimmed: rotate by renaming)")
+	fs.DurationVar(&c.Audit.Retention, "audit-retention", c.Audit.Retention, "how long the audit trail in Redis keeps entries")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
 }
 

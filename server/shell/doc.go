@@ -6,5 +6,6 @@
 // its owner, talks to the home through a Hub: input, resizes and requests go to the home, output
 // and participant changes come back. The in-memory Hub serves one replica; the Redis Hub lets a
 // participant on any replica join. The home keeps a bounded scrollback for joiners, records
-// output and resizes (never input) as asciicast v2, and writes an audit trail of who joined when.
+// output and resizes (never input) as asciicast v2, and puts the exec attempt and who joined,
+// left, took the keyboard or ended it in the audit trail (server/audit).
 package shell

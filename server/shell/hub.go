@@ -40,15 +40,6 @@ type Participant struct {
 	Replica  string    `json:"replica,omitempty"`
 }
 
-// AuditEvent is one line of the shell audit trail.
-type AuditEvent struct {
-	Time    time.Time `json:"time"`
-	Session string    `json:"session"`
-	Event   string    `json:"event"` // start, join, leave, grant, end, kill
-	User    string    `json:"user"`
-	Detail  string    `json:"detail,omitempty"`
-}
-
 // Hub carries sessions between replicas: a registry of live sessions, and two topics per
 // session, toward the home and toward the participants. Delivery is in order per publisher and
 // at most once; a subscriber that cannot keep up is ended with ErrLagging and re-joins.
@@ -61,8 +52,6 @@ type Hub interface {
 	// is delivered.
 	Subscribe(ctx context.Context, topic string) (Subscription, error)
 	Publish(ctx context.Context, topic string, msg []byte) error
-	Audit(ctx context.Context, ev AuditEvent) error
-	AuditLog(ctx context.Context, limit int) ([]AuditEvent, error)
 	Close() error
 }
 
@@ -80,9 +69,6 @@ func outTopic(id string) string  { return "shell:{" + id + "}:out" }
 // subBuffer is how many messages a subscriber may be behind before it is ended.
 const subBuffer = 4096
 
-// auditKeep is how many audit events a hub keeps.
-const auditKeep = 1000
-
 // MemoryHub is the single-replica Hub.
 type MemoryHub struct {
 	now func() time.Time
@@ -90,7 +76,6 @@ type MemoryHub struct {
 	mu       sync.Mutex
 	sessions map[string]memEntry
 	subs     map[string]map[*memSub]struct{}
-	audit    []AuditEvent
 }
 
 type memEntry struct {
@@ -213,28 +198,6 @@ func (h *MemoryHub) Publish(_ context.Context, topic string, msg []byte) error {
 		h.drop(s, ErrLagging)
 	}
 	return nil
-}
-
-// Audit implements Hub.
-func (h *MemoryHub) Audit(_ context.Context, ev AuditEvent) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.audit = append(h.audit, ev)
-	if len(h.audit) > auditKeep {
-		h.audit = append([]AuditEvent(nil), h.audit[len(h.audit)-auditKeep:]...)
-	}
-	return nil
-}
-
-// AuditLog implements Hub: the newest limit events, oldest first.
-func (h *MemoryHub) AuditLog(_ context.Context, limit int) ([]AuditEvent, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.audit
-	if limit > 0 && len(l) > limit {
-		l = l[len(l)-limit:]
-	}
-	return append([]AuditEvent(nil), l...), nil
 }
 
 // Close implements Hub: every subscription ends.

@@ -28,13 +28,21 @@ func (k Kind) Priority() mux.Priority { return mux.PriorityShell }
 
 // Open implements mux.Kind. Starting a session and joining one both need create on pods/exec
 // for the pod, checked here for the user who opens, so that knowing a session id is not enough.
+// Every refusal after the parameters parsed is recorded in the audit trail.
 func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error) {
-	m := k.M
 	op, err := ParseOpen(req.Params)
 	if err != nil {
 		return nil, err
 	}
-	u := req.User
+	r, err := k.M.open(ctx, req.User, &op)
+	if err != nil {
+		k.M.refused(req.User, op, err)
+	}
+	return r, err
+}
+
+// open authorizes a start or a join; a join learns its pod (into op) from the session's record.
+func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mux.Runner, error) {
 	if op.Session != "" {
 		info, err := m.hub.Lookup(ctx, op.Session)
 		if errors.Is(err, ErrNoSession) {
@@ -44,6 +52,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 		if err != nil {
 			return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 		}
+		op.Cluster, op.Namespace, op.Pod = info.Cluster, info.Namespace, info.Pod
 		if _, err := m.authorize(ctx, u, info.Cluster, info.Namespace, info.Pod); err != nil {
 			return nil, err
 		}
@@ -73,7 +82,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
-	if err := checkTarget(ctx, clients.Typed, op); err != nil {
+	if err := checkTarget(ctx, clients.Typed, *op); err != nil {
 		return nil, err
 	}
 	cmds := defaultShells
@@ -93,7 +102,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 		if err != nil {
 			return mux.Errorf(mux.CodeUnavailable, "shell relay: %v", err)
 		}
-		if _, err := m.start(info, exec, cmds); err != nil {
+		if _, err := m.start(info, u.Groups, exec, cmds); err != nil {
 			sub.Close()
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
@@ -97,6 +98,7 @@ type shellMetrics struct {
 // participants to sessions anywhere.
 type Manager struct {
 	hub      Hub
+	trail    audit.Trail
 	clusters Lookup
 	cfg      Config
 	log      *slog.Logger
@@ -112,8 +114,9 @@ type Manager struct {
 	closed bool
 }
 
-// NewManager returns a manager; its metrics go to reg (nil: not registered).
-func NewManager(hub Hub, clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
+// NewManager returns a manager; sessions' starts, joins, leaves, hand-overs, kills and ends go to
+// trail (verb exec), its metrics to reg (nil: not registered).
+func NewManager(hub Hub, trail audit.Trail, clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -137,7 +140,7 @@ func NewManager(hub Hub, clusters Lookup, cfg Config, log *slog.Logger, reg prom
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		hub: hub, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
+		hub: hub, trail: trail, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
 		ctx: ctx, cancel: cancel, local: map[string]*session{},
 	}, nil
 }
@@ -150,14 +153,42 @@ func NewSessionID() string {
 }
 
 // start creates a session homed here and starts its loop; the exec starts when its owner joins.
-func (m *Manager) start(info Info, exec execFunc, cmds [][]string) (*session, error) {
+// The exec attempt is in the audit trail before anything else happens: a session whose attempt
+// cannot be recorded does not start.
+func (m *Manager) start(info Info, groups []string, exec execFunc, cmds [][]string) (*session, error) {
+	what := "a shell"
+	if len(info.Command) > 0 {
+		what = fmt.Sprintf("%q", info.Command)
+	}
+	if info.Container != "" {
+		what += " in container " + info.Container
+	}
+	att := m.auditEntry(info, info.Owner, "start "+what)
+	att.Groups = groups
+	actx, acancel := context.WithTimeout(m.ctx, 3*time.Second)
+	att, err := m.trail.Begin(actx, att)
+	acancel()
+	if err != nil {
+		return nil, mux.Errorf(mux.CodeUnavailable, "the audit trail cannot record this exec: %v", err)
+	}
+	m.log.Info("shell audit", "session", info.ID, "event", "start", "user", info.Owner, "detail", att.Detail)
+	s, err := m.startSession(info, att.ID, exec, cmds)
+	if err != nil {
+		e := mux.AsError(err)
+		m.finishAttempt(info.ID, att.ID, audit.Outcome{Result: audit.ResultFailed, ErrorCode: e.Code, Detail: "not started: " + e.Message})
+		return nil, err
+	}
+	return s, nil
+}
+
+func (m *Manager) startSession(info Info, attempt string, exec execFunc, cmds [][]string) (*session, error) {
 	sub, err := m.hub.Subscribe(m.ctx, homeTopic(info.ID))
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "shell relay: %v", err)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	s := &session{
-		m: m, id: info.ID, exec: exec, cmds: cmds, ctx: ctx, cancel: cancel, sub: sub,
+		m: m, id: info.ID, attempt: attempt, exec: exec, cmds: cmds, ctx: ctx, cancel: cancel, sub: sub,
 		log:   m.log.With("session", info.ID, "owner", info.Owner),
 		stdin: make(chan []byte, 256), sizes: make(chan remotecommand.TerminalSize, 1),
 		info: info, parts: map[string]*partState{}, scroll: ring{max: m.cfg.ScrollbackBytes},
@@ -194,7 +225,6 @@ func (m *Manager) start(info Info, exec execFunc, cmds [][]string) (*session, er
 	m.wg.Add(1)
 	m.mu.Unlock()
 	m.metrics.sessions.Inc()
-	m.audit(info.ID, "start", info.Owner, fmt.Sprintf("%s/%s/%s %v", info.Cluster, info.Namespace, info.Pod, info.Command))
 	go func() {
 		defer m.wg.Done()
 		defer m.metrics.sessions.Dec()
@@ -209,13 +239,62 @@ func (m *Manager) forget(id string) {
 	m.mu.Unlock()
 }
 
-// audit writes one audit event to the server log and the hub's audit trail.
-func (m *Manager) audit(id, ev, user, detail string) {
-	m.log.Info("shell audit", "session", id, "event", ev, "user", user, "detail", detail)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+// auditEntry is an exec entry of the trail for a session's pod, recorded by this replica.
+func (m *Manager) auditEntry(info Info, user, detail string) audit.Entry {
+	return audit.Entry{
+		User: user, Replica: m.cfg.Replica, Cluster: info.Cluster, Verb: audit.VerbExec, Kind: "Pod", Namespace: info.Namespace,
+		Name: info.Pod, Detail: "session " + info.ID + ": " + detail,
+	}
+}
+
+// event records a session event that is complete when it happens (join, leave, grant, kill), in
+// the server log and the audit trail. A trail that is unreachable loses the event, not the
+// session: the log line remains.
+func (m *Manager) event(info Info, ev, user, detail string) {
+	m.log.Info("shell audit", "session", info.ID, "event", ev, "user", user, "detail", detail)
+	e := m.auditEntry(info, user, ev)
+	if detail != "" {
+		e.Detail += " " + detail
+	}
+	e.Result = audit.ResultOK
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if err := m.hub.Audit(ctx, AuditEvent{Time: m.now().UTC(), Session: id, Event: ev, User: user, Detail: detail}); err != nil {
-		m.log.Warn("shell audit not stored", "err", err)
+	if _, err := m.trail.Record(ctx, e); err != nil {
+		m.log.Warn("shell audit not stored", "session", info.ID, "event", ev, "err", err)
+	}
+}
+
+// finishAttempt completes a session's exec attempt.
+func (m *Manager) finishAttempt(session, attempt string, o audit.Outcome) {
+	m.log.Info("shell audit", "session", session, "event", "end", "result", o.Result, "detail", o.Detail)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := m.trail.Finish(ctx, attempt, o); err != nil {
+		m.log.Warn("shell audit not stored", "session", session, "event", "end", "err", err)
+	}
+}
+
+// refused records an open that was refused or failed before any session existed: starts, and
+// joins (which let the joiner see and, handed the keyboard, type into a shell).
+func (m *Manager) refused(u identity.User, op OpenParams, err error) {
+	e := mux.AsError(err)
+	result := audit.ResultRefused
+	switch e.Code {
+	case mux.CodeUnavailable, mux.CodeInternal, mux.CodeShuttingDown:
+		result = audit.ResultFailed
+	}
+	what := "start"
+	if op.Session != "" {
+		what = "join session " + op.Session
+	}
+	entry := audit.Entry{
+		User: u.Name, Groups: u.Groups, Replica: m.cfg.Replica, Cluster: op.Cluster, Verb: audit.VerbExec, Kind: "Pod",
+		Namespace: op.Namespace, Name: op.Pod, Result: result, ErrorCode: e.Code, Detail: what + ": " + e.Message,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := m.trail.Record(ctx, entry); err != nil {
+		m.log.Warn("shell audit not stored", "event", "refused", "err", err)
 	}
 }
 
@@ -246,11 +325,6 @@ func (m *Manager) End(ctx context.Context, id string, by identity.User) error {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	return nil
-}
-
-// AuditLog returns the newest audit events, oldest first.
-func (m *Manager) AuditLog(ctx context.Context, limit int) ([]AuditEvent, error) {
-	return m.hub.AuditLog(ctx, limit)
 }
 
 // RecordingPath returns the file of a session's recording when this replica has it.

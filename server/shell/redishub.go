@@ -12,9 +12,8 @@ import (
 )
 
 // RedisHub is the Hub for several replicas: the registry is one key per session (expiring
-// unless its home refreshes it) plus an index set, the topics are pub/sub channels, and the audit
-// trail is a capped list. Keys hash-tag the session id so a Redis Cluster keeps each session's
-// keys together.
+// unless its home refreshes it) plus an index set, and the topics are pub/sub channels. Keys
+// hash-tag the session id so a Redis Cluster keeps each session's keys together.
 type RedisHub struct {
 	rdb    *redis.Client
 	prefix string
@@ -30,7 +29,6 @@ func NewRedisHub(rdb *redis.Client, prefix string) *RedisHub {
 
 func (h *RedisHub) sessionKey(id string) string { return h.prefix + "shell:{" + id + "}" }
 func (h *RedisHub) indexKey() string            { return h.prefix + "shells" }
-func (h *RedisHub) auditKey() string            { return h.prefix + "shell-audit" }
 
 // Register implements Hub.
 func (h *RedisHub) Register(ctx context.Context, info Info, ttl time.Duration) error {
@@ -160,39 +158,6 @@ func (s *redisSub) Close() {
 	s.cancel()
 	_ = s.ps.Close()
 	<-s.done
-}
-
-// Audit implements Hub.
-func (h *RedisHub) Audit(ctx context.Context, ev AuditEvent) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	_, err = h.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, h.auditKey(), b)
-		p.LTrim(ctx, h.auditKey(), 0, auditKeep-1)
-		return nil
-	})
-	return err
-}
-
-// AuditLog implements Hub: the newest limit events, oldest first.
-func (h *RedisHub) AuditLog(ctx context.Context, limit int) ([]AuditEvent, error) {
-	if limit <= 0 || limit > auditKeep {
-		limit = auditKeep
-	}
-	raw, err := h.rdb.LRange(ctx, h.auditKey(), 0, int64(limit-1)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("reading the audit log: %w", err)
-	}
-	out := make([]AuditEvent, 0, len(raw))
-	for i := len(raw) - 1; i >= 0; i-- {
-		var ev AuditEvent
-		if json.Unmarshal([]byte(raw[i]), &ev) == nil {
-			out = append(out, ev)
-		}
-	}
-	return out, nil
 }
 
 // Close implements Hub; the Redis client belongs to the caller.

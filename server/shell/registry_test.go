@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/yardhq/yard/server/audit"
 )
 
 // Admins read sessions from the registry: a participant shows there as soon as it joins or
@@ -14,7 +16,7 @@ func TestRegistryListsParticipantsAtOnce(t *testing.T) {
 	hub := NewMemoryHub()
 	cfg := DefaultConfig()
 	cfg.Replica, cfg.Heartbeat = "r1", time.Minute // no housekeeping during the test
-	m, err := NewManager(hub, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/yardhq/yard/server/audit"
 )
 
 // event is what travels on a session's topics. Participants send join, leave, hb (heartbeat),
@@ -36,11 +38,12 @@ func (e event) encode() []byte {
 
 // session is a shell on its home replica.
 type session struct {
-	m    *Manager
-	id   string
-	exec execFunc
-	cmds [][]string // commands to try in order (one unless falling back between shells)
-	log  *slog.Logger
+	m       *Manager
+	id      string
+	attempt string // the exec attempt in the audit trail
+	exec    execFunc
+	cmds    [][]string // commands to try in order (one unless falling back between shells)
+	log     *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -106,7 +109,7 @@ func (s *session) run() {
 				continue
 			}
 			if e.K == "kill" {
-				s.m.audit(s.id, "kill", e.U, "")
+				s.m.event(s.info, "kill", e.U, "")
 				s.finish(execResult{code: -1, reason: "ended by " + e.U}, &execWG)
 				return
 			}
@@ -126,6 +129,7 @@ func (s *session) run() {
 type execResult struct {
 	code   int
 	reason string
+	failed bool // the exec itself failed: no process ran, or its stream broke
 }
 
 // handle applies one participant event; it reports whether the exec should start now.
@@ -155,14 +159,14 @@ func (s *session) handle(e event) (startExec bool) {
 			s.started, startExec = true, true
 		}
 		s.mu.Unlock()
-		s.m.audit(s.id, "join", e.U, "as "+e.Role)
+		s.m.event(s.info, "join", e.U, "as "+e.Role)
 		return startExec
 	case "leave":
 		if p != nil {
 			delete(s.parts, e.P)
 			s.afterLeaveLocked(now)
 			s.mu.Unlock()
-			s.m.audit(s.id, "leave", p.User, "")
+			s.m.event(s.info, "leave", p.User, "")
 			return false
 		}
 	case "hb":
@@ -202,7 +206,7 @@ func (s *session) handle(e event) (startExec bool) {
 				s.info.Driver = e.U
 				s.publishParticipantsLocked()
 				s.mu.Unlock()
-				s.m.audit(s.id, "grant", p.User, "driver: "+e.U)
+				s.m.event(s.info, "grant", p.User, "the keyboard to "+e.U)
 				return false
 			}
 			s.publish(event{K: "error", P: e.P, Err: "not_found", Msg: e.U + " is not in this session"})
@@ -386,7 +390,7 @@ func (s *session) runExec() execResult {
 		if s.ctx.Err() != nil {
 			return execResult{code: -1, reason: "ended"}
 		}
-		return execResult{code: -1, reason: "exec failed: " + err.Error()}
+		return execResult{code: -1, reason: "exec failed: " + err.Error(), failed: true}
 	}
 	return execResult{code: code}
 }
@@ -397,6 +401,7 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	execWG.Wait()
 	s.mu.Lock()
 	s.ended, s.endReason = true, r.reason
+	started := s.started
 	if s.rec != nil {
 		if err := s.rec.close(); err != nil {
 			s.log.Warn("recording incomplete", "err", err)
@@ -408,7 +413,17 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = s.m.hub.Unregister(ctx, s.id)
-	s.m.audit(s.id, "end", s.info.Owner, fmt.Sprintf("exit %d %s", code, r.reason))
+	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
+	if r.reason != "" {
+		o.Detail += ": " + r.reason
+	}
+	switch {
+	case !started:
+		o = audit.Outcome{Result: audit.ResultFailed, Detail: "ended before the exec started: " + r.reason}
+	case r.failed:
+		o.Result = audit.ResultFailed
+	}
+	s.m.finishAttempt(s.id, s.attempt, o)
 	s.m.forget(s.id)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -214,12 +216,16 @@ func (f *fakeChannel) wait(t *testing.T, what string, ok func() bool) {
 }
 
 func testManager(t *testing.T, hub Hub, replica string) *Manager {
+	return testManagerTrail(t, hub, audit.NewMemory(), replica)
+}
+
+func testManagerTrail(t *testing.T, hub Hub, trail audit.Trail, replica string) *Manager {
 	cfg := DefaultConfig()
 	cfg.Replica = replica
 	cfg.RecordingsDir = t.TempDir()
 	cfg.Heartbeat = 100 * time.Millisecond
 	cfg.Grace = 300 * time.Millisecond
-	m, err := NewManager(hub, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	m, err := NewManager(hub, trail, nil, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +258,7 @@ func (a *attached) stop(t *testing.T) {
 
 func startSession(t *testing.T, m *Manager, owner string, missing map[string]bool) Info {
 	info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.cfg.Replica, Started: time.Now()}
-	if _, err := m.start(info, fakeExec(missing), defaultShells); err != nil {
+	if _, err := m.start(info, []string{"dev"}, fakeExec(missing), defaultShells); err != nil {
 		t.Fatal(err)
 	}
 	return info
@@ -358,13 +364,30 @@ func TestSharedSessionDrivingAndScrollback(t *testing.T) {
 	if !strings.Contains(replay.String(), "typed by bob") || !sawResize {
 		t.Fatalf("replay %q resize %v", replay.String(), sawResize)
 	}
-	log, _ := hub.AuditLog(context.Background(), 100)
-	var evs []string
-	for _, e := range log {
-		evs = append(evs, e.Event+":"+e.User)
+	// The trail has the exec attempt, complete with its exit, and every event after it.
+	entries, err := m.trail.List(context.Background(), audit.Query{Verb: audit.VerbExec})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := strings.Join(evs, ","); !strings.Contains(got, "start:alice") || !strings.Contains(got, "join:bob") || !strings.Contains(got, "grant:alice") || !strings.Contains(got, "end:alice") {
-		t.Fatalf("audit %s", got)
+	var got []string
+	for _, e := range entries {
+		if e.Namespace != "demo" || e.Name != "web" || e.Kind != "Pod" || e.Replica != "r1" {
+			t.Fatalf("entry %+v", e)
+		}
+		got = append(got, e.User+" "+e.Result+" "+strings.TrimPrefix(e.Detail, "session "+info.ID+": "))
+	}
+	slices.Reverse(got)
+	want := []string{"alice ok start a shell; exit 3", "alice ok join as driver", "bob ok join as observer", "alice ok grant the keyboard to bob"}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Fatalf("trail lacks %q: %q", w, got)
+		}
+	}
+	if got[0] != want[0] {
+		t.Fatalf("the oldest entry is not the exec attempt: %q", got)
+	}
+	if start := entries[len(entries)-1]; start.FinishedAt == nil || !slices.Equal(start.Groups, []string{"dev"}) {
+		t.Fatalf("exec attempt %+v", start)
 	}
 }
 
@@ -429,7 +452,7 @@ func TestIdleSessionEnds(t *testing.T) {
 	hub := NewMemoryHub()
 	cfg := DefaultConfig()
 	cfg.Replica, cfg.IdleTimeout, cfg.Heartbeat = "r1", time.Second, 100*time.Millisecond
-	m, err := NewManager(hub, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

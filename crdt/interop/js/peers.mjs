@@ -9,8 +9,8 @@
 //
 //   node crdt/interop/js/peers.mjs check < cases.json
 //     For each case, applies the given updates (hex; v1, or v2 when the case says v2: true) to a
-//     fresh yjs doc in the given order and prints the resulting content, state vector, delete set
-//     and whether anything is pending.
+//     fresh yjs doc in the given order and prints the resulting content, state vector, delete set,
+//     whether anything is pending, and the doc's encodeStateAsUpdate (pending data included).
 //
 //   node crdt/interop/js/peers.mjs serve
 //     Runs yjs peers that a Go test drives request by request next to Go peers (see below).
@@ -307,7 +307,7 @@ if (cmd === 'gen') {
     } catch (e) {
       error = String(e && e.stack || e)
     }
-    return { name: c.name, error, ...summary(doc) }
+    return { name: c.name, error, ...summary(doc), encoded: hex(Y.encodeStateAsUpdate(doc)) }
   })
   process.stdout.write(JSON.stringify(out))
 } else if (cmd === 'serve') {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DevAuth = true
+	cfg.Audit.File = filepath.Join(t.TempDir(), "audit.jsonl") // not the package directory's .yard
 	if mutate != nil {
 		mutate(&cfg)
 	}

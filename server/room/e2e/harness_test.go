@@ -83,7 +83,7 @@ func startReplica(t *testing.T, name, redisURL string, extra ...string) *replica
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--dev-auth", "--log-format", "json",
 		"--replica-id", name, "--room-grace", "2s", "--room-compact-every", "100",
-		"--static-dir", filepath.Join(t.TempDir(), "none")}, extra...)
+		"--static-dir", filepath.Join(t.TempDir(), "none"), "--audit-file", filepath.Join(t.TempDir(), "audit.jsonl")}, extra...)
 	if redisURL != "" {
 		args = append(args, "--redis-url", redisURL)
 	}

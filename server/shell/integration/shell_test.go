@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/e2e/controlplane"
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/internal/redistest"
 )
@@ -224,12 +225,25 @@ func TestSharedTerminalAcrossReplicas(t *testing.T) {
 			t.Fatalf("the recording lacks %q: %q", want, replay.String())
 		}
 	}
+	// The audit trail (one stream for both replicas) has the exec attempt, complete with its
+	// exit, and who joined and who handed over the keyboard; carol's join is there, refused.
 	deadline = time.Now().Add(slow)
 	for {
-		_, body = s2.do(t, http.MethodGet, root, "/api/admin/sessions/audit")
+		_, body = s2.do(t, http.MethodGet, root, "/api/admin/audit?verb=exec")
+		var l struct{ Entries []audit.Entry }
+		_ = json.Unmarshal(body, &l)
+		var got []string
+		for _, e := range l.Entries {
+			got = append(got, e.User+" "+e.Result+" "+strings.TrimPrefix(e.Detail, "session "+id+": "))
+		}
 		missing := ""
-		for _, want := range []string{`"event":"join","user":"bob"`, `"event":"grant","user":"alice"`, `"event":"end"`} {
-			if !strings.Contains(string(body), want) {
+		for _, want := range []string{"alice ok start a shell; exit 5", "bob ok join as observer", "alice ok grant the keyboard to bob",
+			"carol refused join session " + id + ": "} {
+			found := false
+			for _, g := range got {
+				found = found || strings.HasPrefix(g, want)
+			}
+			if !found {
 				missing = want
 			}
 		}
@@ -237,7 +251,7 @@ func TestSharedTerminalAcrossReplicas(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("audit lacks %s: %s", missing, body)
+			t.Fatalf("the trail lacks %q: %q", missing, got)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -11,109 +11,85 @@ import (
 // is decoded and validated completely before anything is integrated.
 // Trailing bytes after the delete set are ignored, as yjs ignores them.
 // Structs whose dependencies are missing wait (and are included in
-// EncodeStateAsUpdate) until the dependencies arrive.
+// EncodeStateAsUpdate) until the dependencies arrive; an update that would
+// make them exceed the document's PendingLimit is refused with
+// ErrPendingLimit, the document unchanged.
 func (d *Doc) ApplyUpdate(update []byte) error {
+	_, err := d.ApplyUpdateResult(update)
+	return err
+}
+
+// ApplyUpdateResult is ApplyUpdate, also saying what the update did.
+func (d *Doc) ApplyUpdateResult(update []byte) (ApplyResult, error) {
 	d.scratchDec.d.Reset(update)
 	u, err := decodeUpdateInto(&d.scratchDec, &d.scratchUpdate)
 	if err != nil {
-		return err
+		return ApplyResult{}, err
 	}
-	d.applyDecoded(u)
-	return nil
+	return d.applyDecoded(u)
 }
 
 // ApplyUpdateV2 integrates a v2 update, with ApplyUpdate's guarantees.
 func (d *Doc) ApplyUpdateV2(update []byte) error {
+	_, err := d.ApplyUpdateV2Result(update)
+	return err
+}
+
+// ApplyUpdateV2Result is ApplyUpdateV2, also saying what the update did.
+func (d *Doc) ApplyUpdateV2Result(update []byte) (ApplyResult, error) {
 	dec, err := newV2Decoder(update)
 	if err != nil {
-		return err
+		return ApplyResult{}, err
 	}
 	u, err := decodeUpdate(dec)
 	if err != nil {
-		return err
+		return ApplyResult{}, err
 	}
-	d.applyDecoded(u)
-	return nil
+	return d.applyDecoded(u)
 }
 
-func (d *Doc) applyDecoded(u *decodedUpdate) {
+func (d *Doc) applyDecoded(u *decodedUpdate) (ApplyResult, error) {
+	if err := d.checkPendingLimit(u); err != nil {
+		return ApplyResult{}, err
+	}
+	var res ApplyResult
 	d.transact(false, func(tx *Transaction) {
-		rest := tx.integrateStructs(u.clients)
-		retry := false
-		if p := d.pending; p != nil {
-			for _, m := range p.missing {
-				if m.clock < d.store.state(m.client) {
-					retry = true
-					break
-				}
-			}
-			if rest != nil {
-				for _, m := range rest.missing {
-					found := false
-					for i := range p.missing {
-						if p.missing[i].client == m.client {
-							found = true
-							if m.clock < p.missing[i].clock {
-								p.missing[i].clock = m.clock
-							}
-						}
-					}
-					if !found {
-						p.missing = append(p.missing, m)
-					}
-				}
-				p.clients = mergeClientRefs(p.clients, rest.clients)
-			}
-		} else {
-			d.pending = rest
+		var ready []*pendingClient
+		if rest := tx.integrateStructs(u.clients, false); len(rest) > 0 {
+			var added int
+			added, ready = d.pend.add(d, rest, nil)
+			res.Deferred = added > 0
+		}
+		if d.pend.structs > 0 {
+			tx.retryPending(d.movedClients(tx), ready)
 		}
 		dsRest := tx.applyDeleteSet(&u.ds)
-		if len(d.pendDS.clients) > 0 {
-			old := d.pendDS
-			d.pendDS = deleteSet{}
-			dsRest2 := tx.applyDeleteSet(&old)
-			dsRest.clients = append(dsRest.clients, dsRest2.clients...)
-			dsRest.sortAndMerge()
+		if d.pendDS.ranges > 0 {
+			tx.retryPendingDeletes(d.movedClients(tx))
 		}
-		d.pendDS = dsRest
-		if retry {
-			p := d.pending
-			d.pending = nil
-			d.applyDecoded(&decodedUpdate{clients: p.clients})
+		if d.pendDS.add(&dsRest) > 0 {
+			res.Deferred = true
 		}
+		res.Integrated = len(tx.ds.clients) > 0 || tx.changedStructs()
 	})
+	return res, nil
 }
 
-// mergeClientRefs unions per-client ref lists, keeping clock order and
-// dropping exact duplicates.
-func mergeClientRefs(a, b []clientRefs) []clientRefs {
-	out := append([]clientRefs(nil), a...)
-	idx := make(map[uint64]int, len(out))
-	for i, c := range out {
-		idx[c.client] = i
+// movedClients lists the clients whose state may have moved since pending
+// data was last retried, the only ones whose pending data may now integrate:
+// those the transaction added structs to, and this document's own client,
+// which local writes move between updates.
+func (d *Doc) movedClients(tx *Transaction) []uint64 {
+	moved := make([]uint64, 0, len(tx.before)+1)
+	for _, b := range tx.before {
+		moved = append(moved, b.client)
 	}
-	for _, cb := range b {
-		found := false
-		if i, ok := idx[cb.client]; ok {
-			m := mergeRefLists(out[i].refs, cb.refs)
-			j := 0
-			for k := 0; k < len(m); k++ {
-				if j > 0 && m[j-1].id.Clock == m[k].id.Clock && m[j-1].length >= m[k].length {
-					continue
-				}
-				m[j] = m[k]
-				j++
-			}
-			out[i].refs = m[:j]
-			found = true
-		}
-		if !found {
-			idx[cb.client] = len(out)
-			out = append(out, cb)
-		}
-	}
-	return out
+	return append(moved, d.clientID)
 }
+
+// SetPendingLimit bounds the pending data from now on (see
+// Options.PendingLimit). Data pending already is kept.
+func (d *Doc) SetPendingLimit(l PendingLimit) { d.limit = l }
 
 // applyDeleteSet deletes the ranges the store knows and returns the rest.
 func (tx *Transaction) applyDeleteSet(ds *deleteSet) deleteSet {
@@ -211,17 +187,32 @@ func DecodeStateVector(sv []byte) (map[uint64]uint64, error) {
 // EncodeStateAsUpdate encodes everything the holder of stateVector lacks as
 // a v1 update (nil: the whole document). The first struct of each client is
 // sliced at the remote clock; the delete set is the document's whole delete
-// set; pending structs and deletions are included, as yjs does.
+// set; pending structs and deletions are included, as yjs does, so a peer
+// that has what they wait for can integrate them. A server keeping or
+// replaying a document it accepts from untrusted clients wants
+// EncodeIntegrated instead.
 func (d *Doc) EncodeStateAsUpdate(stateVector []byte) ([]byte, error) {
-	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV1Encoder() }, false)
+	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV1Encoder() }, false, true)
 }
 
 // EncodeStateAsUpdateV2 is EncodeStateAsUpdate in the v2 format.
 func (d *Doc) EncodeStateAsUpdateV2(stateVector []byte) ([]byte, error) {
-	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV2Encoder() }, true)
+	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV2Encoder() }, true, true)
 }
 
-func (d *Doc) encodeStateAsUpdate(stateVector []byte, newEnc func() updateEncoder, v2 bool) ([]byte, error) {
+// EncodeIntegrated is EncodeStateAsUpdate without the pending data: only
+// what the document integrated, so snapshots and sync replies never carry
+// (and replay to everyone) structs that wait for updates nobody may send.
+func (d *Doc) EncodeIntegrated(stateVector []byte) ([]byte, error) {
+	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV1Encoder() }, false, false)
+}
+
+// EncodeIntegratedV2 is EncodeIntegrated in the v2 format.
+func (d *Doc) EncodeIntegratedV2(stateVector []byte) ([]byte, error) {
+	return d.encodeStateAsUpdate(stateVector, func() updateEncoder { return newV2Encoder() }, true, false)
+}
+
+func (d *Doc) encodeStateAsUpdate(stateVector []byte, newEnc func() updateEncoder, v2, withPending bool) ([]byte, error) {
 	sv := map[uint64]uint64{}
 	if len(stateVector) > 0 {
 		var err error
@@ -234,7 +225,7 @@ func (d *Doc) encodeStateAsUpdate(stateVector []byte, newEnc func() updateEncode
 	ds := d.deleteSetFromStore()
 	ds.write(enc)
 	out := enc.toBytes()
-	if d.pending == nil && len(d.pendDS.clients) == 0 {
+	if !withPending || !d.HasPending() {
 		return out, nil
 	}
 	var first *decodedUpdate
@@ -251,21 +242,22 @@ func (d *Doc) encodeStateAsUpdate(stateVector []byte, newEnc func() updateEncode
 	if err != nil {
 		return nil, err
 	}
-	extra := &decodedUpdate{ds: d.pendDS}
-	if d.pending != nil {
+	extra := &decodedUpdate{ds: d.pendDS.deleteSet()}
+	if d.pend.structs > 0 {
 		// Pending structs below the local state are already integrated
 		// (with valid updates they carry the same content); the integrated
 		// ones take precedence.
+		pending := d.pend.clientRefs()
 		known := make(map[uint64]uint64, len(sv))
 		for c, k := range sv {
 			known[c] = k
 		}
-		for _, pc := range d.pending.clients {
+		for _, pc := range pending {
 			if st := d.store.state(pc.client); st > known[pc.client] {
 				known[pc.client] = st
 			}
 		}
-		extra.clients = diffRefs(d.pending.clients, known)
+		extra.clients = diffRefs(pending, known)
 	}
 	merged := mergeDecoded([]*decodedUpdate{first, extra})
 	e2 := newEnc()
@@ -305,18 +297,16 @@ func (d *Doc) EncodeDeleteSet() []byte {
 }
 
 // HasPending reports whether structs or deletions wait for missing updates.
-func (d *Doc) HasPending() bool { return d.pending != nil || len(d.pendDS.clients) > 0 }
+func (d *Doc) HasPending() bool { return d.pend.structs > 0 || d.pendDS.ranges > 0 }
 
 // PendingSize reports how many structs and delete ranges wait for missing
 // updates, so a caller can bound what a misbehaving peer makes it hold.
 func (d *Doc) PendingSize() (structs, deleteRanges int) {
-	if d.pending != nil {
-		for _, c := range d.pending.clients {
-			structs += len(c.refs)
-		}
-	}
-	for _, c := range d.pendDS.clients {
-		deleteRanges += len(c.ranges)
-	}
-	return structs, deleteRanges
+	return d.pend.structs, d.pendDS.ranges
+}
+
+// PendingBytes approximates the memory the pending structs and deletions
+// hold: their content plus a fixed cost each. PendingLimit.Bytes bounds it.
+func (d *Doc) PendingBytes() int {
+	return d.pend.bytes + d.pendDS.ranges*pendingRangeBytes
 }

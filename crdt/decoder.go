@@ -2,84 +2,107 @@ package crdt
 
 import (
 	"math"
+	"unicode/utf8"
 
 	"github.com/yardhq/yard/crdt/lib0"
 )
 
-// v2Encoder writes the v2 update format: nine RLE columns followed by the
-// rest bytes (yjs UpdateEncoderV2).
-type v2Encoder struct {
-	restE      lib0.Encoder
-	dsCurrVal  uint64
-	keyClock   int64
-	keyClockE  lib0.IntDiffOptRleEncoder
-	clientE    lib0.UintOptRleEncoder
-	leftClockE lib0.IntDiffOptRleEncoder
-	rightClkE  lib0.IntDiffOptRleEncoder
-	infoE      lib0.RleEncoder
-	stringE    lib0.StringEncoder
-	parentE    lib0.RleEncoder
-	typeRefE   lib0.UintOptRleEncoder
-	lenE       lib0.UintOptRleEncoder
+// updateDecoder reads what updateEncoder writes, in either format.
+type updateDecoder interface {
+	rest() *lib0.Decoder
+	readLeftID() (ID, error)
+	readRightID() (ID, error)
+	readClient() (uint64, error)
+	readInfo() (byte, error)
+	readString() (string, error)
+	readStringBytes() ([]byte, error)
+	readParentInfo() (bool, error)
+	readTypeRef() (uint64, error)
+	readLen() (uint64, error)
+	readAny() (any, error)
+	readBuf() ([]byte, error)
+	readJSON() (any, error)
+	readKey() (string, error)
+	resetDsCurVal()
+	readDsClock() (uint64, error)
+	readDsLen() (uint64, error)
+	// structBudget bounds how many structs the input can justify.
+	structBudget() int
 }
 
-func newV2Encoder() *v2Encoder { return &v2Encoder{} }
+type v1Decoder struct{ d lib0.Decoder }
 
-func (v *v2Encoder) rest() *lib0.Encoder { return &v.restE }
-func (v *v2Encoder) writeLeftID(id ID) {
-	v.clientE.Write(id.Client)
-	v.leftClockE.Write(int64(id.Clock))
+func newV1Decoder(b []byte) *v1Decoder {
+	v := &v1Decoder{}
+	v.d.Reset(b)
+	return v
 }
-func (v *v2Encoder) writeRightID(id ID) {
-	v.clientE.Write(id.Client)
-	v.rightClkE.Write(int64(id.Clock))
-}
-func (v *v2Encoder) writeClient(c uint64)      { v.clientE.Write(c) }
-func (v *v2Encoder) writeInfo(b byte)          { v.infoE.Write(b) }
-func (v *v2Encoder) writeString(s string)      { v.stringE.Write(s) }
-func (v *v2Encoder) writeStringBytes(b []byte) { v.stringE.WriteBytes(b) }
-func (v *v2Encoder) writeTypeRef(t uint64)     { v.typeRefE.Write(t) }
-func (v *v2Encoder) writeLen(l uint64)         { v.lenE.Write(l) }
-func (v *v2Encoder) writeAny(a any)            { v.restE.WriteNormalizedAny(a) }
-func (v *v2Encoder) writeBuf(b []byte)         { v.restE.WriteVarUint8Array(b) }
-func (v *v2Encoder) writeJSON(a any)           { v.restE.WriteNormalizedAny(a) }
-func (v *v2Encoder) writeParentInfo(root bool) {
-	if root {
-		v.parentE.Write(1)
-	} else {
-		v.parentE.Write(0)
+
+func (v *v1Decoder) rest() *lib0.Decoder { return &v.d }
+
+func (v *v1Decoder) readLeftID() (ID, error) {
+	c, err := v.d.ReadVarUint()
+	if err != nil {
+		return ID{}, err
 	}
+	k, err := v.d.ReadVarUint()
+	return ID{c, k}, err
 }
 
-// writeKey always writes a new key: yjs 13.6 has the key cache disabled.
-func (v *v2Encoder) writeKey(k string) {
-	v.keyClockE.Write(v.keyClock)
-	v.keyClock++
-	v.stringE.Write(k)
+func (v *v1Decoder) readRightID() (ID, error) { return v.readLeftID() }
+
+func (v *v1Decoder) readClient() (uint64, error) { return v.d.ReadVarUint() }
+
+func (v *v1Decoder) readInfo() (byte, error) { return v.d.ReadUint8() }
+
+func (v *v1Decoder) readString() (string, error) { return v.d.ReadVarString() }
+
+func (v *v1Decoder) readTypeRef() (uint64, error) { return v.d.ReadVarUint() }
+
+func (v *v1Decoder) readLen() (uint64, error) { return v.d.ReadVarUint() }
+
+func (v *v1Decoder) readAny() (any, error) { return v.d.ReadAny() }
+
+func (v *v1Decoder) readKey() (string, error) { return v.d.ReadVarString() }
+
+func (v *v1Decoder) resetDsCurVal() {}
+
+func (v *v1Decoder) readDsClock() (uint64, error) { return v.d.ReadVarUint() }
+
+func (v *v1Decoder) readDsLen() (uint64, error) { return v.d.ReadVarUint() }
+
+func (v *v1Decoder) structBudget() int { return v.d.Remaining() }
+
+func (v *v1Decoder) readParentInfo() (bool, error) {
+	p, err := v.d.ReadVarUint()
+	return p == 1, err
 }
-func (v *v2Encoder) resetDsCurVal() { v.dsCurrVal = 0 }
-func (v *v2Encoder) writeDsClock(c uint64) {
-	v.restE.WriteVarUint(c - v.dsCurrVal)
-	v.dsCurrVal = c
+
+func (v *v1Decoder) readStringBytes() ([]byte, error) {
+	b, err := v.d.ReadVarUint8Array()
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(b) {
+		return nil, errMalformed("invalid UTF-8 in string content")
+	}
+	return append([]byte(nil), b...), nil
 }
-func (v *v2Encoder) writeDsLen(l uint64) {
-	v.restE.WriteVarUint(l - 1)
-	v.dsCurrVal += l
+
+func (v *v1Decoder) readBuf() ([]byte, error) {
+	b, err := v.d.ReadVarUint8Array()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
 }
-func (v *v2Encoder) toBytes() []byte {
-	var e lib0.Encoder
-	e.WriteVarUint(0) // feature flag
-	e.WriteVarUint8Array(v.keyClockE.Bytes())
-	e.WriteVarUint8Array(v.clientE.Bytes())
-	e.WriteVarUint8Array(v.leftClockE.Bytes())
-	e.WriteVarUint8Array(v.rightClkE.Bytes())
-	e.WriteVarUint8Array(v.infoE.Bytes())
-	e.WriteVarUint8Array(v.stringE.Bytes())
-	e.WriteVarUint8Array(v.parentE.Bytes())
-	e.WriteVarUint8Array(v.typeRefE.Bytes())
-	e.WriteVarUint8Array(v.lenE.Bytes())
-	e.WriteBytes(v.restE.Bytes())
-	return e.Bytes()
+
+func (v *v1Decoder) readJSON() (any, error) {
+	s, err := v.d.ReadVarString()
+	if err != nil {
+		return nil, err
+	}
+	return lib0.ParseJSON(s)
 }
 
 // v2Decoder reads the v2 format. Column values out of range (negative or
@@ -145,6 +168,7 @@ func clockFrom(v int64, err error) (uint64, error) {
 }
 
 func (v *v2Decoder) rest() *lib0.Decoder { return v.restD }
+
 func (v *v2Decoder) readLeftID() (ID, error) {
 	c, err := v.clientD.Read()
 	if err != nil {
@@ -153,6 +177,7 @@ func (v *v2Decoder) readLeftID() (ID, error) {
 	k, err := clockFrom(v.leftClockD.Read())
 	return ID{c, k}, err
 }
+
 func (v *v2Decoder) readRightID() (ID, error) {
 	c, err := v.clientD.Read()
 	if err != nil {
@@ -161,20 +186,29 @@ func (v *v2Decoder) readRightID() (ID, error) {
 	k, err := clockFrom(v.rightClkD.Read())
 	return ID{c, k}, err
 }
+
 func (v *v2Decoder) readClient() (uint64, error) { return v.clientD.Read() }
-func (v *v2Decoder) readInfo() (byte, error)     { return v.infoD.Read() }
+
+func (v *v2Decoder) readInfo() (byte, error) { return v.infoD.Read() }
+
 func (v *v2Decoder) readString() (string, error) { return v.stringD.Read() }
+
 func (v *v2Decoder) readStringBytes() ([]byte, error) {
 	s, err := v.stringD.Read()
 	return []byte(s), err
 }
+
 func (v *v2Decoder) readParentInfo() (bool, error) {
 	p, err := v.parentD.Read()
 	return p == 1, err
 }
+
 func (v *v2Decoder) readTypeRef() (uint64, error) { return v.typeRefD.Read() }
-func (v *v2Decoder) readLen() (uint64, error)     { return v.lenD.Read() }
-func (v *v2Decoder) readAny() (any, error)        { return v.restD.ReadAny() }
+
+func (v *v2Decoder) readLen() (uint64, error) { return v.lenD.Read() }
+
+func (v *v2Decoder) readAny() (any, error) { return v.restD.ReadAny() }
+
 func (v *v2Decoder) readBuf() ([]byte, error) {
 	b, err := v.restD.ReadVarUint8Array()
 	if err != nil {
@@ -182,7 +216,9 @@ func (v *v2Decoder) readBuf() ([]byte, error) {
 	}
 	return append([]byte(nil), b...), nil
 }
+
 func (v *v2Decoder) readJSON() (any, error) { return v.restD.ReadAny() }
+
 func (v *v2Decoder) readKey() (string, error) {
 	kc, err := v.keyClockD.Read()
 	if err != nil {
@@ -200,7 +236,9 @@ func (v *v2Decoder) readKey() (string, error) {
 	}
 	return k, nil
 }
+
 func (v *v2Decoder) resetDsCurVal() { v.dsCurrVal = 0 }
+
 func (v *v2Decoder) readDsClock() (uint64, error) {
 	d, err := v.restD.ReadVarUint()
 	if err != nil {
@@ -212,6 +250,7 @@ func (v *v2Decoder) readDsClock() (uint64, error) {
 	}
 	return v.dsCurrVal, nil
 }
+
 func (v *v2Decoder) readDsLen() (uint64, error) {
 	d, err := v.restD.ReadVarUint()
 	if err != nil {
@@ -223,4 +262,5 @@ func (v *v2Decoder) readDsLen() (uint64, error) {
 	}
 	return d + 1, nil
 }
+
 func (v *v2Decoder) structBudget() int { return v.budget }

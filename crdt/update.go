@@ -3,7 +3,6 @@ package crdt
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/yardhq/yard/crdt/lib0"
 )
@@ -25,151 +24,6 @@ func wrapMalformed(err error) error {
 
 // maxClock bounds clocks to what JavaScript peers can represent.
 const maxClock = lib0.MaxSafeInteger
-
-// updateEncoder abstracts the v1 and v2 field encodings (yjs's
-// UpdateEncoderV1/V2 and DSEncoder).
-type updateEncoder interface {
-	rest() *lib0.Encoder
-	writeLeftID(ID)
-	writeRightID(ID)
-	writeClient(uint64)
-	writeInfo(byte)
-	writeString(string)
-	writeStringBytes([]byte)
-	writeParentInfo(bool)
-	writeTypeRef(uint64)
-	writeLen(uint64)
-	writeAny(any)
-	writeBuf([]byte)
-	writeJSON(any)
-	writeKey(string)
-	resetDsCurVal()
-	writeDsClock(uint64)
-	writeDsLen(uint64)
-	toBytes() []byte
-}
-
-type updateDecoder interface {
-	rest() *lib0.Decoder
-	readLeftID() (ID, error)
-	readRightID() (ID, error)
-	readClient() (uint64, error)
-	readInfo() (byte, error)
-	readString() (string, error)
-	readStringBytes() ([]byte, error)
-	readParentInfo() (bool, error)
-	readTypeRef() (uint64, error)
-	readLen() (uint64, error)
-	readAny() (any, error)
-	readBuf() ([]byte, error)
-	readJSON() (any, error)
-	readKey() (string, error)
-	resetDsCurVal()
-	readDsClock() (uint64, error)
-	readDsLen() (uint64, error)
-	// structBudget bounds how many structs the input can justify.
-	structBudget() int
-}
-
-// ---- v1 ----
-
-type v1Encoder struct{ e lib0.Encoder }
-
-func newV1Encoder() *v1Encoder { return &v1Encoder{} }
-
-func (v *v1Encoder) rest() *lib0.Encoder { return &v.e }
-func (v *v1Encoder) writeLeftID(id ID) {
-	v.e.WriteVarUint(id.Client)
-	v.e.WriteVarUint(id.Clock)
-}
-func (v *v1Encoder) writeRightID(id ID)        { v.writeLeftID(id) }
-func (v *v1Encoder) writeClient(c uint64)      { v.e.WriteVarUint(c) }
-func (v *v1Encoder) writeInfo(b byte)          { v.e.WriteUint8(b) }
-func (v *v1Encoder) writeString(s string)      { v.e.WriteVarString(s) }
-func (v *v1Encoder) writeStringBytes(b []byte) { v.e.WriteVarUint8Array(b) }
-func (v *v1Encoder) writeTypeRef(t uint64)     { v.e.WriteVarUint(t) }
-func (v *v1Encoder) writeLen(l uint64)         { v.e.WriteVarUint(l) }
-func (v *v1Encoder) writeAny(a any)            { v.e.WriteNormalizedAny(a) }
-func (v *v1Encoder) writeBuf(b []byte)         { v.e.WriteVarUint8Array(b) }
-func (v *v1Encoder) writeKey(k string)         { v.e.WriteVarString(k) }
-func (v *v1Encoder) resetDsCurVal()            {}
-func (v *v1Encoder) writeDsClock(c uint64)     { v.e.WriteVarUint(c) }
-func (v *v1Encoder) writeDsLen(l uint64)       { v.e.WriteVarUint(l) }
-func (v *v1Encoder) toBytes() []byte           { return v.e.Bytes() }
-func (v *v1Encoder) writeParentInfo(root bool) {
-	if root {
-		v.e.WriteUint8(1)
-	} else {
-		v.e.WriteUint8(0)
-	}
-}
-func (v *v1Encoder) writeJSON(a any) {
-	s, err := lib0.StringifyJSON(a)
-	if err != nil {
-		s = "null"
-	}
-	v.e.WriteVarString(s)
-}
-
-type v1Decoder struct{ d lib0.Decoder }
-
-func newV1Decoder(b []byte) *v1Decoder {
-	v := &v1Decoder{}
-	v.d.Reset(b)
-	return v
-}
-
-func (v *v1Decoder) rest() *lib0.Decoder { return &v.d }
-func (v *v1Decoder) readLeftID() (ID, error) {
-	c, err := v.d.ReadVarUint()
-	if err != nil {
-		return ID{}, err
-	}
-	k, err := v.d.ReadVarUint()
-	return ID{c, k}, err
-}
-func (v *v1Decoder) readRightID() (ID, error)     { return v.readLeftID() }
-func (v *v1Decoder) readClient() (uint64, error)  { return v.d.ReadVarUint() }
-func (v *v1Decoder) readInfo() (byte, error)      { return v.d.ReadUint8() }
-func (v *v1Decoder) readString() (string, error)  { return v.d.ReadVarString() }
-func (v *v1Decoder) readTypeRef() (uint64, error) { return v.d.ReadVarUint() }
-func (v *v1Decoder) readLen() (uint64, error)     { return v.d.ReadVarUint() }
-func (v *v1Decoder) readAny() (any, error)        { return v.d.ReadAny() }
-func (v *v1Decoder) readKey() (string, error)     { return v.d.ReadVarString() }
-func (v *v1Decoder) resetDsCurVal()               {}
-func (v *v1Decoder) readDsClock() (uint64, error) { return v.d.ReadVarUint() }
-func (v *v1Decoder) readDsLen() (uint64, error)   { return v.d.ReadVarUint() }
-func (v *v1Decoder) structBudget() int            { return v.d.Remaining() }
-func (v *v1Decoder) readParentInfo() (bool, error) {
-	p, err := v.d.ReadVarUint()
-	return p == 1, err
-}
-func (v *v1Decoder) readStringBytes() ([]byte, error) {
-	b, err := v.d.ReadVarUint8Array()
-	if err != nil {
-		return nil, err
-	}
-	if !utf8.Valid(b) {
-		return nil, errMalformed("invalid UTF-8 in string content")
-	}
-	return append([]byte(nil), b...), nil
-}
-func (v *v1Decoder) readBuf() ([]byte, error) {
-	b, err := v.d.ReadVarUint8Array()
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(nil), b...), nil
-}
-func (v *v1Decoder) readJSON() (any, error) {
-	s, err := v.d.ReadVarString()
-	if err != nil {
-		return nil, err
-	}
-	return lib0.ParseJSON(s)
-}
-
-// ---- structs ----
 
 // clientRefs are one client's decoded structs, consecutive in clock order.
 type clientRefs struct {
@@ -336,10 +190,10 @@ func readStruct(dec updateDecoder, client, clock uint64) (*item, error) {
 			}
 			it.flags |= fParentSub
 		}
-	} else if info&0x20 != 0 {
-		// The key is copied from the neighbour when it is integrated.
-		it.flags |= fParentSub
 	}
+	// With an origin the key is not written: it is copied from the
+	// neighbour when the item is integrated. Until then the item has none,
+	// as in yjs, so pending and merged structs are written without the flag.
 	if err := readContent(dec, it, info&0x1f); err != nil {
 		return nil, err
 	}
