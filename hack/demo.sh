@@ -16,7 +16,7 @@ cat <<MSG
   Sign in:    dev login with any name. The local cluster knows
                 alice (cluster-admin), bob (edit + exec in team-a), carol (view in demo);
               group yard-admins makes an admin.
-  API token:  curl -s -XPOST $url/api/auth/dev-login -d '{"name":"alice"}'
+  API token:  curl -s -XPOST $url/api/auth/dev-login -H 'Content-Type: application/json' -d '{"name":"alice"}'
   Cluster:    KUBECONFIG=$kubeconfig kubectl get pods -A
   Stop:       Ctrl-C (the control plane keeps running; make cluster-down stops it)
 

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, terminalText, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import { cspViolations, launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, terminalText, until, type Cluster, type Redis, type Yard } from './harness.ts'
 
 let cluster: Cluster
 let redis: Redis
@@ -307,5 +307,11 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await bob.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
     await until(async () => (await layout(bob)).length === before.length, 'the krates after reload', 10_000)
     assert.deepEqual(await layout(bob), before)
+  })
+
+  test('the app runs under its Content-Security-Policy', async () => {
+    const res = await bob.request.get('/r/demo')
+    assert.match(res.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/)
+    assert.deepEqual(cspViolations, [], 'Chromium reported Content-Security-Policy violations')
   })
 })

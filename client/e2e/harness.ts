@@ -184,8 +184,14 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> 
 }
 
 /** A fresh browser context (own storage) signed in through the dev login form. */
+/** Content-Security-Policy violations Chromium reported on any signed-in page. */
+export const cspViolations: string[] = []
+
 export async function signIn(browser: Browser, yardURL: string, name: string, groups = ''): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ baseURL: yardURL, viewport: { width: 1400, height: 900 } })
+  ctx.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text())
+  })
   const page = await ctx.newPage()
   await page.goto('/')
   await page.getByTestId('login-name').fill(name)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/mux"
@@ -43,7 +44,9 @@ type App struct {
 
 	ln       net.Listener
 	serveErr chan error
-	stopOnce sync.Once
+	// metricsSrv serves /metrics on --metrics-listen (nil without it, or until it listens).
+	metricsSrv *metricsServer
+	stopOnce   sync.Once
 }
 
 // New builds the server from cfg (which must be valid). Nothing listens until Start.
@@ -69,11 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			return nil, fmt.Errorf("generating a dev token secret: %w", err)
 		}
 	}
-	var jwks *auth.JWKS
-	if cfg.JWKSURL != "" {
-		jwks = auth.NewJWKS(cfg.JWKSURL, auth.JWKSOptions{})
-	}
-	verifier, err := auth.NewVerifier(auth.Options{Secret: secret, JWKS: jwks, AdminGroup: cfg.AdminGroup, TokenTTL: cfg.TokenTTL})
+	verifier, err := newVerifier(cfg, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +81,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	muxCfg := mux.DefaultConfig()
 	muxCfg.MaxFrameBytes = cfg.Limits.MaxFrameBytes
 	muxCfg.MaxChannels = cfg.Limits.MaxChannelsPerConn
+	muxCfg.MaxInboundBytes = cfg.Limits.MaxConnInboundBytes
 	if err := muxCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("multiplexer config: %w", err)
 	}
@@ -134,8 +134,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Verifier: verifier,
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
+		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
 		Checks:   append(redisCheck(rdb), cls.checks()...),
 		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail)},
+
+		// Without a listener of its own, /metrics is for admins.
+		MetricsForAdmins: cfg.Door.MetricsListen == "",
 		WebSockets: map[string]http.Handler{
 			"/ws":             gate.Handler("mux", mux.Subprotocol, serveMux(muxServer)),
 			"/ws/sync/{room}": rms.singleSync(gate, muxServer),
@@ -158,12 +162,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		streams:  str,
 		conns:    conns,
 		gate:     gate,
-		http: &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		http:     newFrontServer(cfg, log, handler),
 		serveErr: make(chan error, 1),
 	}, nil
 }
@@ -171,10 +170,16 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 // Start listens on the configured address and serves in the background. The "listening" log line
 // carries the URL (tests and scripts that listen on port 0 read it from there).
 func (a *App) Start() (net.Addr, error) {
-	ln, err := net.Listen("tcp", a.cfg.Listen)
+	ln, err := frontdoor.Listen(a.cfg.Listen, a.cfg.HTTPConns())
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+		return nil, err
 	}
+	ms := newMetricsServer(a.cfg, a.log, a.metrics)
+	if err := ms.start(a.log); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	a.metricsSrv = ms
 	a.ln = ln
 	a.clusters.start()
 	// Waits for the disconnect subscription, but not for long: with Redis down the server
@@ -197,7 +202,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		var httpErr, muxErr error
 		// http.Server.Shutdown does not wait for hijacked connections; the multiplexer closes and
 		// awaits those itself.
-		wg.Go(func() { httpErr = a.http.Shutdown(ctx) })
+		wg.Go(func() { httpErr = errors.Join(a.http.Shutdown(ctx), a.metricsSrv.shutdown(ctx)) })
 		wg.Go(func() { muxErr = a.mux.Shutdown(ctx) })
 		wg.Wait()
 		// The gate's per-connection goroutines return right after the connections they served.

@@ -96,7 +96,10 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
-func TestAdminClaim(t *testing.T) {
+// Admin follows from the groups when a token is verified: an "admin" claim grants nothing, and
+// a token minted while its user was in the admin group stops being an admin token once the
+// server's admin group changes.
+func TestAdminIsDerivedAtVerification(t *testing.T) {
 	v := hsVerifier(t, nil)
 	tok := sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{
 		"sub": "u-1", "preferred_username": "dana", "admin": true, "exp": time.Now().Add(time.Hour).Unix()})
@@ -104,8 +107,158 @@ func TestAdminClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID != "u-1" || u.Name != "dana" || !u.Admin {
-		t.Fatalf("user = %+v", u)
+	if u.ID != "u-1" || u.Name != "u-1" || u.Display != "dana" || u.Admin {
+		t.Fatalf("user = %+v; want name u-1 (sub), display dana, not admin", u)
+	}
+	issued, _, err := v.Issue(identity.User{ID: "erin", Name: "erin", Groups: []string{"yard-admins"}, Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewVerifier(Options{Secret: secret, AdminGroup: "ops", TokenTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := other.Verify(issued); err != nil || u.Admin {
+		t.Fatalf("with another admin group: %+v, %v; want verified, not admin", u, err)
+	}
+	if _, present := parseUnverified(t, issued)["admin"]; present {
+		t.Fatal("issued token carries an admin claim")
+	}
+}
+
+func parseUnverified(t *testing.T, tok string) jwt.MapClaims {
+	t.Helper()
+	c := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The impersonated name is the configured stable claim, never the display name a user can edit
+// at the provider.
+func TestUserNameIsTheConfiguredClaim(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Unix()
+	v := hsVerifier(t, nil)
+	u, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{
+		"sub": "8d2f", "name": "admin", "preferred_username": "cluster-admin", "exp": exp}))
+	if err != nil || u.Name != "8d2f" || u.Display != "admin" {
+		t.Fatalf("default claim: %+v, %v; want name 8d2f, display admin", u, err)
+	}
+	byEmail, err := NewVerifier(Options{Secret: secret, UserClaim: "email", TokenTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err = byEmail.Verify(sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{
+		"sub": "8d2f", "email": "dana@example.com", "name": "Dana", "exp": exp}))
+	if err != nil || u.Name != "dana@example.com" || u.ID != "8d2f" || u.Display != "Dana" {
+		t.Fatalf("email claim: %+v, %v", u, err)
+	}
+	_, err = byEmail.Verify(sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "8d2f", "name": "Dana", "exp": exp}))
+	if CodeOf(err) != CodeInvalid {
+		t.Fatalf("no email claim: %v", err)
+	}
+	// Yard's own tokens round-trip through the configured claim.
+	tok, _, err := byEmail.Issue(identity.User{ID: "8d2f", Name: "dana@example.com", Display: "Dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := byEmail.Verify(tok); err != nil || u.Name != "dana@example.com" || u.ID != "8d2f" || u.Display != "Dana" {
+		t.Fatalf("round trip: %+v, %v", u, err)
+	}
+}
+
+func TestReservedUsersAndGroupsAreRefused(t *testing.T) {
+	v := hsVerifier(t, nil)
+	exp := time.Now().Add(time.Hour).Unix()
+	for name, c := range map[string]jwt.MapClaims{
+		"system:masters group": {"sub": "mallory", "groups": []string{"dev", "system:masters"}, "exp": exp},
+		"system:nodes group":   {"sub": "mallory", "groups": []string{"system:nodes"}, "exp": exp},
+		"system: user":         {"sub": "system:kube-scheduler", "exp": exp},
+		"system:admin user":    {"sub": "system:admin", "exp": exp},
+	} {
+		_, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, "", c))
+		if CodeOf(err) != CodeReserved {
+			t.Errorf("%s: code %q (%v), want %q", name, CodeOf(err), err, CodeReserved)
+		}
+	}
+	_, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "x", "groups": "system:masters", "exp": exp}))
+	if CodeOf(err) != CodeInvalid {
+		t.Errorf("groups as a string: %v", err)
+	}
+}
+
+func TestAudienceAndIssuerAreChecked(t *testing.T) {
+	v, err := NewVerifier(Options{Secret: secret, Audience: "yard", Issuer: "https://idp.example", TokenTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	cases := []struct {
+		name   string
+		claims jwt.MapClaims
+		code   string
+	}{
+		{"right", jwt.MapClaims{"sub": "a", "aud": "yard", "iss": "https://idp.example", "exp": exp}, ""},
+		{"audience list", jwt.MapClaims{"sub": "a", "aud": []string{"other", "yard"}, "iss": "https://idp.example", "exp": exp}, ""},
+		{"another app's token", jwt.MapClaims{"sub": "a", "aud": "grafana", "iss": "https://idp.example", "exp": exp}, CodeAudience},
+		{"no audience", jwt.MapClaims{"sub": "a", "iss": "https://idp.example", "exp": exp}, CodeInvalid},
+		{"another issuer", jwt.MapClaims{"sub": "a", "aud": "yard", "iss": "https://evil.example", "exp": exp}, CodeIssuer},
+		{"no issuer", jwt.MapClaims{"sub": "a", "aud": "yard", "exp": exp}, CodeInvalid},
+	}
+	for _, tc := range cases {
+		_, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, "", tc.claims))
+		if tc.code == "" && err != nil || tc.code != "" && CodeOf(err) != tc.code {
+			t.Errorf("%s: %v, want code %q", tc.name, err, tc.code)
+		}
+	}
+	tok, _, err := v.Issue(identity.User{ID: "a", Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("own token: %v", err)
+	}
+}
+
+// Refresh keeps the session's start: a refreshed token never outlives sign-in + SessionMax, and
+// past it refresh is refused however fresh the presented token is.
+func TestRefreshCannotExtendTheSession(t *testing.T) {
+	clock := time.Now().Truncate(time.Second)
+	v, err := NewVerifier(Options{Secret: secret, TokenTTL: time.Hour, SessionMax: 150 * time.Minute,
+		Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := clock
+	tok, _, err := v.Issue(identity.User{ID: "alice", Name: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wantExp := range []time.Time{signIn.Add(100 * time.Minute), signIn.Add(140 * time.Minute), signIn.Add(150 * time.Minute)} {
+		clock = clock.Add(40 * time.Minute) // refresh before each token expires
+		var exp time.Time
+		var u identity.User
+		tok, exp, u, err = v.Refresh(tok)
+		if err != nil || u.Name != "alice" {
+			t.Fatalf("refresh %d: %+v %v", i, u, err)
+		}
+		if !exp.Equal(wantExp) {
+			t.Fatalf("refresh %d expires %v, want %v", i, exp.Sub(signIn), wantExp.Sub(signIn))
+		}
+		if at := int64(parseUnverified(t, tok)["auth_time"].(float64)); at != signIn.Unix() {
+			t.Fatalf("refresh %d: auth_time moved to %v", i, time.Unix(at, 0))
+		}
+	}
+	clock = signIn.Add(150*time.Minute + time.Second)
+	// The last token is still within the 30 s leeway, so only the session bound refuses it.
+	if _, _, _, err := v.Refresh(tok); CodeOf(err) != CodeSessionOver {
+		t.Fatalf("refresh past the session: %v", err)
+	}
+	// A token without auth_time or iat cannot be refreshed.
+	bare := sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "a", "exp": clock.Add(time.Hour).Unix()})
+	if _, _, _, err := v.Refresh(bare); CodeOf(err) != CodeInvalid {
+		t.Fatalf("bare token: %v", err)
 	}
 }
 
@@ -152,12 +305,12 @@ func TestJWKSVerifiesAndRefreshesOnUnknownKid(t *testing.T) {
 	clock := time.Now()
 	now := func() time.Time { return clock }
 	jwks := NewJWKS(srv.URL, JWKSOptions{MinRefresh: 10 * time.Second, Now: now})
-	v, err := NewVerifier(Options{JWKS: jwks, AdminGroup: "yard-admins", Now: now})
+	v, err := NewVerifier(Options{JWKS: jwks, AdminGroup: "yard-admins", Audience: "yard", Issuer: "idp", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	claims := func() jwt.MapClaims {
-		return jwt.MapClaims{"sub": "bob", "groups": []string{"yard-admins"}, "exp": clock.Add(time.Hour).Unix()}
+		return jwt.MapClaims{"sub": "bob", "aud": "yard", "iss": "idp", "groups": []string{"yard-admins"}, "exp": clock.Add(time.Hour).Unix()}
 	}
 
 	u, err := v.Verify(sign(t, jwt.SigningMethodRS256, k1, "k1", claims()))
@@ -225,5 +378,43 @@ func TestTicketsAreSingleUseAndExpire(t *testing.T) {
 	}
 	if _, err := store.Redeem(ctx, "made-up"); CodeOf(err) != CodeTicketInvalid {
 		t.Fatalf("unknown: %v", err)
+	}
+}
+
+// A user may hold MaxTicketsPerUser unredeemed tickets; redeeming or expiry frees a slot, and
+// expired tickets leave the store on the next issue without a sweep over every ticket.
+func TestTicketsPerUserCapAndExpiry(t *testing.T) {
+	clock := time.Now()
+	store := NewMemoryTickets(func() time.Time { return clock })
+	ctx := context.Background()
+	mallory, bob := identity.User{ID: "mallory"}, identity.User{ID: "bob"}
+	var first string
+	for i := range MaxTicketsPerUser {
+		tk, _, err := store.Issue(ctx, mallory)
+		if err != nil {
+			t.Fatalf("ticket %d: %v", i, err)
+		}
+		if i == 0 {
+			first = tk
+		}
+	}
+	if _, _, err := store.Issue(ctx, mallory); CodeOf(err) != CodeTicketLimit {
+		t.Fatalf("ticket %d: %v, want %q", MaxTicketsPerUser+1, err, CodeTicketLimit)
+	}
+	if _, _, err := store.Issue(ctx, bob); err != nil {
+		t.Fatalf("another user: %v", err)
+	}
+	if _, err := store.Redeem(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Issue(ctx, mallory); err != nil {
+		t.Fatalf("after a redeem: %v", err)
+	}
+	clock = clock.Add(TicketTTL + time.Second)
+	if _, _, err := store.Issue(ctx, mallory); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if n := store.Len(); n != 1 {
+		t.Fatalf("%d tickets held after expiry, want the one just issued", n)
 	}
 }

@@ -29,6 +29,11 @@ const (
 	CodeUnknownKey     = "unknown_key"
 	CodeTicketInvalid  = "invalid_ticket"
 	CodeRefreshNotHere = "refresh_unsupported"
+	CodeAudience       = "wrong_audience"    // aud is not --jwt-audience
+	CodeIssuer         = "wrong_issuer"      // iss is not --jwt-issuer
+	CodeReserved       = "reserved_identity" // a system: user or group
+	CodeSessionOver    = "session_expired"   // refresh past --session-max
+	CodeTicketLimit    = "limit"             // too many outstanding tickets (errcode.Limit)
 )
 
 func authErr(code, msg string, err error) error { return &Error{Code: code, Message: msg, Err: err} }
@@ -40,4 +45,13 @@ func CodeOf(err error) string {
 		return e.Code
 	}
 	return CodeInvalid
+}
+
+// MessageOf returns the message of an auth error, safe to show a client, or a generic one.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "invalid credentials"
 }

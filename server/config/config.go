@@ -69,6 +69,9 @@ type Config struct {
 
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
+
+	// Door checks hosts and tokens and bounds HTTP connections (door.go).
+	Door Door
 }
 
 // Limits are the server-wide and per-user ceilings. Refusals are coded errors (HTTP 429 on upgrade).
@@ -81,6 +84,10 @@ type Limits struct {
 	MaxFrameBytes int
 	// MaxChannelsPerConn bounds the channels open on one multiplexed connection. Default 64.
 	MaxChannelsPerConn int
+	// MaxConnInboundBytes bounds the client data one multiplexed connection holds for its
+	// channels' kinds to read; the channel whose frame would exceed it is closed with limit.
+	// Default 8 MiB.
+	MaxConnInboundBytes int
 }
 
 // Clusters tunes cluster health monitoring, permission caching and shared watches.
@@ -162,11 +169,13 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
+		Door:            defaultDoor(),
 		Limits: Limits{
-			MaxConnsPerUser:    32,
-			MaxConns:           20000,
-			MaxFrameBytes:      1 << 20,
-			MaxChannelsPerConn: 64,
+			MaxConnsPerUser:     32,
+			MaxConns:            20000,
+			MaxFrameBytes:       1 << 20,
+			MaxChannelsPerConn:  64,
+			MaxConnInboundBytes: 8 << 20,
 		},
 		Clusters: Clusters{
 			HealthInterval: 30 * time.Second,
@@ -309,6 +318,7 @@ func (c Config) Validate() error {
 			bad("--room-read-only %q: want user, group:name, room/user or room/group:name", r)
 		}
 	}
+	c.validateDoor(bad)
 	return errors.Join(errs...)
 }
 

@@ -109,6 +109,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Audit.File, "audit-file", c.Audit.File, "append-only JSON lines file of the audit trail when there is no Redis (never trimmed: rotate by renaming)")
 	fs.DurationVar(&c.Audit.Retention, "audit-retention", c.Audit.Retention, "how long the audit trail in Redis keeps entries")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
+	bindDoor(fs, c)
 }
 
 // listFlag is a string list that accepts repetition and commas.

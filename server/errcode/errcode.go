@@ -78,6 +78,8 @@ const (
 	DeployInProgress = "deploy_in_progress"
 	// BadState: the request does not fit the object's state (e.g. approving a finished deploy).
 	BadState = "bad_state"
+	// MisdirectedHost: the Host header names no host this server answers to (DNS rebinding).
+	MisdirectedHost = "misdirected_host"
 )
 
 // WebSocket close codes that are not a code's own.
@@ -125,6 +127,7 @@ var Table = []Info{
 	{NotApproved, http.StatusConflict, 4018, false, "the deploy's approval policy is not met"},
 	{DeployInProgress, http.StatusConflict, 4019, true, "another deploy of the room is applying"},
 	{BadState, http.StatusConflict, 4020, false, "the request does not fit the object's state"},
+	{MisdirectedHost, http.StatusMisdirectedRequest, 4021, false, "the Host names no host this server answers to"},
 }
 
 var byCode = func() map[string]Info {

@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"log/slog"
+	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/errcode"
+	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 )
@@ -15,6 +19,7 @@ import (
 type authHandlers struct {
 	verifier *auth.Verifier
 	tickets  auth.TicketStore
+	origins  frontdoor.Origins
 	log      *slog.Logger
 }
 
@@ -28,7 +33,18 @@ type tokenResponse struct {
 	User      identity.User `json:"user"`
 }
 
+// devLogin signs anyone in, so it must not be reachable from another site's page: a browser
+// sends Origin with every cross-site POST (refused unless allowed), and a form can only post
+// form encodings, never application/json, without a CORS preflight that Yard never answers.
 func (a *authHandlers) devLogin(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && !a.origins.Same(r, o) {
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Forbidden, "dev login from another origin is not allowed"))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "dev login takes a JSON body (Content-Type: application/json)"))
+		return
+	}
 	var req struct {
 		Name   string   `json:"name"`
 		Groups []string `json:"groups"`
@@ -53,19 +69,27 @@ func (a *authHandlers) devLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		groups = append(groups, g)
 	}
-	// The token records admin only when asked; group membership of --admin-group makes admins
-	// too, at verification time.
-	a.issue(w, identity.User{ID: req.Name, Name: req.Name, Groups: groups, Admin: req.Admin})
+	// Admin is membership of --admin-group, decided each time the token is verified.
+	if req.Admin && !slices.Contains(groups, a.verifier.AdminGroup()) {
+		groups = append(groups, a.verifier.AdminGroup())
+	}
+	tok, exp, err := a.verifier.Issue(identity.User{ID: req.Name, Name: req.Name, Groups: groups})
+	a.respond(w, tok, exp, err)
 	a.log.Info("dev login", "user", req.Name, "groups", groups, "admin", req.Admin)
 }
 
+// refresh issues a new token for the presented one's session; it never outlives the session's
+// sign-in plus --session-max.
 func (a *authHandlers) refresh(w http.ResponseWriter, r *http.Request) {
-	u, _ := identity.FromContext(r.Context())
-	a.issue(w, u)
+	tok, exp, _, err := a.verifier.Refresh(auth.BearerToken(r.Header.Get("Authorization")))
+	if code := auth.CodeOf(err); err != nil && code != auth.CodeRefreshNotHere {
+		httpjson.WriteError(w, http.StatusUnauthorized, code, auth.MessageOf(err))
+		return
+	}
+	a.respond(w, tok, exp, err)
 }
 
-func (a *authHandlers) issue(w http.ResponseWriter, u identity.User) {
-	tok, exp, err := a.verifier.Issue(u)
+func (a *authHandlers) respond(w http.ResponseWriter, tok string, exp time.Time, err error) {
 	if err != nil {
 		httpjson.WriteError(w, http.StatusBadRequest, auth.CodeOf(err), "this server issues no tokens: get a new one from the identity provider")
 		return
@@ -83,6 +107,10 @@ func (a *authHandlers) issue(w http.ResponseWriter, u identity.User) {
 func (a *authHandlers) wsTicket(w http.ResponseWriter, r *http.Request) {
 	u, _ := identity.FromContext(r.Context())
 	t, exp, err := a.tickets.Issue(r.Context(), u)
+	if auth.CodeOf(err) == auth.CodeTicketLimit {
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Limit, "%s", auth.MessageOf(err)))
+		return
+	}
 	if err != nil {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, "tickets_unavailable", "cannot issue a ticket now")
 		return

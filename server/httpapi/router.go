@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/yardhq/yard/server/auth"
+	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/metrics"
 )
@@ -41,6 +42,11 @@ type Deps struct {
 	Tickets  auth.TicketStore
 	// DevAuth enables POST /api/auth/dev-login.
 	DevAuth bool
+	// Origins decides which browser origins may sign in with dev login.
+	Origins frontdoor.Origins
+	// MetricsForAdmins serves /metrics to admins (bearer token); false: not on this router
+	// (--metrics-listen serves it on a listener of its own).
+	MetricsForAdmins bool
 	// Checks feed /api/readyz.
 	Checks []Check
 	// APIs add authenticated routes under /api.
@@ -69,13 +75,16 @@ func New(d Deps) http.Handler {
 		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/api/readyz", readyz(d.Checks))
-	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 	r.Get("/api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(d.OpenAPI)
 	})
 
-	a := &authHandlers{verifier: d.Verifier, tickets: d.Tickets, log: d.Logger}
+	if !d.MetricsForAdmins {
+		// Served on a listener of its own; here it is not the app's to answer either.
+		r.Handle("/metrics", r.NotFoundHandler())
+	}
+	a := &authHandlers{verifier: d.Verifier, tickets: d.Tickets, origins: d.Origins, log: d.Logger}
 	if d.DevAuth {
 		r.Post("/api/auth/dev-login", a.devLogin)
 	}
@@ -84,6 +93,9 @@ func New(d Deps) http.Handler {
 		r.Post("/api/auth/refresh", a.refresh)
 		r.Post("/api/ws-ticket", a.wsTicket)
 		r.Get("/api/me", a.me)
+		if d.MetricsForAdmins {
+			r.With(RequireAdmin).Handle("/metrics", MetricsHandler(d.Metrics))
+		}
 		r.Route("/api", func(r chi.Router) {
 			for _, m := range d.APIs {
 				m.Mount(r)
@@ -97,6 +109,11 @@ func New(d Deps) http.Handler {
 		r.Handle("/*", d.Static)
 	}
 	return r
+}
+
+// MetricsHandler serves the Prometheus registry of m.
+func MetricsHandler(m *metrics.Set) http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
 func readyz(checks []Check) http.HandlerFunc {

@@ -23,6 +23,8 @@ import (
 	"github.com/yardhq/yard/server/metrics"
 )
 
+const testSecret = "0123456789abcdef0123"
+
 type apiFixture struct {
 	srv      *httptest.Server
 	verifier *auth.Verifier
@@ -31,7 +33,7 @@ type apiFixture struct {
 
 func newAPI(t *testing.T, devAuth bool, checks []Check, static http.Handler) *apiFixture {
 	t.Helper()
-	v, err := auth.NewVerifier(auth.Options{Secret: []byte("0123456789abcdef0123"), TokenTTL: time.Hour, AdminGroup: "yard-admins"})
+	v, err := auth.NewVerifier(auth.Options{Secret: []byte(testSecret), TokenTTL: time.Hour, AdminGroup: "yard-admins"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func newAPI(t *testing.T, devAuth bool, checks []Check, static http.Handler) *ap
 	h := New(Deps{
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: metrics.New(), Verifier: v,
 		Tickets: auth.NewMemoryTickets(nil), DevAuth: devAuth, Checks: checks, Static: static,
-		OpenAPI: OpenAPISpec,
+		OpenAPI: OpenAPISpec, MetricsForAdmins: true,
 		APIs: []Mounter{MountFunc(func(r chi.Router) {
 			r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
 			r.With(RequireAdmin).Get("/admin/ping", func(w http.ResponseWriter, _ *http.Request) {
@@ -60,6 +62,9 @@ func do(t *testing.T, method, url, token string, body any) (*http.Response, map[
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, url, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -191,10 +196,22 @@ func TestReadyzReportsEachDependency(t *testing.T) {
 	}
 }
 
+// /metrics on the main listener is for admins: it tells the world which rooms, users' counts
+// and clusters the server has (--metrics-listen serves it elsewhere without a token).
 func TestMetricsAndOpenAPI(t *testing.T) {
 	f := newAPI(t, false, nil, nil)
 	do(t, "GET", f.srv.URL+"/api/healthz", "", nil)
-	resp, err := http.Get(f.srv.URL + "/metrics")
+	if resp, out := do(t, "GET", f.srv.URL+"/metrics", "", nil); resp.StatusCode != 401 {
+		t.Fatalf("anonymous /metrics: %d %v", resp.StatusCode, out)
+	}
+	user, _, _ := f.verifier.Issue(identity.User{ID: "bob", Name: "bob"})
+	if resp, out := do(t, "GET", f.srv.URL+"/metrics", user, nil); resp.StatusCode != 403 {
+		t.Fatalf("/metrics for a non-admin: %d %v", resp.StatusCode, out)
+	}
+	admin, _, _ := f.verifier.Issue(identity.User{ID: "ada", Name: "ada", Groups: []string{"yard-admins"}})
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

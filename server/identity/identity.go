@@ -11,8 +11,12 @@ import "context"
 type User struct {
 	// ID is the stable subject (JWT "sub").
 	ID string `json:"id"`
-	// Name is the Kubernetes user name used for impersonation.
+	// Name is the Kubernetes user name used for impersonation: a stable claim of the token
+	// (--jwt-user-claim), never a display name a user can change.
 	Name string `json:"name"`
+	// Display is how people see the user (the token's name or preferred_username); it decides
+	// nothing.
+	Display string `json:"display,omitempty"`
 	// Groups are impersonated as Kubernetes groups.
 	Groups []string `json:"groups,omitempty"`
 	// Admin grants the admin API (presence panel, ending sessions).

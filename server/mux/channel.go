@@ -100,6 +100,11 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch.runnerDone = true
+	// What the kind never read leaves the connection's budget with it.
+	for _, m := range ch.in {
+		c.inBytes -= len(m.Data)
+	}
+	ch.in = nil
 	switch {
 	case ch.sentClose || ch.closeMsg != nil:
 		// CloseWithError already said how the channel ends.
@@ -217,6 +222,7 @@ func (ch *channel) Recv(ctx context.Context) (Message, error) {
 			if len(ch.in) == 0 {
 				ch.in = nil
 			}
+			c.inBytes -= len(m.Data)
 			ch.consumed += cost(len(m.Data))
 			if ch.consumed >= ch.window/2 && !ch.closedLocked() {
 				ch.inCredit += ch.consumed

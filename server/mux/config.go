@@ -35,6 +35,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one socket write. Default 10s.
 	WriteTimeout time.Duration
+	// MaxInboundBytes bounds the client data one connection holds for all its channels' kinds
+	// to read. Credit bounds each channel, but a connection has many channels and a frame may
+	// overshoot its credit, so without this 64 channels with 1 MiB frames would pin 80 MiB per
+	// connection; the channel whose frame would exceed it is closed with limit. Default 8 MiB.
+	MaxInboundBytes int
 	// CloseGrace is how long the server waits for the client's close frame after sending its
 	// own before dropping the TCP connection. Default 2s.
 	CloseGrace time.Duration
@@ -52,6 +57,8 @@ func DefaultConfig() Config {
 		IdleTimeout:    60 * time.Second,
 		WriteTimeout:   10 * time.Second,
 		CloseGrace:     2 * time.Second,
+
+		MaxInboundBytes: 8 << 20,
 	}
 }
 
@@ -60,7 +67,7 @@ func (c Config) Validate() error {
 	var errs []error
 	for name, v := range map[string]int{
 		"MaxFrameBytes": c.MaxFrameBytes, "MaxChannels": c.MaxChannels, "Window": c.Window,
-		"SendQueueBytes": c.SendQueueBytes, "ControlQueue": c.ControlQueue,
+		"SendQueueBytes": c.SendQueueBytes, "ControlQueue": c.ControlQueue, "MaxInboundBytes": c.MaxInboundBytes,
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("mux: %s must be positive, got %d", name, v))
@@ -76,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFrameBytes > 0 && c.MaxFrameBytes < 64 {
 		errs = append(errs, fmt.Errorf("mux: MaxFrameBytes %d: at least 64", c.MaxFrameBytes))
+	}
+	if c.MaxInboundBytes > 0 && c.MaxInboundBytes < c.MaxFrameBytes {
+		errs = append(errs, fmt.Errorf("mux: MaxInboundBytes %d is under MaxFrameBytes %d", c.MaxInboundBytes, c.MaxFrameBytes))
 	}
 	if c.IdleTimeout > 0 && c.PingInterval > 0 && c.IdleTimeout <= c.PingInterval {
 		errs = append(errs, fmt.Errorf("mux: IdleTimeout %s must exceed PingInterval %s", c.IdleTimeout, c.PingInterval))

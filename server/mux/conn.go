@@ -43,6 +43,7 @@ type conn struct {
 	rr          [PriorityLogs + 1]uint32
 	control     [][]byte
 	closing     bool
+	inBytes     int // client data in the channels' in queues, bounded by MaxInboundBytes
 	closeCode   int
 	closeReason string
 	peerClosed  bool // the peer's close frame was received (gorilla has answered it)
@@ -233,6 +234,12 @@ func (c *conn) handleData(f Frame) {
 		ch.abortLocked(Errorf(CodeFlowControl, "sent past the channel's credit"))
 		return
 	}
+	if c.inBytes+len(f.Payload) > c.s.cfg.MaxInboundBytes {
+		c.s.m.refuse(CodeLimit)
+		ch.abortLocked(Errorf(CodeLimit, "over %d bytes of this connection's data wait to be read", c.s.cfg.MaxInboundBytes))
+		return
+	}
+	c.inBytes += len(f.Payload)
 	ch.inCredit -= cost(len(f.Payload))
 	ch.in = append(ch.in, Message{Type: MessageType(f.Type), Data: f.Payload})
 	select {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,14 +70,9 @@ func TestAgainstTheRealServer(t *testing.T) {
 	}
 
 	// The multiplexer's metrics are on /metrics: two open ping channels, frames both ways.
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := s.Metrics(t)
 	for _, want := range []string{`yard_mux_channels{kind="ping"} 2`, `yard_mux_frames_total{direction="in"}`, `yard_mux_bytes_total{direction="out"}`, `yard_connections{endpoint="mux"} 2`} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

@@ -11,6 +11,9 @@ import (
 // ErrNoSession is returned for a session id the hub does not know (ended, expired, or never).
 var ErrNoSession = errors.New("no such session")
 
+// ErrSessionLimit refuses a Claim: the owner already has the most sessions allowed.
+var ErrSessionLimit = errors.New("shell session limit reached")
+
 // ErrLagging ends a subscription whose reader fell too far behind.
 var ErrLagging = errors.New("subscriber fell behind")
 
@@ -44,6 +47,11 @@ type Participant struct {
 // session, toward the home and toward the participants. Delivery is in order per publisher and
 // at most once; a subscriber that cannot keep up is ended with ErrLagging and re-joins.
 type Hub interface {
+	// Claim registers a new session unless its owner already has max live sessions
+	// (ErrSessionLimit); counting and registering are one step, so concurrent opens on any
+	// replicas cannot exceed max.
+	Claim(ctx context.Context, info Info, ttl time.Duration, max int) error
+	// Register refreshes a session's entry (participants, driver) and its expiry.
 	Register(ctx context.Context, info Info, ttl time.Duration) error
 	Unregister(ctx context.Context, id string) error
 	Lookup(ctx context.Context, id string) (Info, error)
@@ -115,6 +123,24 @@ func (h *MemoryHub) drop(s *memSub, err error) {
 		}
 		close(s.c)
 	})
+}
+
+// Claim implements Hub.
+func (h *MemoryHub) Claim(_ context.Context, info Info, ttl time.Duration, max int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	owned := 0
+	for id, e := range h.sessions {
+		if id != info.ID && e.info.Owner == info.Owner && !now.After(e.expires) {
+			owned++
+		}
+	}
+	if owned >= max {
+		return ErrSessionLimit
+	}
+	h.sessions[info.ID] = memEntry{info: info, expires: now.Add(ttl)}
+	return nil
 }
 
 // Register implements Hub.

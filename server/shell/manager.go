@@ -195,24 +195,28 @@ func (m *Manager) startSession(info Info, attempt string, exec execFunc, cmds []
 		cols: 80, rows: 24, lastActivity: m.now(), emptySince: m.now(),
 	}
 	s.input = &input{c: s.stdin}
+	rctx, rcancel := context.WithTimeout(m.ctx, 3*time.Second)
+	defer rcancel()
+	// Open checked the limit already, but another open may have raced it: claiming counts and
+	// registers in one step. A refused session leaves no recording behind.
+	if err := m.hub.Claim(rctx, info, m.cfg.registryTTL(), m.cfg.MaxPerUser); err != nil {
+		cancel()
+		sub.Close()
+		if errors.Is(err, ErrSessionLimit) {
+			m.metrics.refusals.WithLabelValues("limit").Inc()
+			return nil, mux.Errorf(mux.CodeLimit, "%s already has %d shell sessions (the limit); close one first", info.Owner, m.cfg.MaxPerUser)
+		}
+		return nil, mux.Errorf(mux.CodeUnavailable, "shell registry: %v", err)
+	}
 	if m.cfg.RecordingsDir != "" {
 		rec, err := newRecorder(m.cfg.RecordingsDir, info.ID, s.cols, s.rows, info.Namespace+"/"+info.Pod, m.now())
 		if err != nil {
 			cancel()
 			sub.Close()
+			_ = m.hub.Unregister(rctx, info.ID)
 			return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 		}
 		s.rec = rec
-	}
-	rctx, rcancel := context.WithTimeout(m.ctx, 3*time.Second)
-	defer rcancel()
-	if err := m.hub.Register(rctx, info, m.cfg.registryTTL()); err != nil {
-		cancel()
-		sub.Close()
-		if s.rec != nil {
-			_ = s.rec.close()
-		}
-		return nil, mux.Errorf(mux.CodeUnavailable, "shell registry: %v", err)
 	}
 	m.mu.Lock()
 	if m.closed {

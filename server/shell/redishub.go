@@ -30,8 +30,47 @@ func NewRedisHub(rdb *redis.Client, prefix string) *RedisHub {
 func (h *RedisHub) sessionKey(id string) string { return h.prefix + "shell:{" + id + "}" }
 func (h *RedisHub) indexKey() string            { return h.prefix + "shells" }
 
-// Register implements Hub.
+// ownerKey is a sorted set of an owner's session ids scored by when each entry expires (ms, by
+// Redis's clock), so counting an owner's live sessions is one key, in one slot.
+func (h *RedisHub) ownerKey(owner string) string { return h.prefix + "shells:owner:{" + owner + "}" }
+
+// claimScript drops the owner's expired entries, refuses (0) when max (ARGV[3], 0 = no limit)
+// live ones remain besides this id, and otherwise records the id until now + ttl (ARGV[2] ms).
+var claimScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local max = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if max > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= max then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`)
+
+// Claim implements Hub.
+func (h *RedisHub) Claim(ctx context.Context, info Info, ttl time.Duration, max int) error {
+	ok, err := claimScript.Run(ctx, h.rdb, []string{h.ownerKey(info.Owner)}, info.ID, ttl.Milliseconds(), max).Int()
+	if err != nil {
+		return fmt.Errorf("claiming a session slot: %w", err)
+	}
+	if ok == 0 {
+		return ErrSessionLimit
+	}
+	return h.put(ctx, info, ttl)
+}
+
+// Register implements Hub; the owner's slot is renewed with the entry.
 func (h *RedisHub) Register(ctx context.Context, info Info, ttl time.Duration) error {
+	if err := claimScript.Run(ctx, h.rdb, []string{h.ownerKey(info.Owner)}, info.ID, ttl.Milliseconds(), 0).Err(); err != nil {
+		return fmt.Errorf("renewing a session slot: %w", err)
+	}
+	return h.put(ctx, info, ttl)
+}
+
+func (h *RedisHub) put(ctx context.Context, info Info, ttl time.Duration) error {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
@@ -42,9 +81,14 @@ func (h *RedisHub) Register(ctx context.Context, info Info, ttl time.Duration) e
 	return h.rdb.SAdd(ctx, h.indexKey(), info.ID).Err()
 }
 
-// Unregister implements Hub.
+// Unregister implements Hub; it frees the owner's slot at once (an entry already expired has
+// freed it).
 func (h *RedisHub) Unregister(ctx context.Context, id string) error {
-	err := h.rdb.Del(ctx, h.sessionKey(id)).Err()
+	var err error
+	if info, lerr := h.Lookup(ctx, id); lerr == nil {
+		err = h.rdb.ZRem(ctx, h.ownerKey(info.Owner), id).Err()
+	}
+	err = errors.Join(err, h.rdb.Del(ctx, h.sessionKey(id)).Err())
 	return errors.Join(err, h.rdb.SRem(ctx, h.indexKey(), id).Err())
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/yardhq/yard/server/auth"
-	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
@@ -60,7 +60,7 @@ type Options struct {
 // Gate admits WebSocket connections.
 type Gate struct {
 	opts     Options
-	origins  map[string]bool
+	origins  frontdoor.Origins
 	upgrader websocket.Upgrader
 
 	wg sync.WaitGroup // connections being served
@@ -78,15 +78,9 @@ func New(o Options) *Gate {
 	if o.WriteBufferSize == 0 {
 		o.WriteBufferSize = 4096
 	}
-	origins := map[string]bool{}
-	for _, s := range o.AllowedOrigins {
-		if n, err := config.NormalizeOrigin(s); err == nil {
-			origins[n] = true
-		}
-	}
 	return &Gate{
 		opts:    o,
-		origins: origins,
+		origins: frontdoor.NewOrigins(o.AllowedOrigins),
 		perUser: map[string]int{},
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  o.ReadBufferSize,
@@ -106,13 +100,13 @@ func (g *Gate) Handler(endpoint, subprotocol string, serve Serve) http.Handler {
 			g.refuse(w, http.StatusBadRequest, "not_websocket", "this endpoint speaks WebSocket only")
 			return
 		}
-		if !g.originAllowed(r) {
+		if !g.origins.Allowed(r) {
 			g.refuse(w, http.StatusForbidden, "forbidden_origin", "origin not allowed")
 			return
 		}
 		user, err := g.authenticate(r)
 		if err != nil {
-			g.refuse(w, http.StatusUnauthorized, auth.CodeOf(err), "authentication failed: "+errMessage(err))
+			g.refuse(w, http.StatusUnauthorized, auth.CodeOf(err), "authentication failed: "+auth.MessageOf(err))
 			return
 		}
 		release, code := g.acquire(user)
@@ -168,34 +162,6 @@ func (g *Gate) Wait(ctx context.Context) error {
 func (g *Gate) refuse(w http.ResponseWriter, status int, code, msg string) {
 	g.opts.Metrics.Refusals.WithLabelValues(code).Inc()
 	httpjson.WriteError(w, status, code, msg)
-}
-
-func errMessage(err error) string {
-	if e, ok := err.(*auth.Error); ok {
-		return e.Message
-	}
-	return "invalid credentials"
-}
-
-// originAllowed admits requests without Origin (not a browser, so no ambient credentials to
-// abuse), the server's own origin, and the allowlist.
-func (g *Gate) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	n, err := config.NormalizeOrigin(o)
-	if err != nil {
-		return false
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if n == scheme+"://"+strings.ToLower(r.Host) {
-		return true
-	}
-	return g.origins[n]
 }
 
 func (g *Gate) authenticate(r *http.Request) (identity.User, error) {

@@ -88,7 +88,7 @@ export function Header({ user, onSignOut, children }: { user: User; onSignOut: (
         </a>
       )}
       <span className="me" data-testid="me" data-user={user.id}>
-        {user.name}
+        {user.display || user.name}
       </span>
       <button className="ghost" data-testid="sign-out" onClick={onSignOut}>
         Sign out

@@ -120,7 +120,7 @@ function Room({ room, user, onSignOut, doc, provider }: RoomProps & { doc: Y.Doc
 
   const canvas = useRef<CanvasHandle | null>(null)
   const me: PresenceState = useMemo(
-    () => ({ userId: user.id, name: user.name, color: colorFor(user.id), cursor: null, activeKrateId: null, spotlightQuery: null, viewport: null, timestamp: Date.now(), followable: true }),
+    () => ({ userId: user.id, name: user.display || user.name, color: colorFor(user.id), cursor: null, activeKrateId: null, spotlightQuery: null, viewport: null, timestamp: Date.now(), followable: true }),
     [user],
   )
   useEffect(() => {

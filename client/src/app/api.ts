@@ -3,7 +3,10 @@
 
 export interface User {
   id: string
+  /** The Kubernetes user name the server impersonates (a stable claim, not for display). */
   name: string
+  /** How people see the user (the token's name or preferred_username). */
+  display?: string
   groups?: string[]
   admin?: boolean
 }

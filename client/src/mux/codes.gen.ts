@@ -33,6 +33,7 @@ export const errorCodes: Readonly<Record<string, CodeInfo>> = {
   not_approved: { http: 409, close: 4018, retry: false },
   deploy_in_progress: { http: 409, close: 4019, retry: true },
   bad_state: { http: 409, close: 4020, retry: false },
+  misdirected_host: { http: 421, close: 4021, retry: false },
 }
 
 /** The close code of a code without one of its own (a channel kind's). */

@@ -66,6 +66,17 @@ func (s *Server) SignIn(t testing.TB, name string, admin bool) string {
 	return SignIn(t, s.URL, name, admin)
 }
 
+// Metrics returns the text of /metrics, read as an admin (the main listener serves it to
+// admins only).
+func (s *Server) Metrics(t testing.TB) string {
+	t.Helper()
+	resp, b := s.Request(t, http.MethodGet, s.SignIn(t, "metrics-reader", true), "/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
 // Ticket returns a single-use WebSocket ticket for token.
 func (s *Server) Ticket(t testing.TB, token string) string {
 	t.Helper()
@@ -133,6 +144,13 @@ func postJSON(t testing.TB, url, token, body string, out any) {
 	}
 }
 
+// Send runs method url with body as token (anonymous when empty) with header, and returns the
+// response with its body read. A "Host" entry in header addresses the request to that host name
+// (as a browser does for the name in its address bar).
+func Send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	return send(t, method, url, token, body, header)
+}
+
 func send(t testing.TB, method, url, token string, body io.Reader, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
@@ -141,6 +159,9 @@ func send(t testing.TB, method, url, token string, body io.Reader, header http.H
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -482,7 +482,7 @@ func idleOnce(ctx context.Context, yard string, n int, withChannel bool) (float6
 	if err != nil {
 		return 0, err
 	}
-	gor, _ := goroutines(base)
+	gor, _ := goroutines(base, tok)
 	kib := float64(after-before) / 1024 / float64(n)
 	fmt.Printf("  run: RSS %d -> %d KiB, %.1f KiB/conn, server goroutines %s\n", before/1024, after/1024, kib, gor)
 	return kib, nil
@@ -503,7 +503,8 @@ func readURL(r io.Reader) (string, error) {
 }
 
 func devLogin(base string) (string, error) {
-	resp, err := http.Post(base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"name":"bench"}`))
+	// An admin, so the same token reads /metrics.
+	resp, err := http.Post(base+"/api/auth/dev-login", "application/json", strings.NewReader(`{"name":"bench","admin":true}`))
 	if err != nil {
 		return "", err
 	}
@@ -529,8 +530,13 @@ func rss(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
-func goroutines(base string) (string, error) {
-	resp, err := http.Get(base + "/metrics")
+func goroutines(base, token string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return "?", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "?", err
 	}

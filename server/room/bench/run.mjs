@@ -67,7 +67,7 @@ async function startYard (name, redisURL) {
     '--static-dir', '/nonexistent', '--max-conns-per-user', '20000', '--room-message-rate', '1000']
   if (redisURL) argv.push('--redis-url', redisURL)
   const s = await start(args.yard, argv, { YARD_JWT_SECRET: 'bench-secret-0123456789abcdef' }, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
-  const res = await fetch(s.url + '/api/auth/dev-login', { method: 'POST', body: JSON.stringify({ name: 'bench' }) })
+  const res = await fetch(s.url + '/api/auth/dev-login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
   s.token = (await res.json()).token
   s.ws = s.url.replace('http', 'ws') + '/ws/sync'
   return s

@@ -81,7 +81,7 @@ func TestClustersHealthAndReadiness(t *testing.T) {
 	if code, _ := s.get(t, "", "/api/clusters", ""); code != http.StatusUnauthorized {
 		t.Fatalf("/api/clusters without a token: %d", code)
 	}
-	_, metrics := s.get(t, "", "/metrics", "")
+	metrics := s.Metrics(t)
 	if !strings.Contains(string(metrics), `yard_cluster_up{cluster="yard-local"} 1`) {
 		t.Fatal("yard_cluster_up not 1")
 	}
@@ -362,7 +362,7 @@ func TestFiftyWatchersShareOneUpstream(t *testing.T) {
 	for _, st := range streams {
 		st.waitFor(t, "SYNCED", 60*time.Second, synced("pods"))
 	}
-	_, metrics := s.get(t, "", "/metrics", "")
+	metrics := s.Metrics(t)
 	if !strings.Contains(string(metrics), `yard_watch_upstream{cluster="yard-local",kind="pods"} 1`+"\n") {
 		t.Fatalf("want exactly one upstream pods watch:\n%s", grep(string(metrics), "yard_watch_upstream"))
 	}
@@ -530,7 +530,7 @@ func TestSeveralContextsAreSeveralClusters(t *testing.T) {
 	b := s.watch(t, tok, q)
 	a.waitFor(t, "SYNCED", 30*time.Second, synced("configmaps"))
 	b.waitFor(t, "SYNCED", 30*time.Second, synced("configmaps"))
-	_, metrics := s.get(t, "", "/metrics", "")
+	metrics := s.Metrics(t)
 	for _, name := range []string{"yard-local", "second"} {
 		if !strings.Contains(string(metrics), `yard_watch_upstream{cluster="`+name+`",kind="configmaps"} 1`) {
 			t.Fatalf("no upstream for %s:\n%s", name, grep(string(metrics), "yard_watch_upstream"))
