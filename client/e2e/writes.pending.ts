@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import { cspViolations, launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
 
 let cluster: Cluster
 let redis: Redis
@@ -172,5 +172,9 @@ describe('changing the cluster in the browser', { timeout: 1_200_000 }, () => {
     await carol.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
     await carol.locator('[data-testid="activity-item"][data-verb="apply"][data-user="bob"]').waitFor({ timeout: 10_000 })
     await ctx.close()
+  })
+
+  test('the editor runs under the Content-Security-Policy', () => {
+    assert.deepEqual(cspViolations, [], 'Chromium reported Content-Security-Policy violations')
   })
 })
