@@ -1,5 +1,3 @@
-// Not yet run by `npm run test:e2e` (it picks client/e2e/*.test.ts): it needs the server's write
-// endpoints (POST /api/apply, scale, restart, DELETE); rename it to writes.test.ts once they are in.
 // Changing the cluster from the browser, against a real `yard serve --write-enabled` (Redis, the
 // local control plane) in headless Chromium: bob edits a Deployment's replicas in the YAML
 // editor, reviews the server's dry-run diff and applies it; alice, in the same room, sees the
