@@ -32,8 +32,18 @@ func (s *Service) follow(ctx context.Context, u identity.User, room string, d *D
 	}
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
+	rendered := map[string]bool{}
+	for _, o := range objs {
+		rendered[o.GetLabels()[workflow.LabelNode]] = true
+	}
 	for {
 		statuses := map[string]NodeStatus{}
+		for node := range d.Nodes {
+			if !rendered[node] {
+				// It renders nothing (a SecretRef, checked by the plan): nothing to roll out.
+				statuses[node] = NodeStatus{Status: NodeReady}
+			}
+		}
 		for _, o := range objs {
 			node := o.GetLabels()[workflow.LabelNode]
 			st := s.observe(ctx, uc, o)
