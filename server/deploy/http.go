@@ -9,6 +9,7 @@ import (
 	"github.com/yardhq/yard/server/errcode"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/roomid"
 )
 
 // API serves the deploy endpoints under /api/rooms/{room}.
@@ -38,13 +39,28 @@ func (a *API) Mount(r chi.Router) {
 	r.Put("/rooms/{room}/deploy-policy", a.putPolicy)
 }
 
+// room reads the room id of the path; a bad one is answered 400 bad_params (it also names
+// Redis keys, inside their hash tag).
+func room(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := chi.URLParam(r, "room")
+	if !roomid.Valid(id) {
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "not a room id"))
+		return "", false
+	}
+	return id, true
+}
+
 func (a *API) plan(w http.ResponseWriter, r *http.Request) {
+	rm, ok := room(w, r)
+	if !ok {
+		return
+	}
 	var req PlanRequest
 	if !httpjson.DecodeJSON(w, r, 4<<10, &req) {
 		return
 	}
 	u, _ := identity.FromContext(r.Context())
-	d, err := a.s.Plan(r.Context(), u, chi.URLParam(r, "room"), req, a.requestID(r.Context()))
+	d, err := a.s.Plan(r.Context(), u, rm, req, a.requestID(r.Context()))
 	if err != nil {
 		httpjson.WriteCoded(w, err)
 		return
@@ -53,7 +69,11 @@ func (a *API) plan(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
-	d, err := a.s.Get(r.Context(), chi.URLParam(r, "room"), chi.URLParam(r, "id"))
+	rm, ok := room(w, r)
+	if !ok {
+		return
+	}
+	d, err := a.s.Get(r.Context(), rm, chi.URLParam(r, "id"))
 	if err != nil {
 		httpjson.WriteCoded(w, err)
 		return
@@ -66,12 +86,15 @@ type actionFunc func(ctx context.Context, u identity.User, room, id, requestID s
 func (a *API) action(do actionFunc, status int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, _ := identity.FromContext(r.Context())
-		room := chi.URLParam(r, "room")
-		if a.s.o.Rooms.ReadOnly(u, room) {
-			httpjson.WriteCoded(w, errcode.Errorf(errcode.Forbidden, "room %s is read-only for you", room))
+		rm, ok := room(w, r)
+		if !ok {
 			return
 		}
-		d, err := do(r.Context(), u, room, chi.URLParam(r, "id"), a.requestID(r.Context()))
+		if a.s.o.Rooms.ReadOnly(u, rm) {
+			httpjson.WriteCoded(w, errcode.Errorf(errcode.Forbidden, "room %s is read-only for you", rm))
+			return
+		}
+		d, err := do(r.Context(), u, rm, chi.URLParam(r, "id"), a.requestID(r.Context()))
 		if err != nil {
 			httpjson.WriteCoded(w, err)
 			return
@@ -81,7 +104,11 @@ func (a *API) action(do actionFunc, status int) http.HandlerFunc {
 }
 
 func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
-	p, err := a.s.Policy(r.Context(), chi.URLParam(r, "room"))
+	rm, ok := room(w, r)
+	if !ok {
+		return
+	}
+	p, err := a.s.Policy(r.Context(), rm)
 	if err != nil {
 		httpjson.WriteCoded(w, err)
 		return
@@ -90,12 +117,16 @@ func (a *API) getPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) putPolicy(w http.ResponseWriter, r *http.Request) {
+	rm, ok := room(w, r)
+	if !ok {
+		return
+	}
 	var p Policy
 	if !httpjson.DecodeJSON(w, r, 1<<10, &p) {
 		return
 	}
 	u, _ := identity.FromContext(r.Context())
-	if err := a.s.SetPolicy(r.Context(), u, chi.URLParam(r, "room"), p); err != nil {
+	if err := a.s.SetPolicy(r.Context(), u, rm, p); err != nil {
 		httpjson.WriteCoded(w, err)
 		return
 	}

@@ -136,4 +136,19 @@ func TestWritesOffPlansButRefusesApply(t *testing.T) {
 	if _, err := k.AppsV1().Deployments("team-a").Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a Deployment exists with writes off: %v", err)
 	}
+	// Bad input gets a coded error.
+	for path, want := range map[string]string{
+		"/api/rooms/a%7Bb%7D/deploys":                  "bad_params",
+		"/api/rooms/" + room + "/deploys/nope/approve": "not_found",
+	} {
+		var e errBody
+		call(t, s, http.MethodPost, alice, path, `{}`, &e)
+		if e.Error.Code != want {
+			t.Errorf("%s: %+v, want %s", path, e, want)
+		}
+	}
+	var ce errBody
+	if st := call(t, s, http.MethodPost, alice, "/api/rooms/"+room+"/deploys", `{"cluster":"nope"}`, &ce); st != http.StatusNotFound || ce.Error.Code != "not_found" {
+		t.Errorf("unknown cluster: %d %+v", st, ce)
+	}
 }
