@@ -35,7 +35,7 @@ func replicas(t testing.TB) (*yardtest.Server, *yardtest.Server, *controlplane.C
 			cfg.StaticDir = t.TempDir()
 			cfg.WriteEnabled = true
 			cfg.RedisURL = rd.URL()
-			cfg.JWTSecret = "deploy-integration-secret" // one secret: a token works on both replicas
+			cfg.JWTSecret = jwtSecret // one secret: a token works on both replicas
 			cfg.Rooms.Replica = name
 			cfg.DeployTimeout = 3 * time.Minute
 		})
