@@ -1,16 +1,9 @@
 package integration
 
 import (
-	"bufio"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +15,6 @@ import (
 	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
-var listening = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
-
 const jwtSecret = "deploy-integration-secret"
 
 // A replica SIGKILLed mid-apply holds the room's lock until its lease expires; then the other
@@ -31,59 +22,11 @@ const jwtSecret = "deploy-integration-secret"
 func TestKilledReplicaDeployIsEndedByTheOther(t *testing.T) {
 	cp := controlplane.Shared(t)
 	rd := redistest.Start(t)
-	bin := filepath.Join(t.TempDir(), "yard")
-	build := exec.Command("go", "build", "-o", bin, "./server/cmd/yard")
-	build.Dir = filepath.Join("..", "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./server/cmd/yard: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--dev-auth", "--log-format", "json",
+	bin := yardtest.BuildBinary(t, filepath.Join("..", "..", ".."))
+	proc := yardtest.StartProcess(t, bin, []string{"YARD_JWT_SECRET=" + jwtSecret}, "--dev-auth",
 		"--kubeconfig", cp.Kubeconfig(), "--redis-url", rd.URL(), "--write-enabled", "--replica-id", "doomed",
 		"--static-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "YARD_JWT_SECRET="+jwtSecret)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	urlCh := make(chan string, 1)
-	var logMu sync.Mutex
-	var logs strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logMu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				urlCh <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("yard log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
-	var doomed *yardtest.Server
-	select {
-	case u := <-urlCh:
-		doomed = &yardtest.Server{URL: u}
-	case <-exited:
-		t.Fatal("yard exited before listening")
-	case <-time.After(60 * time.Second):
-		t.Fatal("yard did not listen within 60 s")
-	}
+	doomed := &yardtest.Server{URL: proc.URL}
 	other := yardtest.Start(t, func(cfg *config.Config) {
 		cfg.Kubeconfig = cp.Kubeconfig()
 		cfg.StaticDir = t.TempDir()
@@ -99,10 +42,7 @@ func TestKilledReplicaDeployIsEndedByTheOther(t *testing.T) {
 	if st := call(t, doomed, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", nil); st != http.StatusAccepted {
 		t.Fatalf("apply: %d", st)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
+	proc.Kill(t)
 	var got deploy.Deploy
 	testwait.Until(t, 2*time.Minute, 500*time.Millisecond, "the surviving replica ends the deploy", func() bool {
 		got = docDeploy(t, other, alice, room, d.ID)
