@@ -361,20 +361,32 @@ func TestRevokedAccessStopsEventsAndIsReported(t *testing.T) {
 	e.api.change(kwatch.Added, "team-a", "before", nil)
 	r.ch.waitFor(t, "before", func(ms []wireMsg) bool { return has(ms, Added, "team-a/before") })
 
+	e.api.change(kwatch.Added, "team-a", "gone-while-revoked", nil)
+	r.ch.waitFor(t, "gone-while-revoked", func(ms []wireMsg) bool { return has(ms, Added, "team-a/gone-while-revoked") })
+
 	e.cl.set("bob", "team-a", false)
 	r.ch.waitFor(t, "forbidden", func(ms []wireMsg) bool {
 		return slices.ContainsFunc(ms, func(m wireMsg) bool {
 			return m.Type == ErrorMsg && m.Code == mux.CodeForbidden && m.Namespace == "team-a"
 		})
 	})
+	// Access ended: the objects the client held are withdrawn.
+	r.ch.waitFor(t, "the view emptied", func(ms []wireMsg) bool { return len(state(ms)) == 0 })
 	e.api.change(kwatch.Added, "team-a", "after", nil)
+	e.api.change(kwatch.Deleted, "team-a", "gone-while-revoked", nil)
 	time.Sleep(200 * time.Millisecond)
 	if has(decodeAll(t, r.ch.all()), Added, "team-a/after") {
 		t.Fatal("an event was delivered after access was revoked")
 	}
 
+	// Access returns: the view is exactly the namespace's objects now, without the one deleted
+	// while the client could not see it.
 	e.cl.set("bob", "team-a", true)
-	r.ch.waitFor(t, "regranted snapshot", func(ms []wireMsg) bool { return has(ms, Added, "team-a/after") })
+	msgs := r.ch.waitFor(t, "regranted snapshot", func(ms []wireMsg) bool { return has(ms, Added, "team-a/after") })
+	got := state(msgs)
+	if len(got) != 2 {
+		t.Fatalf("view after access returned: %v, want team-a/before and team-a/after", got)
+	}
 }
 
 func TestResumeGivesOnlyMissedChanges(t *testing.T) {
