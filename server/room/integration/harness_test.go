@@ -2,7 +2,7 @@
 // y-websocket Node clients, and checks what a user of shared rooms relies on: convergence across
 // replicas, nothing lost when a replica or Redis dies, awareness across replicas, read-only
 // users, malformed input, and the multiplexer's sync channel next to /ws/sync.
-package e2e_test
+package integration_test
 
 import (
 	"bufio"
@@ -177,7 +177,7 @@ func (r *replica) get(t *testing.T, token, path string, v any) int {
 	return resp.StatusCode
 }
 
-// driver is the Node process hosting y-websocket clients (server/room/e2e/testdata/driver.mjs).
+// driver is the Node process hosting y-websocket clients (server/room/integration/testdata/driver.mjs).
 type driver struct {
 	t     *testing.T
 	cmd   *exec.Cmd
@@ -196,7 +196,7 @@ func startDriver(t *testing.T) *driver {
 	if _, err := os.Stat(filepath.Join(repoRoot, "node_modules", "y-websocket")); err != nil {
 		t.Fatalf("node_modules/y-websocket missing: run `npm ci` in %s", repoRoot)
 	}
-	cmd := exec.Command("node", "server/room/e2e/testdata/driver.mjs")
+	cmd := exec.Command("node", "server/room/integration/testdata/driver.mjs")
 	cmd.Dir = repoRoot
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
