@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // ClusterNodes is the size of a test cluster: three masters, each with one replica.
@@ -67,13 +68,65 @@ func SharedCluster(t testing.TB) *Cluster {
 	return shared.c
 }
 
-// Run runs the tests and then stops the shared cluster, if one was started.
-func Run(m *testing.M) int {
+// Main is TestMain for packages that use SharedCluster: it runs the tests, stops the shared
+// cluster (if one was started), then fails the binary if goroutines leaked, and exits.
+func Main(m *testing.M, opts ...goleak.Option) {
 	code := m.Run()
 	if shared.c != nil {
 		shared.c.Stop()
 	}
-	return code
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Kinds are the Redis deployments the Redis-backed tests run on.
+var Kinds = []Kind{Single, Clustered}
+
+// Kind is a Redis deployment for tests.
+type Kind string
+
+// The kinds.
+const (
+	Single    Kind = "single"
+	Clustered Kind = "cluster"
+)
+
+// Fresh returns the URL of an empty Redis of kind k, and whether it is a cluster: a server of its
+// own for Single, the shared cluster emptied for Clustered.
+func Fresh(t testing.TB, k Kind) (url string, cluster bool) {
+	t.Helper()
+	if k == Single {
+		return Start(t).URL(), false
+	}
+	c := SharedCluster(t)
+	c.FlushAll(t)
+	return c.URL(), true
+}
+
+// Client opens a client on url (a cluster client when cluster), closed when the test ends.
+func Client(t testing.TB, url string, cluster bool) redis.UniversalClient {
+	t.Helper()
+	var rdb redis.UniversalClient
+	if cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = redis.NewClient(opts)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
 }
 
 func startCluster(dir string, own bool) (*Cluster, error) {
@@ -195,13 +248,7 @@ func (c *Cluster) URL() string {
 // Client returns a cluster client, closed when the test ends.
 func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	t.Helper()
-	opts, err := redis.ParseClusterURL(c.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClusterClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
+	return Client(t, c.URL(), true).(*redis.ClusterClient)
 }
 
 // FlushAll empties every master, so a test on the shared cluster starts from nothing.

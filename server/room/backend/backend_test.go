@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/server/internal/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // collector gathers what a follower receives.
 type collector struct {
@@ -60,12 +58,27 @@ func (c *collector) waitFor(t *testing.T, n int) []Entry {
 
 func newRedisBackend(t *testing.T, url, replica string) *Redis {
 	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
+	return newBackendOn(t, url, false, replica)
+}
+
+// newBackendOn is a backend on single Redis or, with cluster, on a Redis Cluster.
+func newBackendOn(t *testing.T, url string, cluster bool, replica string) *Redis {
+	t.Helper()
+	var rdb redis.UniversalClient
+	if cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.MaxRetries = -1
+		rdb = redis.NewClient(opts)
 	}
-	opts.MaxRetries = -1
-	rdb := redis.NewClient(opts)
 	b, err := NewRedis(rdb, RedisOptions{Replica: replica, LogRetention: time.Millisecond, Block: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +88,15 @@ func newRedisBackend(t *testing.T, url, replica string) *Redis {
 		_ = rdb.Close()
 	})
 	return b
+}
+
+// onEachRedis runs fn on single Redis and on a Redis Cluster.
+func onEachRedis(t *testing.T, fn func(t *testing.T, fresh func(t *testing.T) (url string, cluster bool))) {
+	for _, k := range redistest.Kinds {
+		t.Run(string(k), func(t *testing.T) {
+			fn(t, func(t *testing.T) (string, bool) { return redistest.Fresh(t, k) })
+		})
+	}
 }
 
 // conformance runs the behaviour every backend shares.
@@ -153,13 +175,14 @@ func conformance(t *testing.T, newBackend func(t *testing.T) Backend) {
 	})
 	t.Run("lease", func(t *testing.T) {
 		b := newBackend(t)
-		if ok, err := b.TryLease(ctx, "l", "a", 200*time.Millisecond); !ok || err != nil {
+		// Long enough that a loaded machine does not let it expire before the second try.
+		if ok, err := b.TryLease(ctx, "l", "a", time.Second); !ok || err != nil {
 			t.Fatalf("first lease: %v %v", ok, err)
 		}
 		if ok, err := b.TryLease(ctx, "l", "b", time.Second); ok || err != nil {
 			t.Fatalf("second lease while held: %v %v", ok, err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(1100 * time.Millisecond)
 		if ok, err := b.TryLease(ctx, "l", "b", time.Second); !ok || err != nil {
 			t.Fatalf("lease after expiry: %v %v", ok, err)
 		}
@@ -186,19 +209,23 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	n := 0
-	conformance(t, func(t *testing.T) Backend {
-		n++
-		// Each subtest gets its own database so rooms listings do not mix.
-		return newRedisBackend(t, fmt.Sprintf("redis://%s/%d", srv.Addr(), n), "r1")
+	onEachRedis(t, func(t *testing.T, fresh func(*testing.T) (string, bool)) {
+		conformance(t, func(t *testing.T) Backend {
+			// Each subtest gets an empty Redis so rooms listings do not mix.
+			url, cluster := fresh(t)
+			return newBackendOn(t, url, cluster, "r1")
+		})
 	})
 }
 
 func TestRedisReplicasShareRooms(t *testing.T) {
-	srv := redistest.Start(t)
-	a := newRedisBackend(t, srv.URL(), "a")
-	b := newRedisBackend(t, srv.URL(), "b")
+	onEachRedis(t, testReplicasShareRooms)
+}
+
+func testReplicasShareRooms(t *testing.T, fresh func(*testing.T) (string, bool)) {
+	url, cluster := fresh(t)
+	a := newBackendOn(t, url, cluster, "a")
+	b := newBackendOn(t, url, cluster, "b")
 	ctx := context.Background()
 
 	c := newCollector()
@@ -319,9 +346,13 @@ func TestRedisOutage(t *testing.T) {
 // A room reloaded on a replica subscribes again before the old instance stops; the old stop
 // must not cut the new subscription.
 func TestRedisStaleStopKeepsNewerSubscription(t *testing.T) {
-	srv := redistest.Start(t)
-	a := newRedisBackend(t, srv.URL(), "a")
-	b := newRedisBackend(t, srv.URL(), "b")
+	onEachRedis(t, testStaleStopKeepsNewerSubscription)
+}
+
+func testStaleStopKeepsNewerSubscription(t *testing.T, fresh func(*testing.T) (string, bool)) {
+	url, cluster := fresh(t)
+	a := newBackendOn(t, url, cluster, "a")
+	b := newBackendOn(t, url, cluster, "b")
 	ctx := context.Background()
 	oldStop := b.Subscribe("re", func(AwarenessMessage) {})
 	got := make(chan AwarenessMessage, 16)
