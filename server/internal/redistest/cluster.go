@@ -96,30 +96,43 @@ const (
 	Clustered Kind = "cluster"
 )
 
-// Fresh returns the URL of an empty Redis of kind k, and whether it is a cluster: a server of its
-// own for Single, the shared cluster emptied for Clustered.
-func Fresh(t testing.TB, k Kind) (url string, cluster bool) {
+// Each runs fn as a subtest on every kind.
+func Each(t *testing.T, fn func(t *testing.T, k Kind)) {
+	for _, k := range Kinds {
+		t.Run(string(k), func(t *testing.T) { fn(t, k) })
+	}
+}
+
+// Target is a Redis to test against: a single server or a cluster.
+type Target struct {
+	URL     string
+	Cluster bool
+}
+
+// Fresh returns an empty Redis of kind k: a server of its own for Single, the shared cluster
+// emptied for Clustered.
+func Fresh(t testing.TB, k Kind) Target {
 	t.Helper()
 	if k == Single {
-		return Start(t).URL(), false
+		return Start(t).Target()
 	}
 	c := SharedCluster(t)
 	c.FlushAll(t)
-	return c.URL(), true
+	return Target{URL: c.URL(), Cluster: true}
 }
 
-// Client opens a client on url (a cluster client when cluster), closed when the test ends.
-func Client(t testing.TB, url string, cluster bool) redis.UniversalClient {
+// Client opens a client on the target (a cluster client on a cluster), closed when the test ends.
+func (tg Target) Client(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	var rdb redis.UniversalClient
-	if cluster {
-		opts, err := redis.ParseClusterURL(url)
+	if tg.Cluster {
+		opts, err := redis.ParseClusterURL(tg.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rdb = redis.NewClusterClient(opts)
 	} else {
-		opts, err := redis.ParseURL(url)
+		opts, err := redis.ParseURL(tg.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +261,7 @@ func (c *Cluster) URL() string {
 // Client returns a cluster client, closed when the test ends.
 func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	t.Helper()
-	return Client(t, c.URL(), true).(*redis.ClusterClient)
+	return Target{URL: c.URL(), Cluster: true}.Client(t).(*redis.ClusterClient)
 }
 
 // FlushAll empties every master, so a test on the shared cluster starts from nothing.

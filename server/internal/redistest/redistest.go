@@ -78,6 +78,9 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // URL is a redis:// URL for the server, usable as --redis-url.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
+// Target is the server as a test target.
+func (s *Server) Target() Target { return Target{URL: s.URL()} }
+
 // Dir is the server's data directory (appendonly files live under it).
 func (s *Server) Dir() string { return s.dir }
 

@@ -58,45 +58,30 @@ func (c *collector) waitFor(t *testing.T, n int) []Entry {
 
 func newRedisBackend(t *testing.T, url, replica string) *Redis {
 	t.Helper()
-	return newBackendOn(t, url, false, replica)
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1 // the outage test wants failures at once
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return newBackendWith(t, rdb, replica)
 }
 
-// newBackendOn is a backend on single Redis or, with cluster, on a Redis Cluster.
-func newBackendOn(t *testing.T, url string, cluster bool, replica string) *Redis {
+// newBackendOn is a backend on a single Redis or a Redis Cluster.
+func newBackendOn(t *testing.T, tg redistest.Target, replica string) *Redis {
 	t.Helper()
-	var rdb redis.UniversalClient
-	if cluster {
-		opts, err := redis.ParseClusterURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rdb = redis.NewClusterClient(opts)
-	} else {
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.MaxRetries = -1
-		rdb = redis.NewClient(opts)
-	}
+	return newBackendWith(t, tg.Client(t), replica)
+}
+
+func newBackendWith(t *testing.T, rdb redis.UniversalClient, replica string) *Redis {
+	t.Helper()
 	b, err := NewRedis(rdb, RedisOptions{Replica: replica, LogRetention: time.Millisecond, Block: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		_ = rdb.Close()
-	})
+	t.Cleanup(func() { _ = b.Close() })
 	return b
-}
-
-// onEachRedis runs fn on single Redis and on a Redis Cluster.
-func onEachRedis(t *testing.T, fn func(t *testing.T, fresh func(t *testing.T) (url string, cluster bool))) {
-	for _, k := range redistest.Kinds {
-		t.Run(string(k), func(t *testing.T) {
-			fn(t, func(t *testing.T) (string, bool) { return redistest.Fresh(t, k) })
-		})
-	}
 }
 
 // conformance runs the behaviour every backend shares.
@@ -209,23 +194,22 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	onEachRedis(t, func(t *testing.T, fresh func(*testing.T) (string, bool)) {
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
 		conformance(t, func(t *testing.T) Backend {
 			// Each subtest gets an empty Redis so rooms listings do not mix.
-			url, cluster := fresh(t)
-			return newBackendOn(t, url, cluster, "r1")
+			return newBackendOn(t, redistest.Fresh(t, k), "r1")
 		})
 	})
 }
 
 func TestRedisReplicasShareRooms(t *testing.T) {
-	onEachRedis(t, testReplicasShareRooms)
+	redistest.Each(t, testReplicasShareRooms)
 }
 
-func testReplicasShareRooms(t *testing.T, fresh func(*testing.T) (string, bool)) {
-	url, cluster := fresh(t)
-	a := newBackendOn(t, url, cluster, "a")
-	b := newBackendOn(t, url, cluster, "b")
+func testReplicasShareRooms(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	a := newBackendOn(t, tg, "a")
+	b := newBackendOn(t, tg, "b")
 	ctx := context.Background()
 
 	c := newCollector()
@@ -346,13 +330,13 @@ func TestRedisOutage(t *testing.T) {
 // A room reloaded on a replica subscribes again before the old instance stops; the old stop
 // must not cut the new subscription.
 func TestRedisStaleStopKeepsNewerSubscription(t *testing.T) {
-	onEachRedis(t, testStaleStopKeepsNewerSubscription)
+	redistest.Each(t, testStaleStopKeepsNewerSubscription)
 }
 
-func testStaleStopKeepsNewerSubscription(t *testing.T, fresh func(*testing.T) (string, bool)) {
-	url, cluster := fresh(t)
-	a := newBackendOn(t, url, cluster, "a")
-	b := newBackendOn(t, url, cluster, "b")
+func testStaleStopKeepsNewerSubscription(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	a := newBackendOn(t, tg, "a")
+	b := newBackendOn(t, tg, "b")
 	ctx := context.Background()
 	oldStop := b.Subscribe("re", func(AwarenessMessage) {})
 	got := make(chan AwarenessMessage, 16)

@@ -92,9 +92,9 @@ func TestKeySlotMatchesCluster(t *testing.T) {
 
 // Rooms in many slots (so on every master) are all followed on a cluster.
 func TestClusterFollowsRoomsInManySlots(t *testing.T) {
-	url, _ := redistest.Fresh(t, redistest.Clustered)
-	a := newBackendOn(t, url, true, "a")
-	b := newBackendOn(t, url, true, "b")
+	tg := redistest.Fresh(t, redistest.Clustered)
+	a := newBackendOn(t, tg, "a")
+	b := newBackendOn(t, tg, "b")
 	ctx := context.Background()
 	const rooms = 30
 	cs := make([]*collector, rooms)

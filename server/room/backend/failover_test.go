@@ -19,7 +19,7 @@ import (
 func TestClusterFailoverKeepsAcknowledgedAppends(t *testing.T) {
 	c := redistest.StartCluster(t)
 	admin := c.Client(t)
-	a := newBackendOn(t, c.URL(), true, "a")
+	a := newBackendOn(t, redistest.Target{URL: c.URL(), Cluster: true}, "a")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const room = "failover"
@@ -75,7 +75,7 @@ func TestClusterFailoverKeepsAcknowledgedAppends(t *testing.T) {
 	testwait.Until(t, 60*time.Second, 10*time.Millisecond, "50 appends after the failover", func() bool { return count() >= before+50 })
 	halt()
 
-	st, err := newBackendOn(t, c.URL(), true, "reader").Load(ctx, room)
+	st, err := newBackendOn(t, redistest.Target{URL: c.URL(), Cluster: true}, "reader").Load(ctx, room)
 	if err != nil {
 		t.Fatal(err)
 	}
