@@ -71,10 +71,7 @@ func SharedCluster(t testing.TB) *Cluster {
 // Main is TestMain for packages that use SharedCluster: it runs the tests, stops the shared
 // cluster (if one was started), then fails the binary if goroutines leaked, and exits.
 func Main(m *testing.M, opts ...goleak.Option) {
-	code := m.Run()
-	if shared.c != nil {
-		shared.c.Stop()
-	}
+	code := Run(m)
 	if code == 0 {
 		if err := goleak.Find(opts...); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
@@ -82,6 +79,15 @@ func Main(m *testing.M, opts ...goleak.Option) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Run runs the tests and then stops the shared cluster, if one was started.
+func Run(m *testing.M) int {
+	code := m.Run()
+	if shared.c != nil {
+		shared.c.Stop()
+	}
+	return code
 }
 
 // Kinds are the Redis deployments the Redis-backed tests run on.
