@@ -45,7 +45,7 @@ type Config struct {
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open WebSockets.
 	// The server's own origin is always allowed.
 	AllowedOrigins []string
-	// WriteEnabled allows cluster writes (deploys). Off by default.
+	// WriteEnabled allows cluster writes (apply, scale, restart, delete, deploys). Off by default.
 	WriteEnabled bool
 
 	// StaticDir is the built browser app served at /. Default "client/dist"; missing is fine.
@@ -124,9 +124,16 @@ type Rooms struct {
 	CompactEvery int
 	// MaxMessageBytes bounds one sync message from a client. Default 1 MiB.
 	MaxMessageBytes int
-	// MessageRate bounds the sync messages per second read from one connection (bursts of twice
-	// as many); a faster client is read more slowly. Default 200.
+	// MessageRate bounds the sync messages per second read from one connection, across all its
+	// sync channels (bursts of twice as many); a faster client is read more slowly. Default 200.
 	MessageRate int
+	// MaxDocBytes is a room document's size quota: an update that would take the encoded
+	// document past it is refused. Default 64 MiB.
+	MaxDocBytes int
+	// UserWriteBytesPerSec is each user's budget of document update bytes per second, across the
+	// user's connections on this replica (bursts of one second's worth); a user writing faster is
+	// read more slowly. Default 1 MiB.
+	UserWriteBytesPerSec int
 	// SendEvery spaces a room's broadcasts of document updates: an update after a quiet spell
 	// leaves at once, updates within SendEvery of the last broadcast leave merged with the next
 	// one. 0 sends each as soon as it is stored. Default 15ms.
@@ -201,11 +208,13 @@ func Default() Config {
 			Retention: 30 * 24 * time.Hour,
 		},
 		Rooms: Rooms{
-			Grace:           30 * time.Second,
-			CompactEvery:    500,
-			MaxMessageBytes: 1 << 20,
-			MessageRate:     200,
-			SendEvery:       15 * time.Millisecond,
+			Grace:                30 * time.Second,
+			CompactEvery:         500,
+			MaxMessageBytes:      1 << 20,
+			MessageRate:          200,
+			SendEvery:            15 * time.Millisecond,
+			MaxDocBytes:          64 << 20,
+			UserWriteBytesPerSec: 1 << 20,
 		},
 	}
 }
@@ -303,6 +312,12 @@ func (c Config) Validate() error {
 	}
 	if c.Rooms.CompactEvery < 1 || c.Rooms.MaxMessageBytes < 1024 || c.Rooms.MessageRate < 1 {
 		bad("--room-compact-every and --room-message-rate must be positive, --room-max-message-bytes at least 1024")
+	}
+	if c.Rooms.MaxDocBytes < c.Rooms.MaxMessageBytes {
+		bad("--room-max-doc-bytes %d: at least --room-max-message-bytes (%d)", c.Rooms.MaxDocBytes, c.Rooms.MaxMessageBytes)
+	}
+	if c.Rooms.UserWriteBytesPerSec < 1024 {
+		bad("--room-user-write-bytes-per-sec %d: at least 1024", c.Rooms.UserWriteBytesPerSec)
 	}
 	st := c.Streams
 	if st.LogBufferLines < 16 || st.LogBufferBytes < 64<<10 {

@@ -200,3 +200,21 @@ func TestRoomSendEvery(t *testing.T) {
 		t.Fatalf("2s: err = %v", err)
 	}
 }
+
+func TestRoomDocQuotaAndWriteBudget(t *testing.T) {
+	if d := Default().Rooms; d.MaxDocBytes != 64<<20 || d.UserWriteBytesPerSec != 1<<20 {
+		t.Fatalf("defaults %d, %d", d.MaxDocBytes, d.UserWriteBytesPerSec)
+	}
+	c, err := Parse([]string{"--dev-auth"}, env(map[string]string{
+		"YARD_ROOM_MAX_DOC_BYTES": "2097152", "YARD_ROOM_USER_WRITE_BYTES_PER_SEC": "4096",
+	}), io.Discard)
+	if err != nil || c.Rooms.MaxDocBytes != 2<<20 || c.Rooms.UserWriteBytesPerSec != 4096 {
+		t.Fatalf("from the environment: %d, %d, %v", c.Rooms.MaxDocBytes, c.Rooms.UserWriteBytesPerSec, err)
+	}
+	c.Rooms.MaxDocBytes = c.Rooms.MaxMessageBytes - 1
+	c.Rooms.UserWriteBytesPerSec = 100
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--room-max-doc-bytes") || !strings.Contains(err.Error(), "--room-user-write-bytes-per-sec") {
+		t.Fatalf("err = %v", err)
+	}
+}

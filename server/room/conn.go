@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,11 @@ type conn struct {
 	connID      string
 	readOnly    bool
 	connectedAt time.Time
+
+	// Owned by the room goroutine: what the connection's updates added to the document's
+	// pending data since one last integrated (clientUpdate).
+	deferred      int
+	deferredBytes int
 
 	mu    sync.Mutex // owned is read by the presence loop
 	owned []uint64
@@ -53,7 +59,7 @@ func (c *conn) presence(replica string) backend.Presence {
 		Replica: replica, ConnectedAt: c.connectedAt, ReadOnly: c.readOnly, ClientIDs: c.ownedIDs(),
 	}
 	for _, id := range p.ClientIDs {
-		if s, ok := c.r.aw.State(id); ok {
+		if s, ok := c.r.aw.states.State(id); ok {
 			p.Awareness = s
 			break
 		}
@@ -72,7 +78,7 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 		return err
 	}
 	defer m.release(r)
-	c := &conn{r: r, ch: ch, user: u, connID: connID, readOnly: m.ReadOnly(u, roomID), connectedAt: time.Now().UTC()}
+	c := &conn{r: r, ch: ch, user: u, connID: connID, readOnly: m.ReadOnly(u, roomID), connectedAt: m.clk.Now().UTC()}
 	joined := make(chan struct{})
 	if err := r.post(ctx, joinEv{c: c, done: joined}); err != nil {
 		return err
@@ -86,7 +92,19 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 	}
 	defer func() { _ = r.post(m.ctx, leaveEv{c: c}) }()
 
-	limit := newBucket(m.opts.MessageRate, m.opts.MessageBurst)
+	// One connection's messages share one rate across its sync channels, and one user's
+	// document writes one budget across the user's connections.
+	if connID == "" {
+		connID = fmt.Sprintf("unnamed-%p", c) // never shared
+	}
+	msgs := m.connRates.acquire(connID, func() *limiter {
+		return newLimiter(m.clk, m.opts.MessageRate, float64(m.opts.MessageBurst), m.m.delayed.WithLabelValues("message_rate"))
+	})
+	defer m.connRates.release(connID)
+	writes := m.userWrites.acquire(u.ID, func() *limiter {
+		return newLimiter(m.clk, m.opts.UserWriteBytesPerSec, m.opts.UserWriteBytesPerSec, m.m.delayed.WithLabelValues("write_budget"))
+	})
+	defer m.userWrites.release(u.ID)
 	for {
 		msg, err := ch.Recv(ctx)
 		if err != nil {
@@ -97,7 +115,7 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: larger than the limit")})
 			continue
 		}
-		if err := limit.wait(ctx); err != nil {
+		if err := msgs.take(ctx, 1); err != nil {
 			return nil
 		}
 		ym, _, err := yprotocol.DecodeMessage(msg.Data)
@@ -106,41 +124,13 @@ func (m *Manager) Serve(ctx context.Context, ch mux.Channel, u identity.User, co
 			_ = ch.Send(noWait, mux.Message{Type: mux.Binary, Data: yprotocol.EncodePermissionDenied("message rejected: malformed")})
 			continue
 		}
+		if ym.Type == yprotocol.MessageSync && ym.Sync != yprotocol.SyncStep1 && !c.readOnly {
+			if err := writes.take(ctx, float64(len(ym.Payload))); err != nil {
+				return nil
+			}
+		}
 		if err := r.post(ctx, msgEv{c: c, msg: ym}); err != nil {
 			return nil
 		}
-	}
-}
-
-// bucket is a token bucket: wait takes a token, sleeping until one is available.
-type bucket struct {
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate float64, burst int) *bucket {
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
-}
-
-func (b *bucket) wait(ctx context.Context) error {
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return nil
-	}
-	d := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		b.tokens = 0
-		b.last = time.Now()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -11,22 +11,7 @@
 // nothing the server acknowledged by broadcasting is ever missing from the log.
 package room
 
-import (
-	"regexp"
-
-	"github.com/yardhq/yard/crdt/yprotocol"
-)
-
-// Doc is the live document of a room; *crdt.Doc satisfies it. Only the room's goroutine uses it.
-type Doc interface {
-	yprotocol.Doc
-	ApplyUpdateV2(update []byte) error
-	EncodeStateAsUpdateV2(stateVector []byte) ([]byte, error)
-	// OnUpdate reports the v1 update of every transaction that changed the document (local
-	// writes and applied remote updates alike).
-	OnUpdate(fn func(update []byte)) (cancel func())
-	RootJSON() map[string]any
-}
+import "regexp"
 
 // MaxIDLength bounds a room id.
 const MaxIDLength = 128

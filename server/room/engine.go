@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/yardhq/yard/crdt"
 )
@@ -11,35 +10,13 @@ import (
 // (for example deploy status under "deploys"): the change is stored and reaches every client on
 // every replica. The document is the replica's live copy; fn must not keep it.
 func (m *Manager) Transact(ctx context.Context, id string, fn func(doc *crdt.Doc, tx *crdt.Transaction)) error {
-	var typeErr error
-	err := m.Write(ctx, id, func(d Doc) {
-		doc, ok := d.(*crdt.Doc)
-		if !ok {
-			typeErr = fmt.Errorf("room %s: the document is a %T, not a *crdt.Doc", id, d)
-			return
-		}
+	return m.Write(ctx, id, func(doc *crdt.Doc) {
 		doc.Transact(func(tx *crdt.Transaction) { fn(doc, tx) })
 	})
-	if typeErr != nil {
-		return typeErr
-	}
-	return err
 }
 
 // View reads room id's document through the engine (for example the workflow to deploy). fn runs
 // on the room's goroutine and must not keep the document.
 func (m *Manager) View(ctx context.Context, id string, fn func(doc *crdt.Doc)) error {
-	var typeErr error
-	err := m.Read(ctx, id, func(d Doc) {
-		doc, ok := d.(*crdt.Doc)
-		if !ok {
-			typeErr = fmt.Errorf("room %s: the document is a %T, not a *crdt.Doc", id, d)
-			return
-		}
-		fn(doc)
-	})
-	if typeErr != nil {
-		return typeErr
-	}
-	return err
+	return m.Read(ctx, id, fn)
 }

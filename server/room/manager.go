@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room/backend"
@@ -22,6 +22,7 @@ type Manager struct {
 	opts Options
 	be   backend.Backend
 	m    roomMetrics
+	clk  clock
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -32,6 +33,10 @@ type Manager struct {
 	conns map[*conn]struct{}
 
 	presenceKick chan struct{}
+
+	connRates  limiters // messages read, per connection
+	userWrites limiters // document update bytes read, per user
+	docs       docCache
 }
 
 type roomMetrics struct {
@@ -39,6 +44,8 @@ type roomMetrics struct {
 	clients  prometheus.Gauge
 	updates  *prometheus.CounterVec
 	compacts *prometheus.CounterVec
+	panics   prometheus.Counter
+	delayed  *prometheus.CounterVec
 }
 
 // NewManager starts the presence registration loop; Close stops it and every room.
@@ -49,20 +56,24 @@ func NewManager(o Options) (*Manager, error) {
 	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		opts: o, be: o.Backend, ctx: ctx, cancel: cancel,
+		opts: o, be: o.Backend, clk: o.clock, ctx: ctx, cancel: cancel,
 		rooms: map[string]*room{}, conns: map[*conn]struct{}{},
 		presenceKick: make(chan struct{}, 1),
 		m: roomMetrics{
 			loaded:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_rooms_loaded", Help: "Rooms with a live document on this replica."}),
 			clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "yard_room_clients", Help: "Sync clients connected to this replica."}),
 			updates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_updates_total",
-				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable)."}, []string{"result"}),
+				Help: "Client updates by result (stored, duplicate, malformed, read_only, unavailable, doc_full, pending, pending_full, never_integrated)."}, []string{"result"}),
 			compacts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_compactions_total",
 				Help: "Room log compactions by result (done, lease_held, failed)."}, []string{"result"}),
+			delayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "yard_room_reads_delayed_total",
+				Help: "Client messages read late because a limit was reached (message_rate: the connection's, write_budget: the user's)."}, []string{"limit"}),
+			panics: prometheus.NewCounter(prometheus.CounterOpts{Name: "yard_room_panics_total",
+				Help: "Panics a room goroutine survived (each closed the connection or failed the call that caused it)."}),
 		},
 	}
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{m.m.loaded, m.m.clients, m.m.updates, m.m.compacts} {
+		for _, c := range []prometheus.Collector{m.m.loaded, m.m.clients, m.m.updates, m.m.compacts, m.m.panics, m.m.delayed} {
 			if err := o.Metrics.Registry.Register(c); err != nil {
 				cancel()
 				return nil, fmt.Errorf("rooms: register metrics: %w", err)
@@ -102,7 +113,7 @@ func (m *Manager) release(r *room) {
 	defer m.mu.Unlock()
 	r.refs--
 	if r.refs == 0 {
-		r.idleSince = time.Now()
+		r.idleSince = m.clk.Now()
 	}
 }
 
@@ -110,7 +121,7 @@ func (m *Manager) release(r *room) {
 func (m *Manager) tryUnload(r *room, force bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.refs > 0 || (!force && time.Since(r.idleSince) < m.opts.Grace) {
+	if r.refs > 0 || (!force && m.clk.Now().Sub(r.idleSince) < m.opts.Grace) {
 		return false
 	}
 	delete(m.rooms, r.id)
@@ -126,7 +137,13 @@ func (m *Manager) ReadOnly(u identity.User, room string) bool {
 // Read runs fn on the room's document: the live one on the room's goroutine when the room is
 // loaded here, else a copy read from the store for this call only (a read does not load a room,
 // so reading many rooms costs no goroutines or subscriptions).
-func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
+func (m *Manager) Read(ctx context.Context, id string, fn func(*crdt.Doc)) error {
+	return m.read(ctx, id, 0, func(d *crdt.Doc, _ int) { fn(d) })
+}
+
+// read is Read with the document's size (as the room counts it, see Options.MaxDocBytes). With
+// maxSize > 0, a stored document larger than that is refused (too_large) without being decoded.
+func (m *Manager) read(ctx context.Context, id string, maxSize int, fn func(doc *crdt.Doc, size int)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
@@ -141,19 +158,26 @@ func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
 		if err != nil {
 			return err
 		}
-		tmp := &room{id: id, m: m, doc: m.opts.NewDoc(randomClientID())}
+		size := len(st.Snapshot)
+		for _, e := range st.Entries {
+			size += len(e.Update)
+		}
+		if maxSize > 0 && size > maxSize {
+			return docTooLarge(id, size, maxSize)
+		}
+		tmp := &room{id: id, m: m, doc: crdt.NewDocWithClientID(randomClientID())}
 		tmp.applyState(st)
-		fn(tmp.doc)
+		fn(tmp.doc, size)
 		return nil
 	}
 	defer m.release(r)
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	if err := r.post(ctx, readEv{fn: fn, done: done}); err != nil {
 		return err
 	}
 	select {
-	case <-done:
-		return nil
+	case err := <-done:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -162,7 +186,7 @@ func (m *Manager) Read(ctx context.Context, id string, fn func(Doc)) error {
 // JSON returns the room's document as yjs toJSON gives it.
 func (m *Manager) JSON(ctx context.Context, id string) (map[string]any, error) {
 	var out map[string]any
-	err := m.Read(ctx, id, func(d Doc) { out = d.RootJSON() })
+	err := m.Read(ctx, id, func(d *crdt.Doc) { out = d.RootJSON() })
 	return out, err
 }
 
@@ -170,7 +194,7 @@ func (m *Manager) JSON(ctx context.Context, id string) (map[string]any, error) {
 // engine); what fn changed is stored and reaches every client on every replica. When the store
 // is unreachable the change stays in this replica's document and is stored once it is back;
 // the error says so.
-func (m *Manager) Write(ctx context.Context, id string, fn func(Doc)) error {
+func (m *Manager) Write(ctx context.Context, id string, fn func(*crdt.Doc)) error {
 	if !ValidID(id) {
 		return mux.Errorf(mux.CodeBadParams, "invalid room id")
 	}
@@ -324,7 +348,7 @@ func (m *Manager) kickPresence() {
 // presenceLoop registers this replica's connections every interval and shortly after a change
 // (changes within 200 ms are registered together).
 func (m *Manager) presenceLoop() {
-	t := time.NewTicker(m.opts.PresenceInterval)
+	t := m.clk.NewTicker(m.opts.PresenceInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -334,10 +358,10 @@ func (m *Manager) presenceLoop() {
 			_ = m.be.PutPresence(ctx, m.opts.Replica, nil, time.Second)
 			cancel()
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-m.presenceKick:
 			select {
-			case <-time.After(200 * time.Millisecond):
+			case <-after(m.clk, 200*time.Millisecond):
 			case <-m.ctx.Done():
 				continue
 			}
@@ -357,5 +381,3 @@ func randomClientID() uint64 {
 	_, _ = rand.Read(b[:])
 	return uint64(binary.LittleEndian.Uint32(b[:]))
 }
-
-var errUnavailable = errors.New("room store unavailable")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/room/backend"
@@ -16,8 +17,6 @@ import (
 type Options struct {
 	// Backend stores and relays rooms. Required.
 	Backend backend.Backend
-	// NewDoc returns an empty document that writes as clientID. Required.
-	NewDoc func(clientID uint64) Doc
 	// Replica names this process in presence and awareness relays. Required.
 	Replica string
 	// Grace keeps a room loaded this long after its last client left. Default 30s.
@@ -38,10 +37,22 @@ type Options struct {
 	PresenceInterval time.Duration
 	// MaxMessageBytes bounds one message from a client. Default 1 MiB.
 	MaxMessageBytes int
-	// MessageRate and MessageBurst bound how fast one connection's messages are read (a token
-	// bucket: excess waits, which pushes back on the client through TCP). Defaults 200/s, 400.
+	// MessageRate and MessageBurst bound how fast one connection's messages are read, across all
+	// its sync channels (a token bucket: excess waits, which pushes back on the client through
+	// TCP). Defaults 200/s, 400.
 	MessageRate  float64
 	MessageBurst int
+	// MaxDocBytes is a room document's size quota: an update that would take the document past
+	// it is refused (the size is the last encoded snapshot plus the updates integrated since,
+	// measured exactly when the estimate reaches the quota). Default 64 MiB.
+	MaxDocBytes int
+	// UserWriteBytesPerSec is each user's budget of document update bytes per second, across the
+	// user's connections on this replica, with bursts of one second's worth: a user writing
+	// faster is read more slowly (like MessageRate, nothing is dropped). Default 1 MiB.
+	UserWriteBytesPerSec float64
+	// MaxReadDocBytes bounds the documents Manager.DocJSON encodes: a larger one is refused with
+	// code too_large, so reading cannot amplify memory. Default 8 MiB.
+	MaxReadDocBytes int
 	// ReadOnly lists who may read but not write: "user", "group:name", or either prefixed with
 	// "room/" to apply to one room only.
 	ReadOnly []string
@@ -52,6 +63,15 @@ type Options struct {
 	SendEvery time.Duration
 	Logger    *slog.Logger
 	Metrics   *metrics.Set
+
+	// clock is the time of rooms and their timers; tests set a fake one.
+	clock clock
+	// afterEvent, when set, runs on a room's goroutine after each event it handled (tests check
+	// invariants and observe the room with it).
+	afterEvent func(*room)
+	// onMessage, when set, sees each client message before the room handles it (tests make it
+	// panic).
+	onMessage func(*conn, yprotocol.Message)
 }
 
 func (o *Options) defaults() {
@@ -82,8 +102,20 @@ func (o *Options) defaults() {
 	if o.MessageBurst <= 0 {
 		o.MessageBurst = 400
 	}
+	if o.MaxDocBytes <= 0 {
+		o.MaxDocBytes = 64 << 20
+	}
+	if o.UserWriteBytesPerSec <= 0 {
+		o.UserWriteBytesPerSec = 1 << 20
+	}
+	if o.MaxReadDocBytes <= 0 {
+		o.MaxReadDocBytes = 8 << 20
+	}
 	if o.SendEvery == 0 {
 		o.SendEvery = 15 * time.Millisecond
+	}
+	if o.clock == nil {
+		o.clock = realClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -95,9 +127,6 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.Backend == nil {
 		errs = append(errs, errors.New("rooms: a backend is required"))
-	}
-	if o.NewDoc == nil {
-		errs = append(errs, errors.New("rooms: a document constructor is required"))
 	}
 	if o.Replica == "" {
 		errs = append(errs, errors.New("rooms: a replica id is required"))

@@ -214,9 +214,13 @@ func newManager(t *testing.T, be backend.Backend, replica string, mod func(*Opti
 	t.Helper()
 	o := Options{
 		Backend: be, Replica: replica, Grace: 200 * time.Millisecond, CompactEvery: 20,
-		NewDoc:           func(id uint64) Doc { return crdt.NewDocWithClientID(id) },
 		PresenceInterval: 200 * time.Millisecond,
 		StoreTimeout:     time.Second,
+		afterEvent: func(r *room) {
+			if err := r.upd.check(); err != nil {
+				t.Errorf("room %s: %v", r.id, err)
+			}
+		},
 	}
 	if mod != nil {
 		mod(&o)
@@ -437,27 +441,6 @@ func normalize(v map[string]any) any {
 	return out
 }
 
-func TestRoomUnloadsAfterGraceAndReloads(t *testing.T) {
-	be := backend.NewMemory()
-	m := newManager(t, be, "solo", nil)
-	c := connect(t, m, "idle", alice)
-	c.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("krates").Set(tx, "k", "v") })
-	eventually(t, "stored", func() bool {
-		st, _ := be.Load(context.Background(), "idle")
-		return len(st.Entries)+len(st.Snapshot) > 0
-	})
-	c.close()
-	eventually(t, "room unloaded", func() bool { m.mu.Lock(); defer m.mu.Unlock(); return len(m.rooms) == 0 })
-	// Unloading compacted the log into a snapshot.
-	if st, _ := be.Load(context.Background(), "idle"); st.Snapshot == nil || len(st.Entries) != 0 {
-		t.Fatalf("after unload: snapshot %d bytes, %d entries", len(st.Snapshot), len(st.Entries))
-	}
-	got, err := m.JSON(context.Background(), "idle")
-	if err != nil || canonical(got) != `{"krates":{"k":"v"}}` {
-		t.Fatalf("reloaded room: %v %v", got, err)
-	}
-}
-
 func canonical(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -474,7 +457,7 @@ func FuzzClientMessage(f *testing.F) {
 	f.Add([]byte{2, 0, 3, 'a', 'b', 'c'})                     // auth from a client
 	f.Add([]byte{0, 2, 0x0e, 1, 1, 7, 0, 0x28, 1, 1, 'm', 1, 'k', 1, 0x7d, 1, 0})
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		m, err := NewManager(Options{Backend: backend.NewMemory(), Replica: "fuzz", NewDoc: func(id uint64) Doc { return crdt.NewDocWithClientID(id) }})
+		m, err := NewManager(Options{Backend: backend.NewMemory(), Replica: "fuzz"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -539,140 +522,5 @@ func TestQueryAwarenessAndLimits(t *testing.T) {
 	eventually(t, "rate-limited write arrives", func() bool { return canonical(b.json()) == `{"m":{"x":1}}` })
 	if el := time.Since(start); el < 250*time.Millisecond {
 		t.Fatalf("21 messages over a burst of 5 at 50/s took %s; want at least 0.3s", el)
-	}
-}
-
-// Renewals (same state, higher clock) from several clients leave together, once per
-// renewalDelay, locally and on the other replica; a changed state after a quiet spell does not
-// wait, and changes close together leave together.
-func TestAwarenessLeavesTogether(t *testing.T) {
-	srv := redistest.Start(t)
-	ma := newManager(t, redisBackend(t, srv, "a"), "a", nil)
-	mb := newManager(t, redisBackend(t, srv, "b"), "b", nil)
-	far := connect(t, mb, "renew", bob)
-	near := connect(t, ma, "renew", bob)
-	const n = 5
-	renewers := make([]*client, n)
-	for i := range renewers {
-		renewers[i] = connect(t, ma, "renew", alice)
-	}
-	entry := func(i int, clock uint64, state string) []byte {
-		return yprotocol.EncodeAwareness(yprotocol.AwarenessUpdate{Clients: []yprotocol.AwarenessEntry{
-			{ClientID: uint64(1000 + i), Clock: clock, State: json.RawMessage(state)}}}.Encode())
-	}
-	clockAt := func(c *client, i int) uint64 { v, _ := c.aware.Clock(uint64(1000 + i)); return v }
-	allAt := func(c *client, clock uint64) bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for i := range n {
-			if clockAt(c, i) != clock {
-				return false
-			}
-		}
-		return true
-	}
-	msgs := func(c *client) int { c.mu.Lock(); defer c.mu.Unlock(); return c.awareMsgs }
-	for i, c := range renewers {
-		c.send(entry(i, 1, `{"user":"alice"}`))
-	}
-	eventually(t, "first states on both replicas", func() bool { return allAt(near, 1) && allAt(far, 1) })
-	time.Sleep(100 * time.Millisecond) // the far replica's relay of the last state has arrived
-	nearBefore, farBefore := msgs(near), msgs(far)
-
-	start := time.Now()
-	for i, c := range renewers {
-		c.send(entry(i, 2, `{"user":"alice"}`))
-	}
-	eventually(t, "renewals on both replicas", func() bool { return allAt(near, 2) && allAt(far, 2) })
-	if took := time.Since(start); took < renewalDelay/2 {
-		t.Fatalf("renewals arrived after %s: not held to leave together", took)
-	}
-	if got := msgs(near) - nearBefore; got != 1 {
-		t.Fatalf("%d renewals reached a local client in %d messages, want 1", n, got)
-	}
-	if got := msgs(far) - farBefore; got != 1 {
-		t.Fatalf("%d renewals reached the other replica's client in %d messages, want 1", n, got)
-	}
-	eventually(t, "each renewer hears its own renewal", func() bool {
-		for i, c := range renewers {
-			c.mu.Lock()
-			clock := clockAt(c, i)
-			c.mu.Unlock()
-			if clock != 2 {
-				return false
-			}
-		}
-		return true
-	})
-
-	start = time.Now()
-	renewers[0].send(entry(0, 3, `{"user":"alice","cursor":[1,2]}`))
-	eventually(t, "a changed state on both replicas", func() bool {
-		near.mu.Lock()
-		a := clockAt(near, 0)
-		near.mu.Unlock()
-		far.mu.Lock()
-		b := clockAt(far, 0)
-		far.mu.Unlock()
-		return a == 3 && b == 3
-	})
-	if took := time.Since(start); took >= renewalDelay/2 {
-		t.Fatalf("a changed state took %s: it should not wait with the renewals", took)
-	}
-
-	time.Sleep(2 * awarenessEvery)
-	nearBefore, farBefore = msgs(near), msgs(far)
-	for i, c := range renewers {
-		c.send(entry(i, 4, fmt.Sprintf(`{"user":"alice","cursor":[%d,4]}`, i)))
-	}
-	eventually(t, "changes on both replicas", func() bool { return allAt(near, 4) && allAt(far, 4) })
-	if got := msgs(near) - nearBefore; got > 2 {
-		t.Fatalf("%d changes at once reached a local client in %d messages, want the first alone and the rest together", n, got)
-	}
-	if got := msgs(far) - farBefore; got > 3 {
-		t.Fatalf("%d changes at once reached the other replica's client in %d messages", n, got)
-	}
-}
-
-// An update after a quiet spell leaves at once; updates arriving within SendEvery of the last
-// broadcast leave together, merged into one message, on this replica and the other.
-func TestUpdatesLeaveTogether(t *testing.T) {
-	const every = time.Second
-	srv := redistest.Start(t)
-	slow := func(o *Options) { o.SendEvery = every }
-	ma := newManager(t, redisBackend(t, srv, "a"), "a", slow)
-	mb := newManager(t, redisBackend(t, srv, "b"), "b", slow)
-	w := connect(t, ma, "batch", alice)
-	near := connect(t, ma, "batch", bob)
-	far := connect(t, mb, "batch", bob)
-	for _, c := range []*client{w, near, far} {
-		eventually(t, "synced", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.synced })
-	}
-	updates := func(c *client) int { c.mu.Lock(); defer c.mu.Unlock(); return c.updateMsgs }
-	got := func(c *client, key string) bool {
-		m, _ := c.json()["m"].(map[string]any)
-		_, ok := m[key]
-		return ok
-	}
-	time.Sleep(every) // a quiet spell
-	nearBefore, farBefore := updates(near), updates(far)
-	start := time.Now()
-	w.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("m").Set(tx, "k0", 0) })
-	eventually(t, "the first update on both replicas", func() bool { return got(near, "k0") && got(far, "k0") })
-	if took := time.Since(start); took >= every/2 {
-		t.Fatalf("an update after a quiet spell took %s", took)
-	}
-	for i := 1; i <= 5; i++ {
-		w.do(func(tx *crdt.Transaction, d *crdt.Doc) { _ = d.GetMap("m").Set(tx, fmt.Sprintf("k%d", i), i) })
-	}
-	eventually(t, "the next five on both replicas", func() bool { return got(near, "k5") && got(far, "k5") })
-	if n := updates(near) - nearBefore; n != 2 {
-		t.Fatalf("6 updates reached a client of the same replica in %d messages, want 2 (the first, then the rest merged)", n)
-	}
-	if n := updates(far) - farBefore; n > 3 {
-		t.Fatalf("6 updates reached the other replica's client in %d messages", n)
-	}
-	if !sameJSON(near.json(), far.json()) || !sameJSON(near.json(), w.json()) {
-		t.Fatalf("diverged: %v / %v / %v", w.json(), near.json(), far.json())
 	}
 }

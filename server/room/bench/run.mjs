@@ -64,7 +64,8 @@ async function startRedis (dir) {
 
 async function startYard (name, redisURL) {
   const argv = ['serve', '--listen', '127.0.0.1:0', '--dev-auth', '--log-format', 'json', '--replica-id', name,
-    '--static-dir', '/nonexistent', '--max-conns-per-user', '20000', '--room-message-rate', '1000']
+    '--static-dir', '/nonexistent', '--max-conns-per-user', '20000', '--room-message-rate', '1000',
+    '--room-user-write-bytes-per-sec', String(1 << 30)]
   if (redisURL) argv.push('--redis-url', redisURL)
   const s = await start(args.yard, argv, { YARD_JWT_SECRET: 'bench-secret-0123456789abcdef' }, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
   const res = await fetch(s.url + '/api/auth/dev-login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) })
