@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/yardhq/yard/server/internal/redistest"
 )
 
@@ -124,4 +125,33 @@ func TestClusterFollowsRoomsInManySlots(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The cost of WAIT: an append on a cluster (XADD, then WAIT 1 on the same connection) against a
+// bare XADD to the same master.
+func BenchmarkClusterAppend(b *testing.B) {
+	c := redistest.SharedCluster(b)
+	tg := redistest.Target{URL: c.URL(), Cluster: true}
+	ctx := context.Background()
+	update := make([]byte, 64)
+	b.Run("xadd+wait", func(b *testing.B) {
+		be, err := NewRedis(tg.Client(b), RedisOptions{Replica: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer be.Close()
+		for b.Loop() {
+			if _, err := be.Append(ctx, "bench", update); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("xadd", func(b *testing.B) {
+		rdb := tg.Client(b)
+		for b.Loop() {
+			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey("bench"), Values: []any{"u", update}}).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
