@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/testwait"
 )
 
 func TestKeySlot(t *testing.T) {
@@ -100,12 +101,12 @@ func TestClusterFollowsRoomsInManySlots(t *testing.T) {
 	const rooms = 30
 	cs := make([]*collector, rooms)
 	slots := map[uint16]bool{}
+	var stops []func()
 	for i := range rooms {
 		room := fmt.Sprintf("many-%d", i)
 		slots[roomSlot(room)] = true
 		cs[i] = newCollector()
-		stop := b.Follow(room, Pos{}, cs[i].fn)
-		defer stop()
+		stops = append(stops, b.Follow(room, Pos{}, cs[i].fn))
 	}
 	if len(slots) < 10 {
 		t.Fatalf("rooms in only %d slots", len(slots))
@@ -125,6 +126,15 @@ func TestClusterFollowsRoomsInManySlots(t *testing.T) {
 			}
 		}
 	}
+	readers := func() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.slotReaders) }
+	if n := readers(); n != len(slots) {
+		t.Fatalf("%d slot readers for %d slots", n, len(slots))
+	}
+	// A slot's reader ends once its last room is no longer followed.
+	for _, stop := range stops {
+		stop()
+	}
+	testwait.Until(t, 10*time.Second, 20*time.Millisecond, "every slot reader to end", func() bool { return readers() == 0 })
 }
 
 // The cost of WAIT: an append on a cluster (XADD, then WAIT 1 on the same connection) against a
