@@ -151,7 +151,7 @@ func (tg Target) Client(t testing.TB) redis.UniversalClient {
 func startCluster(dir string, own bool) (*Cluster, error) {
 	for _, bin := range []string{Binary, CLI} {
 		if _, err := os.Stat(bin); err != nil {
-			return nil, fmt.Errorf("%s not found (%v); install it with: %s", bin, err, InstallHint)
+			return nil, fmt.Errorf("%s not found (%w); install it with: %s", bin, err, InstallHint)
 		}
 	}
 	began := time.Now()

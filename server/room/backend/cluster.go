@@ -89,7 +89,8 @@ func (r *Redis) appendReplicated(ctx context.Context, room string, update []byte
 		}
 		var add *redis.StringCmd
 		var wait *redis.Cmd
-		_, err = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+		// Each command's own error says which failed; the pipeline's is one of them.
+		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			add = p.XAdd(ctx, &redis.XAddArgs{Stream: key, Values: []any{"u", update}})
 			wait = p.Do(ctx, "wait", 1, r.opts.ReplicaWait.Milliseconds())
 			return nil

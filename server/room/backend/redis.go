@@ -210,14 +210,14 @@ func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, er
 		}
 	} else {
 		var add *redis.StringCmd
-		_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		// Only the XADD's own error matters: the room index is advisory (GET /api/rooms).
+		_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			add = p.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey(room), Values: []any{"u", update}})
 			if index {
 				p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(now.UnixMilli()), Member: room})
 			}
 			return nil
 		})
-		// The room index is advisory (GET /api/rooms); the update itself is stored.
 		if err = add.Err(); err == nil {
 			id = add.Val()
 		}
