@@ -16,7 +16,7 @@ type connAdmin struct {
 	dir *connections.Directory
 }
 
-func wireConnections(log *slog.Logger, rdb *redis.Client, ms *mux.Server, replica string) (*connAdmin, error) {
+func wireConnections(log *slog.Logger, rdb redis.UniversalClient, ms *mux.Server, replica string) (*connAdmin, error) {
 	dir, err := connections.New(ms, rdb, connections.Config{Replica: replica}, log.With("component", "connections"))
 	if err != nil {
 		return nil, err

@@ -32,7 +32,7 @@ type streams struct {
 
 // wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
 // through Redis when it is configured, in memory otherwise.
-func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
+func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
 	lc := logs.DefaultConfig()
 	lc.MaxLines, lc.MaxBytes = cfg.Streams.LogBufferLines, cfg.Streams.LogBufferBytes
 	lk, err := logs.New(func(name string) (logs.Cluster, error) {
