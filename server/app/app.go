@@ -38,7 +38,7 @@ type App struct {
 	mux      *mux.Server
 	gate     *wsgate.Gate
 	http     *http.Server
-	redis    *redis.Client // nil without --redis-url
+	redis    redis.UniversalClient // nil without --redis-url
 	rooms    *rooms
 	clusters *clusters
 	streams  *streams

@@ -18,7 +18,7 @@ import (
 // wireDeploy builds the collaborative deploy: plans and statuses in the rooms' documents,
 // writes through the one write path, the lock and the approval policies in Redis when
 // configured (else in memory).
-func wireDeploy(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, cls *clusters, rms *rooms, w *write.Writer, trail audit.Trail) (*deploy.Service, *deploy.API, error) {
+func wireDeploy(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, cls *clusters, rms *rooms, w *write.Writer, trail audit.Trail) (*deploy.Service, *deploy.API, error) {
 	def := deploy.Policy{Approvals: cfg.DeployApprovals}
 	var lk lock.Lock = lock.NewMemory(nil)
 	var pol deploy.Policies = deploy.NewMemoryPolicies(def)

@@ -19,6 +19,10 @@ type Config struct {
 	// RedisURL selects the Redis backend (redis://host:port/db). Empty: the single-node in-memory
 	// backend.
 	RedisURL string
+	// RedisCluster reads RedisURL as a Redis Cluster in go-redis's cluster URL form
+	// (redis://h1:p1?addr=h2:p2&addr=h3:p3): any of the nodes, the client discovers the rest.
+	// Default false.
+	RedisCluster bool
 	// Kubeconfig is the kubeconfig file. Empty: $KUBECONFIG, ~/.kube/config, or in-cluster config.
 	Kubeconfig string
 	// Contexts are the kubeconfig contexts to serve, one cluster each. Empty: the current context.
@@ -251,6 +255,12 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("--redis-url %q: want redis://host:port[/db], rediss://... or unix://path", c.RedisURL)
 		}
+		if c.RedisCluster && strings.HasPrefix(c.RedisURL, "unix:") {
+			bad("--redis-cluster: a cluster is reached over TCP, want redis://host:port?addr=host:port...")
+		}
+	}
+	if c.RedisCluster && c.RedisURL == "" {
+		bad("--redis-cluster needs --redis-url")
 	}
 	for _, o := range c.AllowedOrigins {
 		if _, err := NormalizeOrigin(o); err != nil {
