@@ -47,6 +47,11 @@ type Config struct {
 	AllowedOrigins []string
 	// WriteEnabled allows cluster writes (apply, scale, restart, delete, deploys). Off by default.
 	WriteEnabled bool
+	// DeployApprovals is the approvals a deploy needs in rooms without a policy of their own
+	// (0: the proposer may apply at once). Default 0.
+	DeployApprovals int
+	// DeployTimeout bounds a deploy's apply and rollout. Default 5m.
+	DeployTimeout time.Duration
 
 	// StaticDir is the built browser app served at /. Default "client/dist"; missing is fine.
 	StaticDir string
@@ -180,6 +185,7 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
+		DeployTimeout:   5 * time.Minute,
 		Door:            defaultDoor(),
 		Limits: Limits{
 			MaxConnsPerUser:     32,
@@ -303,6 +309,12 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
+	}
+	if c.DeployApprovals < 0 || c.DeployApprovals > 10 {
+		bad("--deploy-approvals must be between 0 and 10 (got %d)", c.DeployApprovals)
+	}
+	if c.DeployTimeout <= 0 {
+		bad("--deploy-timeout must be positive")
 	}
 	if c.Rooms.SendEvery < 0 || c.Rooms.SendEvery > time.Second {
 		bad("--room-send-every must be between 0 and 1s")

@@ -82,6 +82,8 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.AdminGroup, "admin-group", c.AdminGroup, "members of this group are admins")
 	fs.Var((*listFlag)(&c.AllowedOrigins), "allowed-origins", "browser origins allowed to open WebSockets besides the server's own (comma-separated)")
 	fs.BoolVar(&c.WriteEnabled, "write-enabled", c.WriteEnabled, "allow cluster writes (apply, scale, restart, delete, deploys); off by default")
+	fs.IntVar(&c.DeployApprovals, "deploy-approvals", c.DeployApprovals, "approvals a deploy needs in rooms without their own policy (0: the proposer may apply)")
+	fs.DurationVar(&c.DeployTimeout, "deploy-timeout", c.DeployTimeout, "how long a deploy's apply and rollout may take before it fails")
 	fs.StringVar(&c.StaticDir, "static-dir", c.StaticDir, "directory of the built browser app served at /")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
