@@ -16,7 +16,12 @@ import (
 // disconnecting one or all of a user's (carried out by the replica holding each socket). The
 // caller puts it behind the admin check.
 func (d *Directory) MountAdmin(r chi.Router) {
-	r.Get("/admin/connections", func(w http.ResponseWriter, req *http.Request) {
+	r.Route("/admin/connections", d.mountConnections)
+	r.Delete("/admin/users/{user}/connections", d.disconnectUser)
+}
+
+func (d *Directory) mountConnections(r chi.Router) {
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
 		list, err := d.List(ctx)
@@ -26,7 +31,7 @@ func (d *Directory) MountAdmin(r chi.Router) {
 		}
 		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"connections": list})
 	})
-	r.Delete("/admin/connections/{connId}", func(w http.ResponseWriter, req *http.Request) {
+	r.Delete("/{connId}", func(w http.ResponseWriter, req *http.Request) {
 		u, _ := identity.FromContext(req.Context())
 		id := chi.URLParam(req, "connId")
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
@@ -41,15 +46,16 @@ func (d *Directory) MountAdmin(r chi.Router) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
-	r.Delete("/admin/users/{user}/connections", func(w http.ResponseWriter, req *http.Request) {
-		u, _ := identity.FromContext(req.Context())
-		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-		defer cancel()
-		n, err := d.DisconnectUser(ctx, chi.URLParam(req, "user"), u.Name)
-		if err != nil {
-			httpjson.WriteCoded(w, errcode.Errorf(errcode.Unavailable, "%v", err))
-			return
-		}
-		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"disconnected": n})
-	})
+}
+
+func (d *Directory) disconnectUser(w http.ResponseWriter, req *http.Request) {
+	u, _ := identity.FromContext(req.Context())
+	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	defer cancel()
+	n, err := d.DisconnectUser(ctx, chi.URLParam(req, "user"), u.Name)
+	if err != nil {
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Unavailable, "%v", err))
+		return
+	}
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"disconnected": n})
 }

@@ -17,7 +17,11 @@ import (
 // one, and a session's recording (from the replica that ran it). The caller puts it behind the
 // admin check; the sessions' audit is in the audit trail (/api/admin/audit?verb=exec).
 func (m *Manager) MountAdmin(r chi.Router) {
-	r.Get("/admin/sessions", func(w http.ResponseWriter, req *http.Request) {
+	r.Route("/admin/sessions", m.mountSessions)
+}
+
+func (m *Manager) mountSessions(r chi.Router) {
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
 		list, err := m.Sessions(ctx)
@@ -30,7 +34,7 @@ func (m *Manager) MountAdmin(r chi.Router) {
 		}
 		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
 	})
-	r.Delete("/admin/sessions/{id}", func(w http.ResponseWriter, req *http.Request) {
+	r.Delete("/{id}", func(w http.ResponseWriter, req *http.Request) {
 		u, _ := identity.FromContext(req.Context())
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
@@ -40,7 +44,7 @@ func (m *Manager) MountAdmin(r chi.Router) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	r.Get("/admin/sessions/{id}/recording", func(w http.ResponseWriter, req *http.Request) {
+	r.Get("/{id}/recording", func(w http.ResponseWriter, req *http.Request) {
 		id := chi.URLParam(req, "id")
 		p, ok := m.RecordingPath(id)
 		if !ok {
