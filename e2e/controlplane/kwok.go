@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,16 @@ import (
 // only the few tools in <dir>/shonly), for testing a shell's fallback from bash to sh. Any pod
 // may have a container of that name; the demo namespace has one, pod "minimal".
 const NoBashContainer = "nobash"
+
+// UnpullableImage is an image KWOK's node cannot pull: a pod running it stays Pending with the
+// container waiting in ErrImagePull (stages/pod-image-pull-failed.yaml).
+const UnpullableImage = "registry.invalid/yard/unpullable:v1"
+
+// podStages are the pod stages KWOK runs (stages/README.md): its built-in fast stages, which any
+// configured pod stage replaces, plus the image pull failure.
+//
+//go:embed stages/*.yaml
+var podStages embed.FS
 
 // shOnlyTools are what a minimal image might carry; bash is deliberately absent.
 var shOnlyTools = []string{"sh", "ls", "cat", "echo", "env", "pwd", "stty", "sleep", "id", "uname", "tty"}
@@ -64,6 +75,17 @@ spec:
   - logsFile: "$LOGS"
     follow: true
 `)
+	names, err := podStages.ReadDir("stages")
+	if err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	for _, n := range names {
+		b, err := podStages.ReadFile("stages/" + n.Name())
+		if err != nil {
+			return fmt.Errorf("controlplane: %w", err)
+		}
+		yaml += "---\n" + string(b)
+	}
 	if err := os.WriteFile(filepath.Join(c.dir, "kwok.yaml"), []byte(yaml), 0o644); err != nil {
 		return fmt.Errorf("controlplane: %w", err)
 	}
