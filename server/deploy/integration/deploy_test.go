@@ -192,7 +192,8 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 			t.Fatalf("replan row %+v", r)
 		}
 	}
-	err = a.App.Rooms().Transact(context.Background(), room, func(doc *crdt.Doc, tx *crdt.Transaction) {
+	// bob, in the room on replica b as a browser is, changes the image.
+	join(t, b, b.SignIn(t, "bob", false), room).edit(func(doc *crdt.Doc, tx *crdt.Transaction) {
 		nodes, _ := doc.GetMap(deploy.WorkflowRoot).Get("nodes")
 		for _, id := range nodes.(*crdt.Map).Keys() {
 			n, _ := nodes.(*crdt.Map).Get(id)
@@ -201,9 +202,6 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 			}
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	seen(t, a, alice, room, "nginx:1.28")
 	seen(t, b, alice, room, "nginx:1.28")
 	// The server notices the edit by itself: the document of both replicas shows the plan
