@@ -300,29 +300,27 @@ func nsLabel(ns string) string {
 // ended, so the client's view empties, and when access returns the snapshot that follows is the
 // whole truth (an object deleted meanwhile is not left behind in the client's view).
 func (s *stream) withdraw(ks *kindState, ns string) {
-	if ns == "*" {
-		ns = ""
-	}
-	for _, u := range ks.ups {
-		sel := s.req.selector
-		for _, o := range u.objectsIn(ns) {
-			if sel.Matches(o.labels) {
-				s.q.push(&entry{key: o.qkey, kind: o.kind, ns: o.ns, typ: Deleted, o: o, withdrawn: true})
-			}
-		}
-	}
+	s.eachObject(ks, ns, func(_ int, o *object) {
+		s.q.push(&entry{key: o.qkey, kind: o.kind, ns: o.ns, typ: Deleted, o: o, withdrawn: true})
+	})
 }
 
 // resnapshot queues the current objects of ns ("*" or "": all) for the client.
 func (s *stream) resnapshot(ks *kindState, ns string) {
+	s.eachObject(ks, ns, func(i int, o *object) { ks.feeds[i].push(Added, o) })
+}
+
+// eachObject calls fn with every object of ns ("*" or "": all) in the stream's selection, and
+// the index of its upstream.
+func (s *stream) eachObject(ks *kindState, ns string, fn func(upstream int, o *object)) {
 	if ns == "*" {
 		ns = ""
 	}
+	sel := s.req.selector
 	for i, u := range ks.ups {
-		sel := s.req.selector
 		for _, o := range u.objectsIn(ns) {
 			if sel.Matches(o.labels) {
-				ks.feeds[i].push(Added, o)
+				fn(i, o)
 			}
 		}
 	}

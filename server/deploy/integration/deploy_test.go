@@ -193,7 +193,12 @@ func TestDeployWebAppToReadyOnBothReplicas(t *testing.T) {
 		}
 	}
 	// bob, in the room on replica b as a browser is, changes the image.
-	join(t, b, b.SignIn(t, "bob", false), room).edit(func(doc *crdt.Doc, tx *crdt.Transaction) {
+	bobInRoom := b.Join(t, b.SignIn(t, "bob", false), room)
+	testwait.Until(t, 30*time.Second, 50*time.Millisecond, "bob's copy of the workflow", func() bool {
+		var wf map[string]any
+		return bobInRoom.Root(deploy.WorkflowRoot, &wf)
+	})
+	bobInRoom.Edit(func(doc *crdt.Doc, tx *crdt.Transaction) {
 		nodes, _ := doc.GetMap(deploy.WorkflowRoot).Get("nodes")
 		for _, id := range nodes.(*crdt.Map).Keys() {
 			n, _ := nodes.(*crdt.Map).Get(id)

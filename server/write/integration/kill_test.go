@@ -1,19 +1,13 @@
 package integration
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,70 +132,21 @@ func kubeconfigVia(t *testing.T, cp *controlplane.ControlPlane, addr string) (pa
 	return path, apiserver
 }
 
-var listening = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
-
 // A replica killed between recording an attempt and carrying it out leaves the attempt in the
 // Redis trail as pending, and the apiserver never saw the write.
 func TestKilledReplicaLeavesThePendingAttempt(t *testing.T) {
 	cp := controlplane.Shared(t)
 	rd := redistest.Start(t)
-	bin := filepath.Join(t.TempDir(), "yard")
-	build := exec.Command("go", "build", "-o", bin, "./server/cmd/yard")
-	build.Dir = filepath.Join("..", "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./server/cmd/yard: %v\n%s", err, out)
-	}
+	bin := yardtest.BuildBinary(t, filepath.Join("..", "..", ".."))
 	// The proxy's target is the kubeconfig's server; the copy made to learn it is not used.
 	_, apiserver := kubeconfigVia(t, cp, "127.0.0.1:1")
 	fr := newFreezer(t, apiserver)
 	kubeconfig, _ := kubeconfigVia(t, cp, fr.ln.Addr().String())
 
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--dev-auth", "--log-format", "json",
-		"--kubeconfig", kubeconfig, "--redis-url", rd.URL(), "--write-enabled", "--replica-id", "doomed",
-		"--static-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "YARD_JWT_SECRET=kill-test-secret-0123456789")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	urlCh := make(chan string, 1)
-	var logMu sync.Mutex
-	var logs strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logMu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				urlCh <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("yard log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
-	var base string
-	select {
-	case base = <-urlCh:
-	case <-exited:
-		t.Fatal("yard exited before listening")
-	case <-time.After(60 * time.Second):
-		t.Fatal("yard did not listen within 60 s")
-	}
+	doomed := yardtest.StartProcess(t, bin, []string{"YARD_JWT_SECRET=kill-test-secret-0123456789"},
+		"--dev-auth", "--kubeconfig", kubeconfig, "--redis-url", rd.URL(), "--write-enabled",
+		"--replica-id", "doomed", "--static-dir", t.TempDir())
+	base := doomed.URL
 	bob := yardtest.SignIn(t, base, "bob", false)
 	apply := func(query, body string) (*http.Response, error) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/apply?"+query, strings.NewReader(body))
@@ -244,14 +189,7 @@ func TestKilledReplicaLeavesThePendingAttempt(t *testing.T) {
 	}
 	testwait.Until(t, 30*time.Second, 50*time.Millisecond, "the attempt recorded as pending", func() bool { return len(pending()) == 1 })
 
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("yard survived SIGKILL")
-	}
+	doomed.Kill(t)
 	es := pending()
 	if len(es) != 1 || es[0].Replica != "doomed" || es[0].User != "bob" || es[0].Kind != "ConfigMap" || es[0].FinishedAt != nil {
 		t.Fatalf("after the kill: %+v", es)

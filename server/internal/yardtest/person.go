@@ -1,30 +1,29 @@
-package integration
+package yardtest
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
-	"github.com/yardhq/yard/server/internal/testwait"
-	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
-// person is a y-websocket client of /ws/sync/{room}, as a browser is: its own copy of the
-// document, kept in sync, and edits it sends as updates.
-type person struct {
+// Person is a y-websocket client of /ws/sync/{room}, as a browser is: its own copy of the room's
+// document, kept in sync with the server, and edits it sends as updates.
+type Person struct {
 	conn *websocket.Conn
-	wmu  sync.Mutex
-	mu   sync.Mutex
+	wmu  sync.Mutex // one writer at a time on the socket
+	mu   sync.Mutex // guards doc
 	doc  *crdt.Doc
 	done chan struct{}
 }
 
-// join connects a person to room on s and waits until their copy holds the workflow.
-func join(t testing.TB, s *yardtest.Server, token, room string) *person {
+// Join connects a person signed in with token to room on s; the connection closes when the test
+// ends. The person's copy fills as the server's sync arrives (see Root).
+func (s *Server) Join(t testing.TB, token, room string) *Person {
 	t.Helper()
 	conn, resp, err := s.DialWS("/ws/sync/"+room, token, nil)
 	if err != nil {
@@ -33,29 +32,23 @@ func join(t testing.TB, s *yardtest.Server, token, room string) *person {
 		}
 		t.Fatalf("join %s: %v", room, err)
 	}
-	p := &person{conn: conn, doc: crdt.NewDoc(), done: make(chan struct{})}
+	p := &Person{conn: conn, doc: crdt.NewDoc(), done: make(chan struct{})}
 	p.send(yprotocol.SyncStep1For(p.doc))
 	go p.read()
 	t.Cleanup(func() {
 		_ = conn.Close()
 		<-p.done
 	})
-	testwait.Until(t, 30*time.Second, 50*time.Millisecond, "the person's copy of the workflow", func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		_, ok := p.doc.RootJSON()["workflow"]
-		return ok
-	})
 	return p
 }
 
-func (p *person) send(b []byte) {
+func (p *Person) send(b []byte) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	_ = p.conn.WriteMessage(websocket.BinaryMessage, b)
 }
 
-func (p *person) read() {
+func (p *Person) read() {
 	defer close(p.done)
 	for {
 		_, data, err := p.conn.ReadMessage()
@@ -75,8 +68,21 @@ func (p *person) read() {
 	}
 }
 
-// edit changes the person's copy in one transaction and sends what changed to the server.
-func (p *person) edit(fn func(doc *crdt.Doc, tx *crdt.Transaction)) {
+// Root returns the person's copy of a document root as JSON decodes it into out; false while
+// the copy has no such root.
+func (p *Person) Root(name string, out any) bool {
+	p.mu.Lock()
+	v, ok := p.doc.RootJSON()[name]
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	raw, err := json.Marshal(v)
+	return err == nil && json.Unmarshal(raw, out) == nil
+}
+
+// Edit changes the person's copy in one transaction and sends what changed to the server.
+func (p *Person) Edit(fn func(doc *crdt.Doc, tx *crdt.Transaction)) {
 	p.mu.Lock()
 	var updates [][]byte
 	stop := p.doc.OnUpdate(func(u []byte) { updates = append(updates, append([]byte(nil), u...)) })
