@@ -21,7 +21,8 @@ test('addNode creates the maps once and writes the schema with defaults', () => 
   assert.equal(id, 'n1')
   const nodes = nodesMap(doc)!
   assert.ok(nodes instanceof Y.Map)
-  assert.deepEqual(nodes.get(id) instanceof Y.Map && (nodes.get(id) as Y.Map<unknown>).toJSON(), { kind: 'Deployment', name: 'deployment-1', x: 10, y: 21, image: 'nginx:1.27', replicas: 1 })
+  assert.deepEqual(nodes.get(id) instanceof Y.Map && (nodes.get(id) as Y.Map<unknown>).toJSON(), { kind: 'Deployment', name: 'deployment-1', x: 10, y: 21, image: 'nginx:1.27', replicas: 1, env: {}, resources: {} })
+  assert.ok((nodes.get(id) as Y.Map<unknown>).get('env') instanceof Y.Map)
   assert.equal(readNode(svc, nodes.get(svc)).fields.port, 80)
   assert.equal(addNode(doc, 'Deployment', 0, 0, 'n3') && listNodes(doc).find((n) => n.id === 'n3')!.name, 'deployment-2')
 })
@@ -172,4 +173,20 @@ test('validation answers are read leniently and indexed by node, edge and field'
   assert.equal(fieldErrors(v, 'n1', 'image')[0]!.code, 'required')
   assert.equal(v.byEdge.get('e1')!.length, 1)
   assert.deepEqual(parseValidation(null).errors, [])
+})
+
+test('two people adding the first env entry of a new node at once both keep theirs', () => {
+  const a = new Y.Doc(), b = new Y.Doc()
+  const id = addNode(a, 'Deployment', 0, 0)!
+  const cm = addNode(a, 'ConfigMap', 0, 0)!
+  sync(a, b)
+  setEntry(a, id, 'env', 'A', '1')
+  setEntry(b, id, 'env', 'B', '2')
+  setEntry(a, cm, 'data', 'x', '1')
+  setEntry(b, cm, 'data', 'y', '2')
+  sync(a, b)
+  for (const d of [a, b]) {
+    assert.deepEqual(listNodes(d).find((n) => n.id === id)!.fields.env, { A: '1', B: '2' })
+    assert.deepEqual(listNodes(d).find((n) => n.id === cm)!.fields.data, { x: '1', y: '2' })
+  }
 })

@@ -11,6 +11,11 @@ import { EDGE_KINDS, NODE_KINDS } from './relations.gen.ts'
 
 export { EDGE_KINDS, NODE_KINDS }
 
+/** The key/value fields a kind has (docs/workflow.md). */
+export function mapFieldsOf(kind: string): MapField[] {
+  return NODE_KINDS[kind] === true ? ['env', 'resources'] : kind === 'ConfigMap' ? ['data'] : []
+}
+
 /** The origin of this client's workflow writes (the undo manager tracks it). */
 export const LOCAL = { origin: 'local-workflow-edit' } as const
 
@@ -209,6 +214,9 @@ export function addNode(doc: Y.Doc, kind: string, x: number, y: number, id = new
     m.set('x', Math.round(x))
     m.set('y', Math.round(y))
     for (const [k, v] of Object.entries(defaultsFor(kind, name))) m.set(k, v)
+    // The node's key/value maps exist from the start: two people adding a first entry at once
+    // would otherwise each create the map and one of them would lose theirs.
+    for (const f of mapFieldsOf(kind)) m.set(f, new Y.Map<unknown>())
     nodes.set(id, m)
     ok = true
   }, LOCAL)
