@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { cspViolations, launchBrowser, SCREENSHOTS, signIn, startCluster, startRedis, startYard, terminalText, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import { cspViolations, launchBrowser, openRoom, SCREENSHOTS, signIn, startCluster, startRedis, startYard, terminalText, until, type Cluster, type Redis, type Yard } from './harness.ts'
 
 let cluster: Cluster
 let redis: Redis
@@ -13,11 +13,6 @@ let browser: Browser
 const room = `e2e-${Date.now().toString(36)}`
 let alice: Page
 let bob: Page
-
-async function openRoom(page: Page) {
-  await page.goto(`/r/${room}`)
-  await page.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
-}
 
 /** Opens the spotlight, searches, and clicks an action on the first matching result. */
 async function spotlight(page: Page, query: string, match: { kind: string; namespace?: string; name?: string; namePrefix?: string }, action: string) {
@@ -71,10 +66,10 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     await alice.getByTestId('new-room').click()
     await alice.waitForURL(`**/r/${room}`)
     await alice.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
-    await openRoom(bob)
+    await openRoom(bob, room)
     await bob.goto('/')
     await bob.locator(`[data-testid="room-list"] [data-room="${room}"]`).waitFor({ timeout: 10_000 })
-    await openRoom(bob)
+    await openRoom(bob, room)
   })
 
   test('two users see each other and a krate dragged by one moves for the other', async () => {
@@ -114,6 +109,12 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     }, "bob's copy of the krate to move", 10_000)
     // The detail krate is live: the YAML of the Deployment arrives (for alice: bob may not read demo).
     await alice.locator(`[data-krate-id="${id}"] [data-testid="detail-yaml"]`).filter({ hasText: 'kind: Deployment' }).waitFor({ timeout: 15_000 })
+    // This server runs without --write-enabled: the krate's writes are disabled and say why.
+    for (const t of ['yaml-edit', 'action-scale', 'action-restart', 'action-delete']) {
+      const b = alice.locator(`[data-krate-id="${id}"] [data-testid="${t}"]`)
+      await until(async () => (await b.getAttribute('title')) === 'writes are disabled on this server', `${t} to say writes are off`, 10_000)
+      assert.equal(await b.isDisabled(), true, t)
+    }
   })
 
   test('watching badges, minimise and resize are shared; following a viewport and opting out', async () => {
@@ -251,7 +252,7 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     // Not an admin: no panel.
     await bob.goto('/admin')
     await bob.getByTestId('admin-forbidden').waitFor()
-    await openRoom(bob)
+    await openRoom(bob, room)
   })
 
   test('a shell krate whose user an admin disconnected stays closed', async () => {
@@ -280,12 +281,12 @@ describe('the Yard in the browser', { timeout: 1_200_000 }, () => {
     }
     assert.deepEqual([...seen], ['error'], 'the shell krate changed state after the disconnect')
     await admin.close()
-    await openRoom(bob)
+    await openRoom(bob, room)
   })
 
   test('a user without exec rights sees the shell action disabled with the reason', async () => {
     const { page: carol, ctx } = await signIn(browser, yard.url, 'carol')
-    await openRoom(carol)
+    await openRoom(carol, room)
     const { button } = await spotlight(carol, 'demo web', { kind: 'pods', namespace: 'demo', namePrefix: 'web-' }, 'shell')
     await until(async () => (await button.getAttribute('title'))?.includes('shell'), 'the permission answer', 10_000)
     assert.equal(await button.isDisabled(), true)

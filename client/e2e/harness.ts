@@ -201,6 +201,12 @@ export async function signIn(browser: Browser, yardURL: string, name: string, gr
   return { ctx, page }
 }
 
+/** Opens a room and waits until its document is synced. */
+export async function openRoom(page: Page, room: string): Promise<void> {
+  await page.goto(`/r/${room}`)
+  await page.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
+}
+
 /** Reads the text a terminal shows (xterm's DOM renderer rows). */
 export async function terminalText(page: Page, krate: string): Promise<string> {
   return page.locator(`[data-krate-id="${krate}"] [data-testid="terminal"] .xterm-rows`).innerText()

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { addKrate, bringToFront, krateTitle, kratesMap, listKrates, readKrate, readKrateJSON, removeKrate, topZ, updateKrate, updateKrateRef } from '../src/app/schema.ts'
+import { addKrate, bringToFront, growKrate, krateTitle, kratesMap, listKrates, readKrate, readKrateJSON, removeKrate, topZ, updateKrate, updateKrateRef } from '../src/app/schema.ts'
 
 test('addKrate writes the SPEC §6 schema and stacks on top', () => {
   const doc = new Y.Doc()
@@ -111,4 +111,16 @@ test('updateKrateRef changes one ref field, also of a ref written as a plain obj
   updateKrateRef(doc, 'plain', { container: 'c' })
   assert.deepEqual(readKrate('plain', m).ref, { cluster: '', namespace: 'demo', kind: 'pods', name: 'x', container: 'c' })
   assert.equal(updateKrateRef(doc, 'missing', { container: 'c' }), false)
+})
+
+test('growKrate only ever enlarges, from the current size', () => {
+  const doc = new Y.Doc()
+  const id = addKrate(doc, { kind: 'detail', ref: {}, wx: 0, wy: 0, w: 800, h: 300 })
+  assert.equal(growKrate(doc, id, 680, 620), true)
+  assert.deepEqual([listKrates(doc)[0]!.w, listKrates(doc)[0]!.h], [800, 620])
+  let updates = 0
+  doc.on('update', () => updates++)
+  assert.equal(growKrate(doc, id, 680, 620), false)
+  assert.equal(updates, 0)
+  assert.equal(growKrate(doc, 'missing', 1, 1), false)
 })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/frontdoor"
@@ -41,6 +42,7 @@ type App struct {
 	clusters *clusters
 	streams  *streams
 	conns    *connAdmin
+	trail    audit.Trail
 
 	ln       net.Listener
 	serveErr chan error
@@ -111,6 +113,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	writes, err := wireWrite(cfg, log, m, cls, rms, trail)
+	if err != nil {
+		return nil, err
+	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
 	conns, err := wireConnections(log, rdb, muxServer, rms.replica)
 	if err != nil {
@@ -136,7 +142,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms)},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes},
 
 		// Without a listener of its own, /metrics is for admins.
 		MetricsForAdmins: cfg.Door.MetricsListen == "",
@@ -161,11 +167,15 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		clusters: cls,
 		streams:  str,
 		conns:    conns,
+		trail:    trail,
 		gate:     gate,
 		http:     newFrontServer(cfg, log, handler),
 		serveErr: make(chan error, 1),
 	}, nil
 }
+
+// Audit returns the audit trail every cluster write is recorded in.
+func (a *App) Audit() audit.Trail { return a.trail }
 
 // Start listens on the configured address and serves in the background. The "listening" log line
 // carries the URL (tests and scripts that listen on port 0 read it from there).

@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/connections"
 	"github.com/yardhq/yard/server/httpapi"
-	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/mux"
@@ -119,92 +117,34 @@ func (r *rooms) singleSync(gate *wsgate.Gate, ms *mux.Server) http.Handler {
 // syncRoomKey carries /ws/sync/{room}'s room from the request to the served socket.
 type syncRoomKey struct{}
 
-// Mount implements httpapi.Mounter: the rooms API.
+// Mount implements httpapi.Mounter: the rooms API (room.API), presence for admins with each
+// connection's other streams from the connection list.
 func (r *rooms) Mount(api chi.Router) {
-	api.Get("/rooms", func(w http.ResponseWriter, req *http.Request) {
-		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-		defer cancel()
-		list, err := r.manager.Rooms(ctx)
-		if err != nil {
-			writeRoomError(w, err)
-			return
-		}
-		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"rooms": list})
-	})
-	api.Get("/rooms/{room}/doc", func(w http.ResponseWriter, req *http.Request) {
-		id := chi.URLParam(req, "room")
-		if !room.ValidID(id) {
-			httpjson.WriteError(w, http.StatusBadRequest, mux.CodeBadParams,
-				fmt.Sprintf("room ids are 1-%d characters of A-Z a-z 0-9 . _ -", room.MaxIDLength))
-			return
-		}
-		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-		defer cancel()
-		body, err := r.manager.DocJSON(ctx, id, schemaMaps)
-		if err != nil {
-			writeRoomError(w, err)
-			return
-		}
-		// Written as is: the cached encoding is shared, not copied per request.
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(body)
-	})
-	api.With(httpapi.RequireAdmin).Get("/admin/presence", func(w http.ResponseWriter, req *http.Request) {
-		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-		defer cancel()
-		ps, err := r.manager.Presence(ctx)
-		if err != nil {
-			writeRoomError(w, err)
-			return
-		}
-		httpjson.WriteJSON(w, http.StatusOK, map[string]any{"presence": r.withStreams(ctx, ps)})
+	a := room.API{M: r.manager, Streams: r.otherStreams}
+	a.Mount(api)
+	api.Group(func(admin chi.Router) {
+		admin.Use(httpapi.RequireAdmin)
+		a.MountAdmin(admin)
 	})
 }
 
-// schemaMaps are the canvas document's root maps (docs/architecture.md, "Rooms"). The server's
-// copy never names its roots itself, so they are typed before reading: an emptied map then reads
-// as {} as in the browser, not as an untyped (empty array) root.
-var schemaMaps = []string{"krates", "workflow", "deploys"}
-
-func writeRoomError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, backend.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		httpjson.WriteError(w, http.StatusServiceUnavailable, mux.CodeUnavailable, "the room store is unreachable; retry")
-	default:
-		e := mux.AsError(err)
-		httpjson.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
-	}
-}
-
-// presenceRow is an admin presence entry with the other channels its connection has open
-// (logs, watches, shells): what the person is streaming besides the room.
-type presenceRow struct {
-	backend.Presence
-	Streams []mux.ChannelInfo `json:"streams"`
-}
-
-func (r *rooms) withStreams(ctx context.Context, ps []backend.Presence) []presenceRow {
+// otherStreams lists, per connection, the channels besides the sync ones. Without the
+// connection list the presence rows still stand; only their streams are missing.
+func (r *rooms) otherStreams(ctx context.Context) map[string][]mux.ChannelInfo {
 	byConn := map[string][]mux.ChannelInfo{}
-	if r.conns != nil {
-		// Without the connection list the rows still stand; only their streams are missing.
-		if all, err := r.conns.List(ctx); err == nil {
-			for _, c := range all {
-				for _, ch := range c.Channels {
-					if ch.Kind != r.kind.Name() {
-						byConn[c.ID] = append(byConn[c.ID], ch)
-					}
-				}
+	if r.conns == nil {
+		return byConn
+	}
+	all, err := r.conns.List(ctx)
+	if err != nil {
+		return byConn
+	}
+	for _, c := range all {
+		for _, ch := range c.Channels {
+			if ch.Kind != r.kind.Name() {
+				byConn[c.ID] = append(byConn[c.ID], ch)
 			}
 		}
 	}
-	out := make([]presenceRow, 0, len(ps))
-	for _, p := range ps {
-		s := byConn[p.ConnID]
-		if s == nil {
-			s = []mux.ChannelInfo{}
-		}
-		out = append(out, presenceRow{Presence: p, Streams: s})
-	}
-	return out
+	return byConn
 }

@@ -41,7 +41,7 @@ type Config struct {
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open WebSockets.
 	// The server's own origin is always allowed.
 	AllowedOrigins []string
-	// WriteEnabled allows cluster writes (deploys). Off by default.
+	// WriteEnabled allows cluster writes (apply, scale, restart, delete, deploys). Off by default.
 	WriteEnabled bool
 
 	// StaticDir is the built browser app served at /. Default "client/dist"; missing is fine.

@@ -80,7 +80,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of tokens issued by dev login and refresh")
 	fs.StringVar(&c.AdminGroup, "admin-group", c.AdminGroup, "members of this group are admins")
 	fs.Var((*listFlag)(&c.AllowedOrigins), "allowed-origins", "browser origins allowed to open WebSockets besides the server's own (comma-separated)")
-	fs.BoolVar(&c.WriteEnabled, "write-enabled", c.WriteEnabled, "allow cluster writes (deploys); off by default")
+	fs.BoolVar(&c.WriteEnabled, "write-enabled", c.WriteEnabled, "allow cluster writes (apply, scale, restart, delete, deploys); off by default")
 	fs.StringVar(&c.StaticDir, "static-dir", c.StaticDir, "directory of the built browser app served at /")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")

@@ -114,7 +114,7 @@ func (ch *channel) run(k Kind, req OpenRequest) {
 		c.queueControlLocked(ControlFrame(OpClose, CloseMsg{Channel: ch.id}))
 	default:
 		ch.closeMsg = closeMsgFor(ch.id, err)
-		c.signal()
+		c.wakeLocked()
 	}
 	if ch.sentClose && ch.gotClose {
 		c.freeLocked(ch)
@@ -202,7 +202,7 @@ func (ch *channel) abortLocked(e *Error) {
 	ch.dropQueueLocked()
 	ch.closeMsg = &CloseMsg{Channel: ch.id, Code: e.Code, Message: e.Message}
 	ch.cancel()
-	ch.c.signal()
+	ch.c.wakeLocked()
 }
 
 func (ch *channel) closedLocked() bool {
@@ -313,7 +313,7 @@ func (ch *channel) enqueue(m Message) (bool, error) {
 		}
 	}
 	if ch.outCredit > 0 {
-		c.signal()
+		c.wakeLocked()
 	}
 	return true, nil
 }
@@ -327,9 +327,9 @@ func (ch *channel) CloseWithError(err error) {
 		return
 	}
 	ch.closeMsg = closeMsgFor(ch.id, err)
+	c.wakeLocked()
 	c.mu.Unlock()
 	ch.cancel()
-	c.signal()
 }
 
 // CloseConn implements Channel.

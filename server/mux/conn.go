@@ -2,11 +2,8 @@ package mux
 
 import (
 	"context"
-	"errors"
 	"io"
-	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,53 +18,32 @@ const maxControlPayload = 64 << 10
 // and this keeps the control queue's memory small.
 const maxPingPayload = 125
 
-// conn is one multiplexed connection.
+// conn is one multiplexed connection: the frames, the control channel and the channels, on the
+// socket engine.
 type conn struct {
+	socket
 	s        *Server
-	ws       *websocket.Conn
 	user     identity.User
 	id       string
 	openedAt time.Time
-	parent   context.Context
-	ctx      context.Context // parent of every channel; cancelled when the connection closes
-	cancel   context.CancelFunc
+	runners  sync.WaitGroup
 
-	wake       chan struct{} // the writer has something to do
-	writerDone chan struct{}
-	runners    sync.WaitGroup
-	closingF   atomic.Bool // mirrors closing for the reader's lock-free check
-
-	mu          sync.Mutex
-	chans       map[uint32]*channel
-	list        []*channel // chans in open order, for the writer's scan
-	rr          [PriorityLogs + 1]uint32
-	control     [][]byte
-	closing     bool
-	inBytes     int // client data in the channels' in queues, bounded by MaxInboundBytes
-	closeCode   int
-	closeReason string
-	peerClosed  bool // the peer's close frame was received (gorilla has answered it)
+	// Guarded by socket.mu:
+	chans   map[uint32]*channel
+	list    []*channel // chans in open order, for the writer's scan
+	rr      [PriorityLogs + 1]uint32
+	control [][]byte
+	inBytes int // client data in the channels' in queues, bounded by MaxInboundBytes
 }
 
 func newConn(parent context.Context, s *Server, ws *websocket.Conn, user identity.User) *conn {
-	ctx, cancel := context.WithCancel(parent)
-	return &conn{
-		s: s, ws: ws, user: user, id: NewConnID(), openedAt: time.Now().UTC(), parent: parent, ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1), writerDone: make(chan struct{}),
-		chans: map[uint32]*channel{},
-	}
+	c := &conn{s: s, user: user, id: NewConnID(), openedAt: time.Now().UTC(), chans: map[uint32]*channel{}}
+	c.init(parent, s.cfg, s.m, ws, c)
+	return c
 }
 
 func (c *conn) serve() {
-	go c.writeLoop()
-	stop := context.AfterFunc(c.parent, func() {
-		c.fail(CloseGoingAway, closeReason(CodeShuttingDown, "connection context ended"))
-	})
-	c.readLoop()
-	stop()
-	c.fail(websocket.CloseAbnormalClosure, "")
-	<-c.writerDone
-	_ = c.ws.Close()
+	c.socket.serve(nil)
 	c.runners.Wait()
 	c.mu.Lock()
 	code, reason := c.closeCode, c.closeReason
@@ -75,35 +51,7 @@ func (c *conn) serve() {
 	c.s.log.Debug("mux: connection closed", "conn", c.id, "user", c.user.ID, "code", code, "reason", reason)
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// fail starts closing the connection: the writer sends a close frame with code and reason
-// (unless the peer closed first) and every channel's context ends. The first call wins.
-func (c *conn) fail(code int, reason string) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	c.closing = true
-	c.closingF.Store(true)
-	c.closeCode, c.closeReason = code, reason
-	c.mu.Unlock()
-	c.cancel()
-	c.signal()
-}
-
-func (c *conn) failCoded(e *Error) {
-	c.s.m.refuse(e.Code)
-	c.fail(CloseCode(e.Code), closeReason(e.Code, e.Message))
-}
-
-func (c *conn) kill() { _ = c.ws.UnderlyingConn().Close() }
+func (c *conn) failCoded(e *Error) { c.failWith(coded(e)) }
 
 // queueControlLocked queues a control frame; a client that lets too many pile up (it sends pings
 // or opens but does not read) is disconnected.
@@ -112,97 +60,44 @@ func (c *conn) queueControlLocked(frame []byte) {
 		return
 	}
 	if len(c.control) >= c.s.cfg.ControlQueue {
-		c.closing = true
-		c.closingF.Store(true)
-		c.closeCode = CloseCode(CodeSlowConsumer)
-		c.closeReason = closeReason(CodeSlowConsumer, "control queue full")
 		c.s.m.refuse(CodeSlowConsumer)
-		c.cancel() // AfterFuncs run in their own goroutines, so holding c.mu is fine
-		c.signal()
+		c.failLocked(CloseCode(CodeSlowConsumer), closeReason(CodeSlowConsumer, "control queue full"))
 		return
 	}
 	c.control = append(c.control, frame)
-	c.signal()
+	c.wakeLocked()
 }
 
-// readLoop reads frames until the connection fails; it never waits on a channel.
-func (c *conn) readLoop() {
-	cfg := c.s.cfg
-	hardCap := int64(cfg.MaxFrameBytes) * 4
-	for {
-		c.extendDeadline()
-		typ, r, err := c.ws.NextReader()
+// receive implements protocol: one frame. It never waits on a channel: what a client may send is
+// bounded by the credit the server granted, so the frame can always be queued.
+func (c *conn) receive(typ int, buf []byte, rest io.Reader) error {
+	if typ != websocket.BinaryMessage {
+		return coded(Errorf(CodeBadFrame, "text WebSocket messages are not part of %s", Subprotocol))
+	}
+	f, derr := DecodeFrame(buf)
+	if derr != nil {
+		return coded(AsError(derr))
+	}
+	if len(buf) > c.s.cfg.MaxFrameBytes {
+		hardCap := int64(c.s.cfg.MaxFrameBytes) * 4
+		n, err := io.Copy(io.Discard, io.LimitReader(rest, hardCap))
 		if err != nil {
-			c.readFailed(err)
-			return
+			return err
 		}
-		if typ != websocket.BinaryMessage {
-			c.failCoded(Errorf(CodeBadFrame, "text WebSocket messages are not part of %s", Subprotocol))
-			return
+		if n+int64(len(buf)) >= hardCap {
+			return coded(Errorf(CodeFrameTooLarge, "frame over %d bytes", hardCap))
 		}
-		buf, err := io.ReadAll(io.LimitReader(r, int64(cfg.MaxFrameBytes)+1))
-		if err != nil {
-			c.readFailed(err)
-			return
-		}
-		c.s.m.framesIn.Inc()
-		c.s.m.bytesIn.Add(float64(len(buf)))
-		f, derr := DecodeFrame(buf)
-		if derr != nil {
-			c.failCoded(AsError(derr))
-			return
-		}
-		if len(buf) > cfg.MaxFrameBytes {
-			n, err := io.Copy(io.Discard, io.LimitReader(r, hardCap))
-			if err != nil {
-				c.readFailed(err)
-				return
-			}
-			if n+int64(len(buf)) >= hardCap {
-				c.failCoded(Errorf(CodeFrameTooLarge, "frame over %d bytes", hardCap))
-				return
-			}
-			c.frameTooLarge(f)
-			continue
-		}
-		if f.Channel == ControlChannel {
-			if e := c.handleControl(f); e != nil {
-				c.failCoded(e)
-				return
-			}
-			continue
-		}
-		c.handleData(f)
+		c.frameTooLarge(f)
+		return nil
 	}
-}
-
-// extendDeadline pushes the idle deadline out, unless the connection is closing, when the close
-// grace set by the writer must stand.
-func (c *conn) extendDeadline() {
-	if c.closingF.Load() {
-		return
+	if f.Channel == ControlChannel {
+		if e := c.handleControl(f); e != nil {
+			return coded(e)
+		}
+		return nil
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-	if c.closingF.Load() {
-		// The writer may have set the grace deadline between the check and the set above.
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.CloseGrace))
-	}
-}
-
-func (c *conn) readFailed(err error) {
-	var ce *websocket.CloseError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ce):
-		c.mu.Lock()
-		c.peerClosed = true
-		c.mu.Unlock()
-		c.fail(ce.Code, ce.Text)
-	case errors.As(err, &ne) && ne.Timeout() && !c.closingF.Load():
-		c.failCoded(Errorf(CodeIdleTimeout, "nothing received for %s", c.s.cfg.IdleTimeout))
-	default:
-		c.fail(websocket.CloseAbnormalClosure, "")
-	}
+	c.handleData(f)
+	return nil
 }
 
 func (c *conn) frameTooLarge(f Frame) {
@@ -285,7 +180,7 @@ func (c *conn) handleControl(f Frame) *Error {
 		c.mu.Lock()
 		if ch := c.chans[m.Channel]; ch != nil && !ch.opening {
 			ch.outCredit = min(ch.outCredit+m.Bytes, 1<<42)
-			c.signal()
+			c.wakeLocked()
 		}
 		c.mu.Unlock()
 	case OpError:
@@ -365,7 +260,7 @@ func (c *conn) clientClose(m CloseMsg) {
 	if ch.sentClose {
 		c.freeLocked(ch)
 	}
-	c.signal()
+	c.wakeLocked()
 }
 
 func (c *conn) freeLocked(ch *channel) {
@@ -424,142 +319,26 @@ func (c *conn) nextLocked() (writeItem, bool) {
 	return writeItem{}, false
 }
 
-// A batch is what the writer hands the kernel in one writev: up to maxBatchFrames frames or
-// maxBatchBytes, picked in priority order like single frames are. Batching saves a system call
-// per frame under load; the bytes bound keeps a batch of bulk frames from delaying an urgent
-// frame that arrives meanwhile by more than about one large frame would.
-const (
-	maxBatchFrames = 64
-	maxBatchBytes  = 16 << 10
-	maxWSHeader    = 10
-)
-
-type batch struct {
-	items []writeItem
-	hdrs  []byte
-	bufs  net.Buffers
-}
-
-// batchPool keeps idle connections from holding batch buffers.
-var batchPool = sync.Pool{New: func() any {
-	return &batch{
-		items: make([]writeItem, 0, maxBatchFrames),
-		hdrs:  make([]byte, 0, maxBatchFrames*(maxWSHeader+MaxHeaderLen)),
-		bufs:  make(net.Buffers, 0, 2*maxBatchFrames),
-	}
-}}
-
-func (b *batch) reset() {
-	clear(b.items)
-	b.items = b.items[:0]
-	b.hdrs = b.hdrs[:0]
-	clear(b.bufs[:cap(b.bufs)])
-	b.bufs = b.bufs[:0]
-}
-
-func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
-	for {
-		c.mu.Lock()
-		if c.closing {
-			code, reason, peer := c.closeCode, c.closeReason, c.peerClosed
-			c.mu.Unlock()
-			c.writeClose(code, reason, peer)
+// fillLocked implements protocol: control frames first, then data by priority.
+func (c *conn) fillLocked(b *batch) {
+	for !b.full() {
+		it, ok := c.nextLocked()
+		if !ok {
 			return
 		}
-		b := batchPool.Get().(*batch)
-		size := 0
-		for len(b.items) < maxBatchFrames && size < maxBatchBytes {
-			it, ok := c.nextLocked()
-			if !ok {
-				break
-			}
-			b.items = append(b.items, it)
-			size += len(it.frame) + len(it.msg.Data)
-		}
-		c.mu.Unlock()
-		if len(b.items) == 0 {
-			batchPool.Put(b)
-			select {
-			case <-c.wake:
-			case <-ping.C:
-				c.mu.Lock()
-				c.queueControlLocked(ControlFrame(OpPing, nil))
-				c.mu.Unlock()
-			}
+		if it.frame != nil {
+			b.add(websocket.BinaryMessage, nil, it.frame)
 			continue
 		}
-		err := c.writeBatch(b)
-		b.reset()
-		batchPool.Put(b)
-		if err != nil {
-			c.fail(websocket.CloseAbnormalClosure, "")
-		}
+		var mh [MaxHeaderLen]byte
+		b.add(websocket.BinaryMessage, AppendHeader(mh[:0], it.ch, byte(it.msg.Type)), it.msg.Data)
 	}
 }
 
-// writeBatch writes the batch's frames as unmasked binary WebSocket messages in one writev.
-// Bypassing gorilla's writer is safe because this goroutine is the only one writing messages;
-// gorilla's own control frames (close and pong answers) are single writes, which the kernel
-// descriptor's write lock keeps whole between our writes.
-func (c *conn) writeBatch(b *batch) error {
-	n := 0
-	for _, it := range b.items {
-		start := len(b.hdrs)
-		payload := it.frame
-		if it.frame == nil {
-			var mh [MaxHeaderLen]byte
-			h := AppendHeader(mh[:0], it.ch, byte(it.msg.Type))
-			b.hdrs = appendWSHeader(b.hdrs, websocket.BinaryMessage, len(h)+len(it.msg.Data))
-			b.hdrs = append(b.hdrs, h...)
-			payload = it.msg.Data
-			n += len(h)
-		} else {
-			b.hdrs = appendWSHeader(b.hdrs, websocket.BinaryMessage, len(it.frame))
-		}
-		n += len(payload)
-		b.bufs = append(b.bufs, b.hdrs[start:len(b.hdrs):len(b.hdrs)])
-		if len(payload) > 0 {
-			b.bufs = append(b.bufs, payload)
-		}
-	}
-	nc := c.ws.NetConn()
-	_ = nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	bufs := b.bufs // WriteTo consumes the slice it is called on; keep b.bufs for reuse
-	if _, err := bufs.WriteTo(nc); err != nil {
-		return err
-	}
-	c.s.m.framesOut.Add(float64(len(b.items)))
-	c.s.m.bytesOut.Add(float64(n))
-	return nil
-}
-
-// appendWSHeader appends the header of a final, unmasked WebSocket frame of opcode op (gorilla's
-// TextMessage or BinaryMessage) carrying n payload bytes (RFC 6455 5.2).
-func appendWSHeader(b []byte, op byte, n int) []byte {
-	fin := 0x80 | op
-	switch {
-	case n < 126:
-		return append(b, fin, byte(n))
-	case n <= 0xffff:
-		return append(b, fin, 126, byte(n>>8), byte(n))
-	default:
-		return append(b, fin, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40),
-			byte(uint64(n)>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// writeClose sends the close frame and gives the peer CloseGrace to answer it; the reader ends
-// on the answer or the deadline, and only then is the socket closed, so the close frame is never
-// lost to a TCP reset.
-func (c *conn) writeClose(code int, reason string, peerClosed bool) {
-	if !peerClosed && code != websocket.CloseAbnormalClosure {
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-			time.Now().Add(c.s.cfg.WriteTimeout))
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.CloseGrace))
+// pingLocked implements protocol: a ping on channel 0, ahead of everything else.
+func (c *conn) pingLocked(b *batch) {
+	b.add(websocket.BinaryMessage, nil, ControlFrame(OpPing, nil))
+	b.ping = true
 }
 
 // decodeOffStack decodes a control message on a short-lived goroutine and waits for it. The

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -40,80 +37,37 @@ func (s *Server) ServeSingle(ctx context.Context, ws *websocket.Conn, kind Kind,
 	sc.serve(req)
 }
 
-// single is one plain WebSocket serving one kind. It is also that kind's Channel.
+// single is one plain WebSocket serving one kind, on the socket engine: one implicit channel,
+// whose messages are the WebSocket's messages. It is also that kind's Channel.
 type single struct {
-	ws     *websocket.Conn
-	cfg    Config
-	m      *serverMetrics
-	kind   Kind
-	parent context.Context
-	ctx    context.Context
-	cancel context.CancelFunc
+	socket
+	kind Kind
 
 	inSig      chan struct{}
 	inSpace    chan struct{}
 	space      chan struct{}
-	writerDone chan struct{}
 	runnerDone chan struct{}
 
-	pingTimer     *time.Timer
-	writeDeadline time.Time // the socket's; used by one writer at a time
-
-	mu          sync.Mutex
-	writing     bool // a writer goroutine runs; after the close it stays set, so none starts again
-	pingDue     bool
-	out         []Message
-	outBytes    int
-	in          []Message
-	inBytes     int
-	finished    *CloseMsg // the kind ended: close after the queue drains
-	closing     bool
-	closeCode   int
-	closeReason string
-	peerClosed  bool
-	readEnded   bool
+	// Guarded by socket.mu:
+	out      []Message
+	outBytes int
+	in       []Message
+	inBytes  int
+	finished *CloseMsg // the kind ended: close after the queue drains
 }
 
 func newSingle(parent context.Context, cfg Config, m *serverMetrics, ws *websocket.Conn, k Kind) *single {
-	ctx, cancel := context.WithCancel(parent)
-	return &single{
-		ws: ws, cfg: cfg, m: m, kind: k, parent: parent, ctx: ctx, cancel: cancel,
+	sc := &single{
+		kind:  k,
 		inSig: make(chan struct{}, 1), inSpace: make(chan struct{}, 1),
-		space: make(chan struct{}, 1), writerDone: make(chan struct{}), runnerDone: make(chan struct{}),
+		space: make(chan struct{}, 1), runnerDone: make(chan struct{}),
 	}
+	sc.init(parent, cfg, m, ws, sc)
+	return sc
 }
 
 func (sc *single) serve(req OpenRequest) {
-	sc.ws.SetReadLimit(int64(sc.cfg.MaxFrameBytes))
-	sc.ws.SetPongHandler(func(string) error {
-		sc.extendDeadline()
-		return nil
-	})
-	// gorilla's own answer to a ping moves the socket's write deadline to one second away; with
-	// WriteTimeout, every deadline set on the socket is at least the one writeBatch remembers.
-	sc.ws.SetPingHandler(func(data string) error {
-		err := sc.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(sc.cfg.WriteTimeout))
-		var ne net.Error
-		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
-			return nil
-		}
-		return err
-	})
-	sc.pingTimer = time.AfterFunc(sc.cfg.PingInterval, func() {
-		sc.mu.Lock()
-		sc.pingDue = true
-		sc.mu.Unlock()
-		sc.kick()
-	})
-	go sc.run(req)
-	stop := context.AfterFunc(sc.parent, func() {
-		sc.fail(CloseGoingAway, closeReason(CodeShuttingDown, "connection context ended"))
-	})
-	sc.readLoop()
-	stop()
-	sc.fail(websocket.CloseAbnormalClosure, "")
-	<-sc.writerDone
-	_ = sc.ws.Close()
+	sc.socket.serve(func() { go sc.run(req) })
 	<-sc.runnerDone
 }
 
@@ -121,9 +75,7 @@ func (sc *single) run(req OpenRequest) {
 	defer close(sc.runnerDone)
 	r, err := safeOpen(sc.ctx, sc.kind, req)
 	if err != nil {
-		e := AsError(err)
-		sc.m.refuse(e.Code)
-		sc.fail(CloseCode(e.Code), closeReason(e.Code, e.Message))
+		sc.failWith(coded(AsError(err)))
 		return
 	}
 	g := sc.m.channels.WithLabelValues(sc.kind.Name())
@@ -133,222 +85,85 @@ func (sc *single) run(req OpenRequest) {
 	sc.CloseWithError(err)
 }
 
-func (sc *single) signal(c chan struct{}) {
+func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
 	}
 }
 
-func (sc *single) fail(code int, reason string) {
-	sc.mu.Lock()
-	if sc.closing {
-		sc.mu.Unlock()
-		return
+// receive implements protocol: one message for the kind. There is no credit on a plain
+// WebSocket, so when the kind has Window bytes unread the reader waits, and TCP pushes back.
+func (sc *single) receive(typ int, b []byte, _ io.Reader) error {
+	if len(b) > sc.cfg.MaxFrameBytes {
+		return &closeError{code: websocket.CloseMessageTooBig, refusal: CodeFrameTooLarge}
 	}
-	sc.closing, sc.closeCode, sc.closeReason = true, code, reason
-	sc.mu.Unlock()
-	sc.cancel()
-	sc.kick()
-}
-
-// kick starts the writer when there is something to write and none runs. The writer is a
-// goroutine only while it has work: an idle connection (most sync clients, most of the time)
-// then holds two goroutines instead of three, and their stacks are most of what it costs.
-func (sc *single) kick() {
-	sc.mu.Lock()
-	start := !sc.writing && (len(sc.out) > 0 || sc.closing || sc.finished != nil || sc.pingDue)
-	if start {
-		sc.writing = true
+	mt := Binary
+	if typ == websocket.TextMessage {
+		mt = Text
 	}
-	sc.mu.Unlock()
-	if start {
-		go sc.writeLoop()
-	}
-}
-
-func (sc *single) kill() { _ = sc.ws.UnderlyingConn().Close() }
-
-func (sc *single) extendDeadline() {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if !sc.closing {
-		_ = sc.ws.SetReadDeadline(time.Now().Add(sc.cfg.IdleTimeout))
-	}
-}
-
-func (sc *single) readLoop() {
-	for {
-		sc.extendDeadline()
-		typ, b, err := sc.ws.ReadMessage()
-		if err != nil {
-			sc.readFailed(err)
-			return
-		}
-		sc.m.framesIn.Inc()
-		sc.m.bytesIn.Add(float64(len(b)))
-		mt := Binary
-		if typ == websocket.TextMessage {
-			mt = Text
-		}
-		for {
-			sc.mu.Lock()
-			if sc.closing {
-				sc.mu.Unlock()
-				return
-			}
-			if sc.inBytes == 0 || sc.inBytes+len(b) <= sc.cfg.Window {
-				sc.in = append(sc.in, Message{Type: mt, Data: b})
-				sc.inBytes += len(b)
-				sc.mu.Unlock()
-				sc.signal(sc.inSig)
-				break
-			}
-			sc.mu.Unlock()
-			select {
-			case <-sc.inSpace:
-			case <-sc.ctx.Done():
-			}
-		}
-	}
-}
-
-func (sc *single) readFailed(err error) {
-	var ce *websocket.CloseError
-	var ne net.Error
-	sc.mu.Lock()
-	sc.readEnded = true
-	sc.mu.Unlock()
-	switch {
-	case errors.As(err, &ce):
-		sc.mu.Lock()
-		sc.peerClosed = true
-		sc.mu.Unlock()
-		sc.fail(ce.Code, ce.Text)
-	case errors.Is(err, websocket.ErrReadLimit):
-		// gorilla has already sent 1009.
-		sc.m.refuse(CodeFrameTooLarge)
-		sc.mu.Lock()
-		sc.peerClosed = true
-		sc.mu.Unlock()
-		sc.fail(websocket.CloseMessageTooBig, CodeFrameTooLarge)
-	case errors.As(err, &ne) && ne.Timeout():
-		sc.m.refuse(CodeIdleTimeout)
-		sc.fail(CloseCode(CodeIdleTimeout), closeReason(CodeIdleTimeout, "nothing received"))
-	default:
-		sc.fail(websocket.CloseAbnormalClosure, "")
-	}
-}
-
-// writeLoop writes until the queue is empty, then ends; kick starts it again. The run that
-// writes the close frame closes writerDone, which serve waits for.
-func (sc *single) writeLoop() {
 	for {
 		sc.mu.Lock()
 		if sc.closing {
-			code, reason, peer := sc.closeCode, sc.closeReason, sc.peerClosed
 			sc.mu.Unlock()
-			sc.pingTimer.Stop()
-			if !peer && code != websocket.CloseAbnormalClosure {
-				_ = sc.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-					time.Now().Add(sc.cfg.WriteTimeout))
-			}
-			_ = sc.ws.SetReadDeadline(time.Now().Add(sc.cfg.CloseGrace))
-			close(sc.writerDone)
-			return
+			return nil
 		}
-		if len(sc.out) == 0 && sc.finished != nil {
-			f := sc.finished
+		if sc.inBytes == 0 || sc.inBytes+len(b) <= sc.cfg.Window {
+			sc.in = append(sc.in, Message{Type: mt, Data: b})
+			sc.inBytes += len(b)
 			sc.mu.Unlock()
-			if f.Code == "" {
-				sc.fail(CloseNormal, "")
-			} else {
-				sc.fail(CloseCode(f.Code), closeReason(f.Code, f.Message))
-			}
-			continue
-		}
-		ping := sc.pingDue
-		sc.pingDue = false
-		b := batchPool.Get().(*batch)
-		size, k := 0, 0
-		for k < len(sc.out) && len(b.items) < maxBatchFrames && size < maxBatchBytes {
-			m := sc.out[k]
-			k++
-			sc.outBytes -= int(cost(len(m.Data)))
-			b.items = append(b.items, writeItem{msg: m})
-			size += len(m.Data)
-		}
-		clear(sc.out[:k])
-		switch {
-		case k < len(sc.out):
-			sc.out = sc.out[k:]
-		case cap(sc.out) > maxBatchFrames:
-			// A burst grew the queue: let it go rather than keep it on an idle connection.
-			sc.out = nil
-		default:
-			// Refill from the start, so a steady trickle of messages does not allocate.
-			sc.out = sc.out[:0]
-		}
-		if len(b.items) == 0 && !ping {
-			sc.writing = false
-			sc.mu.Unlock()
-			batchPool.Put(b)
-			return
+			signal(sc.inSig)
+			return nil
 		}
 		sc.mu.Unlock()
-		if ping {
-			_ = sc.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(sc.cfg.WriteTimeout))
-			sc.pingTimer.Reset(sc.cfg.PingInterval)
-		}
-		if len(b.items) == 0 {
-			batchPool.Put(b)
-			continue
-		}
-		sc.signal(sc.space)
-		err := sc.writeBatch(b)
-		b.reset()
-		batchPool.Put(b)
-		if err != nil {
-			sc.fail(websocket.CloseAbnormalClosure, "")
+		select {
+		case <-sc.inSpace:
+		case <-sc.ctx.Done():
 		}
 	}
 }
 
-// writeBatch writes the batch's messages, one WebSocket frame each (stock clients such as
-// y-websocket need one message per frame), in one writev: one system call per turn of the
-// writer instead of one per message, which is what a room's fan-out costs most. As in
-// conn.writeBatch, this goroutine is the only one writing messages and gorilla's control frames
-// are single writes that the descriptor's write lock keeps whole.
-func (sc *single) writeBatch(b *batch) error {
-	n := 0
-	for _, it := range b.items {
-		start := len(b.hdrs)
+// fillLocked implements protocol: queued messages in order, one WebSocket message each (stock
+// clients such as y-websocket need one message per frame); once the kind has ended and its queue
+// is empty, the close.
+func (sc *single) fillLocked(b *batch) {
+	if len(sc.out) == 0 && sc.finished != nil {
+		if f := sc.finished; f.Code == "" {
+			sc.failLocked(CloseNormal, "")
+		} else {
+			sc.failLocked(CloseCode(f.Code), closeReason(f.Code, f.Message))
+		}
+		return
+	}
+	k := 0
+	for k < len(sc.out) && !b.full() {
+		m := sc.out[k]
+		k++
+		sc.outBytes -= int(cost(len(m.Data)))
 		op := byte(websocket.BinaryMessage)
-		if it.msg.Type == Text {
+		if m.Type == Text {
 			op = websocket.TextMessage
 		}
-		b.hdrs = appendWSHeader(b.hdrs, op, len(it.msg.Data))
-		b.bufs = append(b.bufs, b.hdrs[start:len(b.hdrs):len(b.hdrs)])
-		if len(it.msg.Data) > 0 {
-			b.bufs = append(b.bufs, it.msg.Data)
-		}
-		n += len(it.msg.Data)
+		b.add(op, nil, m.Data)
 	}
-	nc := sc.ws.NetConn()
-	// Moving the deadline costs a runtime timer update per write; moving it only once it is
-	// half spent keeps every write bounded by between WriteTimeout/2 and WriteTimeout.
-	if now := time.Now(); sc.writeDeadline.Sub(now) < sc.cfg.WriteTimeout/2 {
-		sc.writeDeadline = now.Add(sc.cfg.WriteTimeout)
-		_ = nc.SetWriteDeadline(sc.writeDeadline)
+	clear(sc.out[:k])
+	switch {
+	case k < len(sc.out):
+		sc.out = sc.out[k:]
+	case cap(sc.out) > maxBatchFrames:
+		// A burst grew the queue: let it go rather than keep it on an idle connection.
+		sc.out = nil
+	default:
+		// Refill from the start, so a steady trickle of messages does not allocate.
+		sc.out = sc.out[:0]
 	}
-	bufs := b.bufs // WriteTo consumes the slice it is called on; keep b.bufs for reuse
-	if _, err := bufs.WriteTo(nc); err != nil {
-		return err
+	if k > 0 {
+		signal(sc.space)
 	}
-	sc.m.framesOut.Add(float64(len(b.items)))
-	sc.m.bytesOut.Add(float64(n))
-	return nil
 }
+
+// pingLocked implements protocol: a WebSocket ping, which every client answers by itself.
+func (sc *single) pingLocked(b *batch) { b.addPing() }
 
 // Recv implements Channel.
 func (sc *single) Recv(ctx context.Context) (Message, error) {
@@ -360,7 +175,7 @@ func (sc *single) Recv(ctx context.Context) (Message, error) {
 			sc.in = sc.in[1:]
 			sc.inBytes -= len(m.Data)
 			sc.mu.Unlock()
-			sc.signal(sc.inSpace)
+			signal(sc.inSpace)
 			return m, nil
 		}
 		ended, peer := sc.readEnded, sc.peerClosed
@@ -430,14 +245,10 @@ func (sc *single) enqueue(m Message) (bool, error) {
 	sc.out = append(sc.out, m)
 	sc.outBytes += n
 	if sc.outBytes < sc.cfg.SendQueueBytes {
-		sc.signal(sc.space)
+		signal(sc.space)
 	}
-	start := !sc.writing
-	sc.writing = true
+	sc.wakeLocked()
 	sc.mu.Unlock()
-	if start {
-		go sc.writeLoop()
-	}
 	return true, nil
 }
 
@@ -446,11 +257,11 @@ func (sc *single) CloseWithError(err error) {
 	sc.mu.Lock()
 	if sc.finished == nil && !sc.closing {
 		sc.finished = closeMsgFor(0, err)
+		sc.wakeLocked()
 	}
 	sc.mu.Unlock()
-	sc.kick()
 	// The kind is done with the socket; nothing it still waits on should hold it up.
-	sc.signal(sc.inSig)
+	signal(sc.inSig)
 }
 
 // CloseConn implements Channel.

@@ -13,10 +13,11 @@ import (
 )
 
 // DocJSON returns room id's document encoded as JSON, as yjs toJSON gives it, with the roots named
-// in maps typed as maps first (an emptied map then reads as {}, as in the browser). A document
+// in maps typed as maps and those in arrays as arrays first (an emptied map then reads as {}, as
+// in the browser). A document
 // over Options.MaxReadDocBytes is refused (too_large), and the JSON of an unchanged document is
 // served from a cache, so repeated reads cannot make the server encode or hold much.
-func (m *Manager) DocJSON(ctx context.Context, id string, maps []string) ([]byte, error) {
+func (m *Manager) DocJSON(ctx context.Context, id string, maps, arrays []string) ([]byte, error) {
 	var body []byte
 	var ferr error
 	limit := m.opts.MaxReadDocBytes
@@ -25,7 +26,7 @@ func (m *Manager) DocJSON(ctx context.Context, id string, maps []string) ([]byte
 			ferr = docTooLarge(id, size, limit)
 			return
 		}
-		version := strings.Join(maps, ",") + "\x00" + string(d.EncodeStateVector()) + string(d.EncodeDeleteSet())
+		version := strings.Join(maps, ",") + "\x00" + strings.Join(arrays, ",") + "\x00" + string(d.EncodeStateVector()) + string(d.EncodeDeleteSet())
 		if b, ok := m.docs.get(id, version); ok {
 			body = b
 			return
@@ -33,6 +34,9 @@ func (m *Manager) DocJSON(ctx context.Context, id string, maps []string) ([]byte
 		for _, name := range d.RootNames() {
 			if slices.Contains(maps, name) {
 				d.GetMap(name)
+			}
+			if slices.Contains(arrays, name) {
+				d.GetArray(name)
 			}
 		}
 		body, ferr = json.Marshal(d.RootJSON())

@@ -230,7 +230,7 @@ func TestDocJSONIsCachedAndBounded(t *testing.T) {
 	})
 	read := func() string {
 		t.Helper()
-		b, err := m.DocJSON(context.Background(), "d", []string{"krates"})
+		b, err := m.DocJSON(context.Background(), "d", []string{"krates"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestDocJSONIsCachedAndBounded(t *testing.T) {
 		_ = d.GetMap("krates").Set(tx, "big", strings.Repeat("z", 3000))
 	})
 	eventually(t, "a document over the bound refused", func() bool {
-		_, err := m.DocJSON(context.Background(), "d", nil)
+		_, err := m.DocJSON(context.Background(), "d", nil, nil)
 		return err != nil && errcode.As(err).Code == errcode.TooLarge
 	})
 
@@ -263,7 +263,7 @@ func TestDocJSONIsCachedAndBounded(t *testing.T) {
 	if _, err := m.be.Append(context.Background(), "cold", u); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.DocJSON(context.Background(), "cold", nil); err == nil || errcode.As(err).Code != errcode.TooLarge {
+	if _, err := m.DocJSON(context.Background(), "cold", nil, nil); err == nil || errcode.As(err).Code != errcode.TooLarge {
 		t.Fatalf("a stored document over the bound: %v", err)
 	}
 }

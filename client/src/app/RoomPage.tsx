@@ -10,6 +10,7 @@ import { peersOf, uniqueUsers, watchersByKrate, type Peer, type PresenceState } 
 import { RoomContext, useRoom, type RoomContextValue } from './roomContext.ts'
 import { KrateView } from './Krate.tsx'
 import { Spotlight } from './Spotlight.tsx'
+import { ActivityFeed } from './ActivityFeed.tsx'
 import { throttle } from './hooks.ts'
 import { WorkflowProvider, useWorkflowMaybe } from './workflow/editor.tsx'
 import { WorkflowLayer } from './workflow/WorkflowLayer.tsx'
@@ -227,6 +228,7 @@ function Room({ room, user, onSignOut, doc, provider }: RoomProps & { doc: Y.Doc
         </Header>
         {provider.permissionDenied && <div className="banner">This room is read-only for you: {provider.permissionDenied}</div>}
         <Canvas ref={canvas} provider={provider} peers={peers} leader={leader ?? null} onUserMove={() => setFollowing(null)} />
+        <ActivityFeed doc={doc} />
         {following && leader && (
           <div className="follow-banner" data-testid="follow-banner" style={{ borderColor: leader.color }}>
             Following {leader.name} <button onClick={() => setFollowing(null)}>stop</button>

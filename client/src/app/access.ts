@@ -7,14 +7,16 @@
 //   {"allowed": {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}}        (or "can")
 //   {"<verb> <resource>[/<sub>]": true | {"allowed","reason"}}
 //   {"kinds": {"pods": {"get": true, ...}}, "actions": {"pods/exec": false, "pods/log": true}}
-//     (Yard's own answer, which gives no reasons: the UI writes them)
+//     (Yard's own answer, which gives no reasons: the UI writes them; its "writeEnabled": false
+//     says the server refuses every cluster write)
 
 export interface Decision {
   allowed: boolean
   reason: string
 }
 
-export type AccessMap = Map<string, Decision>
+/** Decisions by accessKey; writeEnabled is false when the server refuses every cluster write. */
+export type AccessMap = Map<string, Decision> & { writeEnabled?: boolean }
 
 export const accessKey = (verb: string, resource: string, sub = ''): string =>
   `${verb} ${resource}${sub ? '/' + sub : ''}`.toLowerCase()
@@ -32,6 +34,7 @@ export function parseAccess(body: unknown): AccessMap {
   const out: AccessMap = new Map()
   if (!body || typeof body !== 'object') return out
   const o = body as Record<string, unknown>
+  if (typeof o.writeEnabled === 'boolean') out.writeEnabled = o.writeEnabled
   if ((o.kinds && typeof o.kinds === 'object') || (o.actions && typeof o.actions === 'object')) {
     const ns = typeof o.namespace === 'string' && o.namespace ? `namespace ${o.namespace}` : 'this cluster'
     for (const [res, verbs] of Object.entries((o.kinds ?? {}) as Record<string, unknown>)) {
@@ -97,4 +100,27 @@ export function actionDecision(a: AccessMap | null | undefined, action: 'details
     case 'list':
       return can(a, 'list', resource)
   }
+}
+
+/** The writes the UI offers on an object. */
+export type WriteOp = 'edit' | 'scale' | 'restart' | 'delete'
+
+export const WRITES_DISABLED = 'writes are disabled on this server'
+
+/**
+ * Whether the user may take a write action on a resource in a namespace, and if not why:
+ * the server's write switch first, then RBAC (edit and restart patch the object, scale patches
+ * its scale subresource when the answer covers it, delete deletes). null access means the
+ * answer is still loading; 'unknown' (the server could not say) leaves the server to decide.
+ */
+export function writeDecision(a: AccessMap | 'unknown' | null, op: WriteOp, resource: string, namespace: string): Decision {
+  if (a === null) return { allowed: false, reason: 'checking permissions…' }
+  if (a === 'unknown') return { allowed: true, reason: '' }
+  if (a.writeEnabled === false) return { allowed: false, reason: WRITES_DISABLED }
+  const verb = op === 'delete' ? 'delete' : 'patch'
+  const sub = op === 'scale' && a.has(accessKey('patch', resource, 'scale')) ? 'scale' : ''
+  const d = can(a, verb, resource, sub)
+  if (d.allowed) return d
+  const what = `${resource}${sub ? '/' + sub : ''}`
+  return { allowed: false, reason: `you may not ${verb} ${what} ${namespace ? 'in ' + namespace : 'in this cluster'}` }
 }

@@ -67,6 +67,32 @@ export async function request<T>(method: string, path: string, body?: unknown, a
   return (text ? JSON.parse(text) : null) as T
 }
 
+/**
+ * A cluster write: the status and parsed JSON body whatever the status (a failed dry run is 422
+ * with per-object results, a refusal 403 with the error envelope), so the caller can show all
+ * of it. X-Yard-Room names the room whose activity feed records the write.
+ */
+async function write(method: string, path: string, room: string, body?: { type: string; text: string }): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  const tok = getToken()
+  if (tok) headers.Authorization = `Bearer ${tok}`
+  if (room) headers['X-Yard-Room'] = room
+  if (body) headers['Content-Type'] = body.type
+  const res = await fetch(path, { method, headers, body: body?.text })
+  if (res.status === 401 && tok) dispatchEvent(new Event('yard:unauthorized'))
+  const text = await res.text()
+  let parsed: unknown = null
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    parsed = { error: { code: 'http_' + res.status, message: text.slice(0, 300) || res.statusText } }
+  }
+  return { status: res.status, body: parsed }
+}
+
+const resourcePath = (kind: string, name: string, q: Record<string, string>, sub = '') =>
+  `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}${sub ? '/' + sub : ''}?${new URLSearchParams(q)}`
+
 export const api = {
   devLogin: (name: string, groups: string[], admin = false) =>
     request<{ token: string; user: User }>('POST', '/api/auth/dev-login', { name, groups, admin }),
@@ -79,14 +105,22 @@ export const api = {
   resources: (kind: string, cluster: string, namespace: string) =>
     request<unknown>('GET', `/api/resources/${encodeURIComponent(kind)}?${new URLSearchParams({ cluster, namespace })}`),
   resourceYAML: (kind: string, name: string, cluster: string, namespace: string) =>
-    request<string>(
-      'GET',
-      `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`,
-      undefined,
-      'application/yaml',
-    ),
+    request<string>('GET', resourcePath(kind, name, { cluster, namespace }), undefined, 'application/yaml'),
   resource: (kind: string, name: string, cluster: string, namespace: string) =>
-    request<unknown>('GET', `/api/resource/${encodeURIComponent(kind)}/${encodeURIComponent(name)}?${new URLSearchParams({ cluster, namespace })}`),
+    request<unknown>('GET', resourcePath(kind, name, { cluster, namespace })),
+  apply: (yaml: string, o: { cluster: string; namespace: string; dryRun: boolean; force: boolean; room: string }) =>
+    write(
+      'POST',
+      `/api/apply?${new URLSearchParams({ cluster: o.cluster, namespace: o.namespace, dryRun: String(o.dryRun), force: String(o.force) })}`,
+      o.room,
+      { type: 'application/yaml', text: yaml },
+    ),
+  scale: (kind: string, name: string, cluster: string, namespace: string, replicas: number, room: string) =>
+    write('POST', resourcePath(kind, name, { cluster, namespace }, 'scale'), room, { type: 'application/json', text: JSON.stringify({ replicas }) }),
+  restart: (kind: string, name: string, cluster: string, namespace: string, room: string) =>
+    write('POST', resourcePath(kind, name, { cluster, namespace }, 'restart'), room),
+  remove: (kind: string, name: string, cluster: string, namespace: string, propagation: string, room: string) =>
+    write('DELETE', resourcePath(kind, name, { cluster, namespace, propagation }), room),
   roomDoc: (room: string) => request<unknown>('GET', `/api/rooms/${encodeURIComponent(room)}/doc`),
   adminPresence: () => request<unknown>('GET', '/api/admin/presence'),
   adminSessions: () => request<unknown>('GET', '/api/admin/sessions'),

@@ -150,13 +150,16 @@ export function toYAML(v: unknown, indent = ''): string {
   return lines.join('\n') + '\n'
 }
 
+// Strings a YAML 1.1 or 1.2 reader would take for something else (bools, nulls, numbers in any
+// base, infinities, dates) or that hold indicators, so the edited YAML reads back as the same
+// strings on the server.
+const PLAIN_UNSAFE = /^\s|\s$|[:#{}[\],&*!|>'"%@`\u0000-\u001f\u007f-\u009f\u2028\u2029]|^[-?](\s|$)|^(true|false|null|yes|no|on|off|y|n|~|<<|=)$|^[-+]?(\.?\d[\d_]*(\.[\d_]*)?([eE][-+]?\d+)?|\.(inf|nan)|0[xob][\da-f_]+)$|^\d{4}-\d\d?-\d\d?/i
+
 function scalar(v: unknown): string {
   if (v === null || v === undefined) return 'null'
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
   const s = String(v)
-  if (s === '' || /^[\s]|[\s]$|[:#{}[\],&*!|>'"%@`]|^(true|false|null|yes|no|on|off|~|-?[\d.]+(e\d+)?)$/i.test(s) || s.includes('\n')) {
-    return JSON.stringify(s)
-  }
+  if (s === '' || PLAIN_UNSAFE.test(s)) return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
   return s
 }
 

@@ -156,6 +156,15 @@ export function updateKrate(doc: Y.Doc, id: string, patch: Patch): boolean {
   return true
 }
 
+/** Makes a krate at least w x h (its current size, not a stale copy); false when it already is. */
+export function growKrate(doc: Y.Doc, id: string, w: number, h: number): boolean {
+  const m = kratesMap(doc).get(id)
+  if (!(m instanceof Y.Map)) return false
+  const k = readKrate(id, m)
+  if (k.w >= w && k.h >= h) return false
+  return updateKrate(doc, id, { w: Math.max(k.w, w), h: Math.max(k.h, h) })
+}
+
 /** Changes what a krate points at (for example the container of a logs krate). */
 export function updateKrateRef(doc: Y.Doc, id: string, patch: Partial<KrateRef>): boolean {
   const m = kratesMap(doc).get(id)

@@ -34,6 +34,12 @@ type Server struct {
 // a failed shutdown fails the test.
 func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	t.Helper()
+	return StartLogged(t, mutate, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// StartLogged is Start with the server logging to log (tests that check what the server logs).
+func StartLogged(t testing.TB, mutate func(*config.Config), log *slog.Logger) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DevAuth = true
@@ -41,7 +47,7 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	a, err := app.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
