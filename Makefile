@@ -58,7 +58,7 @@ fuzz: deps ## Fuzz the decoders for FUZZTIME each (default 60s) and run the long
 	@hack/fuzz.sh
 
 .PHONY: lint
-lint: ## gofmt, go vet, and the TypeScript type check.
+lint: deps ## gofmt, go vet, golangci-lint (import rules), tsc, ESLint (React hooks).
 	@hack/lint.sh
 
 .PHONY: clean

@@ -17,6 +17,6 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
 fi
 [ -x bin/yard ] || go build -o bin/yard ./server/cmd/yard
 mkdir -p "${HOME}/.cache/yard"
-go build -o "${HOME}/.cache/yard/muxbench" ./server/mux/bench
+go build -o "${HOME}/.cache/yard/muxbench" ./bench/mux
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "${HOME}/.cache/yard/muxbench" -mode all -runs "$runs" -conns "$conns" -yard bin/yard

@@ -12,7 +12,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
 fi
 go build -o bin/yard ./server/cmd/yard # always: a stale binary measures old code
 mkdir -p "${HOME}/.cache/yard"
-go build -o "${HOME}/.cache/yard/benchwatch" ./server/watch/benchwatch
+go build -o "${HOME}/.cache/yard/benchwatch" ./bench/watch
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "${HOME}/.cache/yard/benchwatch" -clients "$clients" -rate "${WATCH_BENCH_RATE:-50}" \
   -duration "${WATCH_BENCH_DURATION:-30s}" -yard bin/yard

@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p "${HOME}/.cache/yard"
-go build -o "${HOME}/.cache/yard/benchwrite" ./server/write/benchwrite
+go build -o "${HOME}/.cache/yard/benchwrite" ./bench/write
 echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "${HOME}/.cache/yard/benchwrite" -objects "${WRITE_BENCH_OBJECTS:-100}" -runs "${WRITE_BENCH_RUNS:-5}"

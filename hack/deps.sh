@@ -26,3 +26,6 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+
+# The pinned Go linter, built once into ~/.cache/yard/tools.
+hack/golangci-lint.sh >/dev/null

@@ -5,13 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 timeout="${TEST_TIMEOUT:-40m}"
 
-echo "== go vet"
-go vet ./...
+echo "== lint (gofmt, go vet, golangci-lint, tsc, eslint)"
+hack/lint.sh
 echo "== go test -race"
 go test -race -count=1 -timeout "$timeout" ./...
 echo "== node tests"
 npm test
-echo "== typecheck"
-npm run --silent typecheck
 echo "== browser tests"
 npm run test:e2e

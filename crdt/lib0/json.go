@@ -78,7 +78,7 @@ func parseJSONValue(dec *json.Decoder, depth int) (any, error) {
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil {
 			var ne *strconv.NumError
-			if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
 				return f, nil // JSON.parse gives ±Infinity or 0 too
 			}
 			return nil, malformed("invalid JSON number")

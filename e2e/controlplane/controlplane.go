@@ -287,7 +287,7 @@ func (c *ControlPlane) poll(ctx context.Context, what string, check func(context
 		select {
 		case <-ctx.Done():
 			if last != nil {
-				return fmt.Errorf("controlplane: waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
+				return fmt.Errorf("controlplane: waiting for %s: %w (last error: %w)", what, ctx.Err(), last)
 			}
 			return fmt.Errorf("controlplane: waiting for %s: %w", what, ctx.Err())
 		case <-time.After(100 * time.Millisecond):

@@ -351,7 +351,7 @@ func demoCRD(ctx context.Context, dyn dynamic.Interface) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -2,6 +2,7 @@ package mux_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestInboundBudgetPerConnection(t *testing.T) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if _, err := b.Recv(rctx); err != context.DeadlineExceeded {
+	if _, err := b.Recv(rctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("b after a's bytes were freed: %v, want still open", err)
 	}
 }

@@ -51,8 +51,6 @@ func (c *conn) serve() {
 	c.s.log.Debug("mux: connection closed", "conn", c.id, "user", c.user.ID, "code", code, "reason", reason)
 }
 
-func (c *conn) failCoded(e *Error) { c.failWith(coded(e)) }
-
 // queueControlLocked queues a control frame; a client that lets too many pile up (it sends pings
 // or opens but does not read) is disconnected.
 func (c *conn) queueControlLocked(frame []byte) {

@@ -3,6 +3,7 @@ package mux_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +63,7 @@ func TestManyChannelsOpenedAndClosed(t *testing.T) {
 				}
 				got, err := ch.Recv(ctx)
 				if err != nil || string(got.Data) != want {
-					errs <- fmt.Errorf("echo %q, %v; want %q", got.Data, err, want)
+					errs <- fmt.Errorf("echo %q, %w; want %q", got.Data, err, want)
 					return
 				}
 				if err := ch.Close(); err != nil {
@@ -195,7 +196,7 @@ func TestChannelEnds(t *testing.T) {
 				t.Fatalf("message %d: %q %v %v", i, m.Data, m.Type, err)
 			}
 		}
-		if _, err := ch.Recv(ctx); err != io.EOF {
+		if _, err := ch.Recv(ctx); !errors.Is(err, io.EOF) {
 			t.Fatalf("after the last message: %v, want EOF", err)
 		}
 	})
@@ -375,7 +376,7 @@ func TestClientPastCreditIsRefused(t *testing.T) {
 	if err := ch2.Send(sctx, mux.Message{Type: mux.Binary, Data: make([]byte, 1024)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch2.Send(sctx, mux.Message{Type: mux.Binary, Data: []byte{1}}); err != context.DeadlineExceeded {
+	if err := ch2.Send(sctx, mux.Message{Type: mux.Binary, Data: []byte{1}}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send past credit: %v, want to wait", err)
 	}
 }

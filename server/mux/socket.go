@@ -166,12 +166,6 @@ func (s *socket) wakeLocked() {
 	}
 }
 
-func (s *socket) wake() {
-	s.mu.Lock()
-	s.wakeLocked()
-	s.mu.Unlock()
-}
-
 // writeClose sends the close frame and gives the peer CloseGrace to answer it; the reader ends
 // on the answer or the deadline.
 func (s *socket) writeClose(code int, reason string, peerClosed bool) {

@@ -11,14 +11,10 @@
 // nothing the server acknowledged by broadcasting is ever missing from the log.
 package room
 
-import "regexp"
+import "github.com/yardhq/yard/server/roomid"
 
 // MaxIDLength bounds a room id.
-const MaxIDLength = 128
+const MaxIDLength = roomid.MaxLength
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// ValidID reports whether id may name a room: 1-128 characters of [A-Za-z0-9._-], starting with
-// a letter or digit. Braces are excluded so a room id cannot break the Redis hash tag around it,
-// and slashes so it is one path segment.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id may name a room (roomid.Valid).
+func ValidID(id string) bool { return roomid.Valid(id) }

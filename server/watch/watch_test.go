@@ -262,7 +262,17 @@ func TestObjectsCarryAPIVersionAndKind(t *testing.T) {
 	}
 	r.ch.waitFor(t, "both SYNCED", func(ms []wireMsg) bool { return synced("pods")(ms) && synced(widgets.Name)(ms) })
 	e.api.change(kwatch.Modified, "demo", "a", map[string]string{"v": "2"})
-	r.ch.waitFor(t, "MODIFIED", func(ms []wireMsg) bool { return has(ms, Modified, "demo/a") })
+	// Both kinds' MODIFIED before the delete: a change not yet sent when the next one comes is
+	// coalesced with it, so an early delete could fold one of them away.
+	r.ch.waitFor(t, "MODIFIED of both kinds", func(ms []wireMsg) bool {
+		kinds := map[string]bool{}
+		for _, m := range ms {
+			if m.Type == Modified {
+				kinds[m.Kind] = true
+			}
+		}
+		return kinds["pods"] && kinds[widgets.Name]
+	})
 	e.api.change(kwatch.Deleted, "demo", "a", nil)
 	msgs := r.ch.waitFor(t, "both DELETED", func(ms []wireMsg) bool {
 		n := 0
@@ -453,9 +463,9 @@ func TestSlowClientGetsCoalescedState(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	r.ch.setBlocked(false)
-	msgs := r.ch.waitFor(t, "flush", func(ms []wireMsg) bool { return len(state(ms)) == 10 })
+	r.ch.waitFor(t, "flush", func(ms []wireMsg) bool { return len(state(ms)) == 10 })
 	time.Sleep(50 * time.Millisecond)
-	msgs = decodeAll(t, r.ch.all())
+	msgs := decodeAll(t, r.ch.all())
 	// SYNCED, the one message that waited in Send, then one per object; "gone" coalesced away.
 	if len(msgs) > 12 || has(msgs, Added, "demo/gone") {
 		t.Fatalf("%d messages after a blocked period, want at most 12: %s", len(msgs), summary(msgs))

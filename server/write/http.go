@@ -14,7 +14,7 @@ import (
 	"github.com/yardhq/yard/server/errcode"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
-	"github.com/yardhq/yard/server/room"
+	"github.com/yardhq/yard/server/roomid"
 )
 
 // API serves the write endpoints: POST /api/apply, POST /api/resource/{kind}/{name}/scale and
@@ -50,7 +50,7 @@ type ApplyResponse struct {
 
 func (a *API) origin(r *http.Request) (Origin, error) {
 	o := Origin{RequestID: a.requestID(r.Context()), Room: r.Header.Get(audit.RoomHeader)}
-	if o.Room != "" && !room.ValidID(o.Room) {
+	if o.Room != "" && !roomid.Valid(o.Room) {
 		return o, errcode.Errorf(errcode.BadParams, "%s: not a room id", audit.RoomHeader)
 	}
 	return o, nil

@@ -126,7 +126,7 @@ func up(w io.Writer, dir string, timeout time.Duration) error {
 		select {
 		case err := <-exited:
 			b, _ := os.ReadFile(logFile(dir))
-			return fmt.Errorf("the control plane did not start (%v):\n%s", err, b)
+			return fmt.Errorf("the control plane did not start (%w):\n%s", err, b)
 		case <-deadline:
 			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
 			return fmt.Errorf("the control plane was not ready after %s; see %s", timeout, logFile(dir))

@@ -48,7 +48,7 @@ func binary(t *testing.T) string {
 		cmd := exec.Command("go", "build", "-o", yardBin, "./server/cmd/yard")
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./server/cmd/yard: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./server/cmd/yard: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -215,8 +216,8 @@ func (c *client) waitClosed(t *testing.T, timeout time.Duration) *websocket.Clos
 		t.Fatal("the server did not close the socket")
 	}
 	_, _, err := c.state()
-	ce, ok := err.(*websocket.CloseError)
-	if !ok {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
 		t.Fatalf("closed without a close frame: %v", err)
 	}
 	return ce

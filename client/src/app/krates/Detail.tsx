@@ -41,7 +41,7 @@ export function DetailKrate({ krate, onState }: KrateBodyProps) {
 
   const live = store.objects.get(`${kind.resource}/${kind.namespaced ? r.namespace : ''}/${r.name}`)?.object
   // Watched objects come without apiVersion/kind (list items carry none); the GET has them.
-  const obj = live ? { apiVersion: fetched?.apiVersion, kind: kind.kind, ...live } : fetched
+  const obj = useMemo(() => (live ? { apiVersion: fetched?.apiVersion, kind: kind.kind, ...live } : fetched), [live, fetched, kind.kind])
   const deleted = !live && store.synced.has(kind.resource) && fetched !== null
   const yaml = useMemo(() => (obj ? toYAML(obj) : ''), [obj])
   const events = store

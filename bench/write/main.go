@@ -7,7 +7,7 @@
 // the same calls (get, dry-run apply, apply per object); the plain peer makes only the apply
 // calls (what `kubectl apply --server-side` without a diff does).
 //
-//	go run ./server/write/benchwrite -objects 100 -runs 5
+//	go run ./bench/write -objects 100 -runs 5
 package main
 
 import (

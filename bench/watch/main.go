@@ -4,7 +4,7 @@
 // run on the same local control plane. It reports upstream watches, delivery latency from the
 // change request to the client, Yard's memory, and the apiserver's CPU and memory.
 //
-//	go run ./server/watch/benchwatch -clients 1000 -rate 50 -duration 30s
+//	go run ./bench/watch -clients 1000 -rate 50 -duration 30s
 package main
 
 import (

@@ -511,7 +511,7 @@ func devLogin(base string) (string, error) {
 	defer resp.Body.Close()
 	var out struct{ Token string }
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("dev login: %d %v", resp.StatusCode, err)
+		return "", fmt.Errorf("dev login: %d %w", resp.StatusCode, err)
 	}
 	return out.Token, nil
 }
