@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
+import type { Page } from 'playwright-core'
 import { launchBrowser, ROOT, startCluster, startRedis, startYard, until } from './harness.ts'
 import { SyncProvider } from '../src/app/syncProvider.ts'
 import type { Connector } from '../src/app/transport.ts'
@@ -59,6 +60,31 @@ function seedWorkflow(doc: Y.Doc) {
     for (let j = 0; j < 5; j++) edges.push([id(0, n), id(2, (n + j) % 20), 'envFrom'])
   }
   for (const [f, t, k] of edges.slice(0, 150)) addEdge(doc, f, t, k)
+}
+
+/** Frame intervals while dragging from x, y for about 3 s (180 moves, one every 16 ms). */
+async function dragFrames(page: Page, x: number, y: number): Promise<number[]> {
+  // A string, not a function: the TypeScript loader would wrap named functions in helpers the
+  // page does not have.
+  await page.evaluate(`(() => {
+    window.frames_ = []
+    window.stop_ = false
+    let last = performance.now()
+    const f = (t) => {
+      window.frames_.push(t - last)
+      last = t
+      if (!window.stop_) requestAnimationFrame(f)
+    }
+    requestAnimationFrame(f)
+  })()`)
+  await page.mouse.move(x, y)
+  await page.mouse.down()
+  for (let i = 0; i < 180; i++) {
+    await page.mouse.move(x + 200 * Math.sin(i / 15), y + 120 * Math.sin(i / 25))
+    await new Promise((r) => setTimeout(r, 16))
+  }
+  await page.mouse.up()
+  return (await page.evaluate('(() => { window.stop_ = true; return window.frames_.slice(2) })()')) as number[]
 }
 
 async function token(url: string, name: string): Promise<string> {
@@ -136,7 +162,8 @@ async function main() {
     cleanups.push(() => clearInterval(timer))
 
     const tok = await token(yard.url, 'bench')
-    const ctx = await browser.newContext({ baseURL: yard.url, viewport: { width: 1400, height: 900 } })
+    // bypassCSP: the probes below are strings Playwright evaluates in the page (script-src 'self').
+    const ctx = await browser.newContext({ baseURL: yard.url, viewport: { width: 1400, height: 900 }, bypassCSP: true })
     await ctx.addInitScript((t) => localStorage.setItem('yard.token', t), tok)
     const page = await ctx.newPage()
 
@@ -157,27 +184,7 @@ async function main() {
     // Frame times while dragging a krate for ~3 s.
     const bar = page.getByTestId('krate-titlebar').first()
     const box = (await bar.boundingBox())!
-    // A string, not a function: the TypeScript loader would wrap named functions in helpers the
-    // page does not have.
-    await page.evaluate(`(() => {
-      window.frames_ = []
-      window.stop_ = false
-      let last = performance.now()
-      const f = (t) => {
-        window.frames_.push(t - last)
-        last = t
-        if (!window.stop_) requestAnimationFrame(f)
-      }
-      requestAnimationFrame(f)
-    })()`)
-    await page.mouse.move(box.x + 40, box.y + box.height / 2)
-    await page.mouse.down()
-    for (let i = 0; i < 180; i++) {
-      await page.mouse.move(box.x + 40 + 200 * Math.sin(i / 15), box.y + box.height / 2 + 120 * Math.sin(i / 25))
-      await new Promise((r) => setTimeout(r, 16))
-    }
-    await page.mouse.up()
-    const frames = (await page.evaluate('(() => { window.stop_ = true; return window.frames_.slice(2) })()')) as number[]
+    const frames = await dragFrames(page, box.x + 40, box.y + box.height / 2)
 
     // The workflow: navigation to a usable workflow (synced, every node and edge drawn).
     const wfLoads: number[] = []
@@ -192,25 +199,7 @@ async function main() {
     }
     await until(async () => (await page.getByTestId('remote-cursor').count()) >= 10, '10 remote cursors in the workflow room', 20_000)
     const node = (await page.locator('[data-testid="wf-node"][data-node-id="n3-0"]').boundingBox())!
-    await page.evaluate(`(() => {
-      window.frames_ = []
-      window.stop_ = false
-      let last = performance.now()
-      const f = (t) => {
-        window.frames_.push(t - last)
-        last = t
-        if (!window.stop_) requestAnimationFrame(f)
-      }
-      requestAnimationFrame(f)
-    })()`)
-    await page.mouse.move(node.x + 100, node.y + 40)
-    await page.mouse.down()
-    for (let i = 0; i < 180; i++) {
-      await page.mouse.move(node.x + 100 + 200 * Math.sin(i / 15), node.y + 40 + 120 * Math.sin(i / 25))
-      await new Promise((r) => setTimeout(r, 16))
-    }
-    await page.mouse.up()
-    const wfFrames = (await page.evaluate('(() => { window.stop_ = true; return window.frames_.slice(2) })()')) as number[]
+    const wfFrames = await dragFrames(page, node.x + 100, node.y + 40)
     const editor = await workflowJS()
     const load = (await import('node:os')).loadavg()[0]!.toFixed(1)
     console.log(`machine: ${(await import('node:os')).cpus().length} cores, load average ${load} during the run`)

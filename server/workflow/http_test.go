@@ -104,14 +104,19 @@ func errCode(b []byte) string {
 	return e.Error.Code
 }
 
-func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
+// startServer runs the whole server without a cluster; readOnly users may not write to rooms.
+func startServer(t *testing.T, readOnly ...string) *yardtest.Server {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
-	s := yardtest.Start(t, func(c *config.Config) {
+	return yardtest.Start(t, func(c *config.Config) {
 		c.Kubeconfig = ""
 		c.StaticDir = filepath.Join(t.TempDir(), "none")
 		c.Streams.RecordingsDir = "off"
-		c.Rooms.ReadOnly = []string{"viewer"}
+		c.Rooms.ReadOnly = readOnly
 	})
+}
+
+func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
+	s := startServer(t, "viewer")
 	alice := s.SignIn(t, "alice", false)
 	viewer := s.SignIn(t, "viewer", false)
 
@@ -192,12 +197,7 @@ func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
 }
 
 func TestValidationAnswersTheServersRules(t *testing.T) {
-	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
-	s := yardtest.Start(t, func(c *config.Config) {
-		c.Kubeconfig = ""
-		c.StaticDir = filepath.Join(t.TempDir(), "none")
-		c.Streams.RecordingsDir = "off"
-	})
+	s := startServer(t)
 	alice := s.SignIn(t, "alice", false)
 	bob := dialSync(t, s, s.SignIn(t, "bob", false), "lint")
 

@@ -3,6 +3,7 @@ package workflow
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,21 +18,13 @@ func renderRelationsTS() []byte {
 	var b bytes.Buffer
 	b.WriteString("// Generated from server/workflow (go test ./server/workflow -run TestBrowserRelations -update); do not edit.\n")
 	b.WriteString("// The node kinds (true: a workload, running containers) and which node kinds each edge kind joins.\n\n")
-	names := make([]string, 0, len(kinds))
-	for k := range kinds {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(kinds))
 	b.WriteString("export const NODE_KINDS: Readonly<Record<string, boolean>> = {\n")
 	for _, k := range names {
 		fmt.Fprintf(&b, "  %s: %t,\n", k, kinds[k])
 	}
 	b.WriteString("}\n\n")
-	edges := make([]string, 0, len(relations))
-	for k := range relations {
-		edges = append(edges, k)
-	}
-	slices.Sort(edges)
+	edges := slices.Sorted(maps.Keys(relations))
 	b.WriteString("export const EDGE_KINDS: Readonly<Record<string, { from: readonly string[]; to: readonly string[] }>> = {\n")
 	q := func(l []string) string {
 		var s bytes.Buffer

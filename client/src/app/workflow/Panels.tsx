@@ -10,7 +10,7 @@ import {
   type FieldSpec, type MapField, type WfNode,
 } from './model.ts'
 import { fieldErrors } from './validation.ts'
-import { kindIcon } from './WorkflowLayer.tsx'
+import { kindIcon, useNode } from './WorkflowLayer.tsx'
 import { unmappedOf, wfApi } from './api.ts'
 import { useWorkflow } from './editor.tsx'
 import { DeployPanel } from './DeployPanel.tsx'
@@ -86,6 +86,7 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
   // Palette items and compose files dropped on the canvas land where they are dropped.
   const handlers = useRef({ add, insertTemplate, importCompose })
   handlers.current = { add, insertTemplate, importCompose }
+  const toWorld = wf.toWorld
   useEffect(() => {
     const el = document.querySelector<HTMLElement>('[data-testid="canvas"]')
     if (!el) return
@@ -95,7 +96,7 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
     const drop = (e: DragEvent) => {
       const dt = e.dataTransfer
       if (!dt) return
-      const at = wf.toWorld(e.clientX, e.clientY) ?? undefined
+      const at = toWorld(e.clientX, e.clientY) ?? undefined
       const item = dt.getData(DRAG_TYPE)
       if (item) {
         e.preventDefault()
@@ -113,7 +114,7 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
       el.removeEventListener('dragover', over)
       el.removeEventListener('drop', drop)
     }
-  }, [wf.toWorld])
+  }, [toWorld])
 
   return (
     <aside className="wf-palette" data-testid="workflow-palette" onPointerDown={(e) => e.stopPropagation()}>
@@ -174,26 +175,10 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
 const ORDER = ['Deployment', 'StatefulSet', 'Job', 'CronJob', 'Service', 'Ingress', 'ConfigMap', 'SecretRef', 'PersistentVolumeClaim']
 const kindOrder = (a: string, b: string) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b)
 
-function useNodeValue(doc: Y.Doc, id: string): WfNode | null {
-  const [n, setN] = useState<WfNode | null>(() => {
-    const m = nodesMap(doc)?.get(id)
-    return m === undefined ? null : readNode(id, m)
-  })
-  useEffect(() => {
-    const m = nodesMap(doc)?.get(id)
-    if (!(m instanceof Y.Map)) return
-    const on = () => setN(readNode(id, m))
-    m.observeDeep(on)
-    on()
-    return () => m.unobserveDeep(on)
-  }, [doc, id])
-  return n
-}
-
 function Inspector({ id, peers }: { id: string; peers: Peer[] }) {
   const wf = useWorkflow()
   const { doc, validation } = wf
-  const n = useNodeValue(doc, id)
+  const n = useNode(doc, id)
   if (!n) return null
   const specs: FieldSpec[] = [{ field: 'name', type: 'string', required: true }, { field: 'namespace', type: 'string', placeholder: 'workflow default' }, ...(FIELDS[n.kind] ?? [])]
   const others = peers.filter((p) => p.wfFocus?.nodeId === id && p.wfFocus.field)

@@ -62,7 +62,8 @@ function useNodeIds(doc: Y.Doc): string[] {
   return useSyncExternalStore(subscribe, () => ref.current)
 }
 
-function useNode(doc: Y.Doc, id: string): WfNode | null {
+/** One node, re-read when its Y.Map (or anything nested in it) changes. */
+export function useNode(doc: Y.Doc, id: string): WfNode | null {
   const [n, setN] = useState<WfNode | null>(() => {
     const m = nodesMap(doc)?.get(id)
     return m === undefined ? null : readNode(id, m)
