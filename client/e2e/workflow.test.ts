@@ -178,4 +178,23 @@ describe('the workflow editor on two replicas', { timeout: 1_200_000 }, () => {
       await bob.locator('[data-testid="wf-node"][data-kind="Deployment"]', { hasText: img }).waitFor({ timeout: 15_000 })
     }
   })
+
+  test('a node dragged by alice moves for bob, and Delete removes the selected node for both', async () => {
+    const card = alice.locator('[data-testid="wf-node"][data-kind="Deployment"]', { hasText: 'redis:7' })
+    const id = (await card.getAttribute('data-node-id'))!
+    const onBob = bob.locator(`[data-testid="wf-node"][data-node-id="${id}"]`)
+    const b0 = (await onBob.boundingBox())!
+    const a0 = (await card.boundingBox())!
+    await alice.mouse.move(a0.x + 100, a0.y + 30)
+    await alice.mouse.down()
+    await alice.mouse.move(a0.x + 100 + 120, a0.y + 30 - 60, { steps: 6 })
+    await alice.mouse.up()
+    await until(async () => {
+      const b1 = (await onBob.boundingBox())!
+      return Math.abs(b1.x - b0.x - 120) < 3 && Math.abs(b1.y - b0.y + 60) < 3
+    }, "the move to reach bob's replica", 15_000)
+    const before = await nodes(bob).count()
+    await alice.keyboard.press('Delete')
+    await until(async () => (await onBob.count()) === 0 && (await nodes(bob).count()) === before - 1, 'the deleted node to leave bob\'s view', 15_000)
+  })
 })
