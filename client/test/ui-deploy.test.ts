@@ -72,6 +72,19 @@ test('four-eyes: the proposer cannot approve and their approval does not count',
   assert.equal(deployActions(approved, { approvals: 0, fourEyes: false }, writer('alice')).approve.ok, true)
 })
 
+test('the deploy keeps the policy it was planned under; writes off refuse only the apply', () => {
+  const d = planned({ required: 0, fourEyes: false })
+  const strict = { approvals: 2, fourEyes: true }
+  const a = deployActions(d, strict, writer('alice'))
+  assert.equal(a.required, 0)
+  assert.equal(a.apply.ok, true)
+  assert.equal(a.approve.ok, true)
+  const off = deployActions(d, strict, { ...writer('alice'), writes: { ok: false, reason: 'writes are disabled on this server' } })
+  assert.match(off.apply.reason, /disabled/)
+  assert.equal(off.approve.ok, true)
+  assert.equal(deployActions(planned({ fourEyes: true, required: 1 }), { approvals: 0, fourEyes: false }, writer('alice')).approve.ok, false)
+})
+
 test('view-only users see every action disabled with the RBAC reason', () => {
   const a = deployActions(planned({ state: 'approved', approvals: [{ user: 'bob', at: 't' }] }), { approvals: 1, fourEyes: true }, viewOnly)
   for (const e of [a.approve, a.reject, a.apply, a.cancel]) {
@@ -92,8 +105,11 @@ test('plans with errors, finished and invalidated deploys', () => {
   assert.equal(inv.reason, 'the workflow changed')
   const applying = planned({ state: 'applying' })
   assert.equal(deployActions(applying, policy, writer('bob')).cancel.ok, true)
-  assert.equal(rollbackAction(done, [applying, done], writer('bob')).ok, false)
-  assert.equal(rollbackAction(done, [done], writer('bob')).ok, true)
-  assert.equal(rollbackAction(done, [done], viewOnly).ok, false)
+  const earlier = readDeploy('d0', { id: 'd0', state: 'succeeded', cluster: 'local', createdAt: '2026-12-02T15:00:00Z' })!
+  assert.equal(rollbackAction(done, [applying, done, earlier], writer('bob')).ok, false)
+  assert.equal(rollbackAction(done, [done, earlier], writer('bob')).ok, true)
+  assert.match(rollbackAction(done, [done], writer('bob')).reason, /nothing to roll back to/)
+  assert.equal(rollbackAction(done, [done, earlier], viewOnly).ok, false)
+  assert.equal(rollbackAction(earlier, [done, earlier], writer('bob')).ok, false)
   assert.equal(rollbackAction(applying, [applying], writer('bob')).ok, false)
 })

@@ -3,25 +3,26 @@
 // server would accept now (disabled with the reason otherwise), live per-node status, and the
 // history with Rollback.
 import { Fragment, useEffect, useRef, useState } from 'react'
-import { ApiError } from '../api.ts'
-import { accessKey } from '../access.ts'
+import { can, WRITES_DISABLED } from '../access.ts'
 import { useAccess } from '../hooks.ts'
 import { deployActions, parsePolicy, rollbackAction, type Deploy, type Enabled, type Policy, type Viewer } from './deployModel.ts'
-import { wfApi } from './api.ts'
+import { errorText as errText, wfApi } from './api.ts'
 import { useWorkflow } from './editor.tsx'
 import { workflowMap } from './model.ts'
 
-const errText = (e: unknown) => (e instanceof ApiError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e))
-
-/** Whether the user may change objects in the namespace, from /api/access (unknown: the server decides). */
-function useCanWrite(cluster: string, namespace: string): Enabled {
+/**
+ * Whether the user may change objects in the namespace (RBAC, from /api/access; while loading or
+ * unknown the server decides), and whether the server takes cluster writes at all.
+ */
+function useCanWrite(cluster: string, namespace: string): { rbac: Enabled; writes: Enabled } {
   const access = useAccess(cluster, namespace)
-  if (!access || access === 'unknown') return { ok: true, reason: '' }
-  for (const verb of ['patch', 'create']) {
-    const d = access.get(accessKey(verb, 'deployments'))
-    if (d && !d.allowed) return { ok: false, reason: d.reason || `you may not ${verb} deployments in namespace ${namespace}` }
-  }
-  return { ok: true, reason: '' }
+  const ok = { ok: true, reason: '' }
+  if (!access || access === 'unknown') return { rbac: ok, writes: ok }
+  const writes = access.writeEnabled === false ? { ok: false, reason: WRITES_DISABLED } : ok
+  // RBAC alone (the write switch is the apply's business): patch and create Deployments.
+  const denied = [can(access, 'patch', 'deployments'), can(access, 'create', 'deployments')].find((d) => !d.allowed)
+  const rbac = denied ? { ok: false, reason: denied.reason.replace(/ here$/, ` in ${namespace}`) } : ok
+  return { rbac, writes }
 }
 
 export function DeployPanel({ open, setOpen, proposals }: { open: boolean; setOpen: (o: boolean) => void; proposals: number }) {
@@ -33,8 +34,8 @@ export function DeployPanel({ open, setOpen, proposals }: { open: boolean; setOp
   const [err, setErr] = useState('')
   const [expanded, setExpanded] = useState<Set<string>>(new Set())
   const ns = String(workflowMap(doc).get('namespace') ?? '') || 'default'
-  const canWrite = useCanWrite(newest?.cluster || cluster, ns)
-  const viewer: Viewer = { user: user.id, canWrite }
+  const { rbac: canWrite, writes } = useCanWrite(newest?.cluster || cluster, ns)
+  const viewer: Viewer = { user: user.id, canWrite, writes }
 
   // A deploy proposed by anyone opens the panel for everyone in the room.
   const seen = useRef<string | null | undefined>(undefined)

@@ -2,7 +2,6 @@
 // import), undo/redo, the inspector of the selected node, and the deploy panel.
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import * as Y from 'yjs'
-import { ApiError } from '../api.ts'
 import { textOn, initials } from '../colors.ts'
 import type { Peer } from '../presence.ts'
 import {
@@ -11,7 +10,7 @@ import {
 } from './model.ts'
 import { fieldErrors } from './validation.ts'
 import { kindIcon, useNode } from './WorkflowLayer.tsx'
-import { unmappedOf, wfApi } from './api.ts'
+import { errorText as errText, unmappedOf, wfApi } from './api.ts'
 import { useWorkflow } from './editor.tsx'
 import { DeployPanel } from './DeployPanel.tsx'
 
@@ -30,10 +29,6 @@ export function WorkflowPanels({ peers }: { peers: Peer[] }) {
       <DeployPanel open={deployOpen} setOpen={setDeployOpen} proposals={proposals} />
     </>
   )
-}
-
-function errText(e: unknown): string {
-  return e instanceof ApiError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e)
 }
 
 /** A free name for a template (its short name, numbered when taken). */

@@ -1,5 +1,5 @@
 // The workflow and deploy endpoints (docs/workflow.md; the deploy contract of the server).
-import { request } from '../api.ts'
+import { ApiError, request } from '../api.ts'
 
 const room = (r: string) => `/api/rooms/${encodeURIComponent(r)}`
 
@@ -27,4 +27,9 @@ export function templateNames(body: unknown): string[] {
   const t = body && typeof body === 'object' ? (body as Record<string, unknown>).templates : null
   if (!Array.isArray(t)) return []
   return t.map((x) => (x && typeof x === 'object' ? (x as Record<string, unknown>).name ?? (x as Record<string, unknown>).id : x)).filter((x): x is string => typeof x === 'string')
+}
+
+/** A failed call as the panels show it: the server's code and message. */
+export function errorText(e: unknown): string {
+  return e instanceof ApiError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e)
 }

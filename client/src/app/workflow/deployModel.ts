@@ -35,6 +35,10 @@ export interface Deploy {
   plan: PlanRow[]
   approvals: Approval[]
   required: number
+  /** The policy copied into the deploy when it was planned (null: not said, the room's applies). */
+  fourEyes: boolean | null
+  hasRequired: boolean
+  rollbackOf: string
   nodes: Map<string, { status: NodeStatus; message: string }>
   appliedBy: string
   finishedAt: string
@@ -101,6 +105,9 @@ export function readDeploy(id: string, v: unknown): Deploy | null {
     plan,
     approvals,
     required: req,
+    hasRequired: typeof o.required === 'number',
+    fourEyes: typeof o.fourEyes === 'boolean' ? o.fourEyes : null,
+    rollbackOf: str(o.rollbackOf, 256),
     nodes,
     appliedBy: str(o.appliedBy, 256),
     finishedAt: str(o.finishedAt, 64),
@@ -151,6 +158,8 @@ export interface Viewer {
   user: string
   /** Whether this user may change objects in the target namespace (GET /api/access). */
   canWrite: Enabled
+  /** Whether the server takes cluster writes at all (an apply is refused with writes_disabled). */
+  writes?: Enabled
 }
 
 const yes: Enabled = { ok: true, reason: '' }
@@ -159,8 +168,10 @@ const OPEN: readonly DeployState[] = ['planned', 'approved']
 
 /** What the server would accept on deploy d from viewer, under policy. */
 export function deployActions(d: Deploy, policy: Policy, viewer: Viewer, busy = false): DeployActions {
-  const required = Math.max(d.required, policy.approvals)
-  const counted = new Set(d.approvals.filter((a) => !(policy.fourEyes && a.user === d.proposer)).map((a) => a.user)).size
+  // A deploy keeps the policy it was planned under; the room's applies to deploys that do not say.
+  const required = d.hasRequired ? d.required : policy.approvals
+  const fourEyes = d.fourEyes ?? policy.fourEyes
+  const counted = new Set(d.approvals.filter((a) => !(fourEyes && a.user === d.proposer)).map((a) => a.user)).size
   const open = OPEN.includes(d.state)
   const errors = d.plan.filter((r) => r.error).length
   const gate = (e: Enabled): Enabled => (!viewer.canWrite.ok ? no(viewer.canWrite.reason || 'you may not change the target namespace') : busy ? no('a request is under way') : e)
@@ -169,12 +180,13 @@ export function deployActions(d: Deploy, policy: Policy, viewer: Viewer, busy = 
   if (!open) approve = no(`the deploy is ${d.state}`)
   else if (errors) approve = no(`the plan has ${errors} error${errors === 1 ? '' : 's'}`)
   else if (d.approvals.some((a) => a.user === viewer.user)) approve = no('you approved it already')
-  else if (policy.fourEyes && d.proposer === viewer.user) approve = no('four-eyes: the proposer cannot approve their own deploy')
+  else if (fourEyes && d.proposer === viewer.user) approve = no('four-eyes: the proposer cannot approve their own deploy')
 
   let apply: Enabled = yes
   if (!open) apply = no(d.state === 'applying' ? 'it is being applied' : `the deploy is ${d.state}`)
   else if (errors) apply = no(`the plan has ${errors} error${errors === 1 ? '' : 's'}`)
-  else if (counted < required) apply = no(`needs ${required - counted} more approval${required - counted === 1 ? '' : 's'}${policy.fourEyes ? ' (not the proposer\'s)' : ''}`)
+  else if (counted < required) apply = no(`needs ${required - counted} more approval${required - counted === 1 ? '' : 's'}${fourEyes ? ' (not the proposer\'s)' : ''}`)
+  else if (viewer.writes && !viewer.writes.ok) apply = viewer.writes
 
   return {
     approve: gate(approve),
@@ -187,13 +199,19 @@ export function deployActions(d: Deploy, policy: Policy, viewer: Viewer, busy = 
   }
 }
 
-/** Whether a past deploy can be rolled back to: it succeeded and nothing else is open or applying. */
+/**
+ * Whether a deploy can be rolled back: it succeeded, a deploy to the same cluster succeeded
+ * before it (whose objects the rollback applies again), and no deploy is applying.
+ */
 export function rollbackAction(d: Deploy, all: readonly Deploy[], viewer: Viewer, busy = false): Enabled {
   if (!viewer.canWrite.ok) return no(viewer.canWrite.reason || 'you may not change the target namespace')
   if (busy) return no('a request is under way')
-  if (d.state !== 'succeeded') return no(`only a succeeded deploy is rolled back to (this one is ${d.state})`)
-  const running = all.find((o) => o.state === 'applying' || OPEN.includes(o.state))
-  if (running) return no(`deploy ${running.id} is ${running.state}`)
+  if (d.state !== 'succeeded') return no(`only a succeeded deploy rolls back (this one is ${d.state})`)
+  if (!all.some((o) => o.id !== d.id && o.state === 'succeeded' && o.cluster === d.cluster && time(o.createdAt) < time(d.createdAt))) {
+    return no('no deploy succeeded before this one: nothing to roll back to')
+  }
+  const running = all.find((o) => o.state === 'applying')
+  if (running) return no(`deploy ${running.id} is applying`)
   return yes
 }
 
