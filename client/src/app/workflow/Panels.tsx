@@ -5,7 +5,7 @@ import * as Y from 'yjs'
 import { textOn, initials } from '../colors.ts'
 import type { Peer } from '../presence.ts'
 import {
-  addNode, entriesOf, FIELDS, formatList, joinImage, NODE_KINDS, nodesMap, parseList, parseNumber, readNode, renameEntry, setEntry, setField, splitImage,
+  addNode, entriesOf, LOCAL, workflowMap, FIELDS, formatList, joinImage, NODE_KINDS, nodesMap, parseList, parseNumber, readNode, renameEntry, setEntry, setField, splitImage,
   type FieldSpec, type MapField, type WfNode,
 } from './model.ts'
 import { fieldErrors } from './validation.ts'
@@ -126,6 +126,10 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
           )
         })}
       </div>
+      <h3>Namespace</h3>
+      <div className="wf-import">
+        <WorkflowNamespace />
+      </div>
       <h3>Templates</h3>
       <div className="wf-palette-list">
         {TEMPLATES.map((t) => (
@@ -164,6 +168,23 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
         <button data-testid="deploy-open" className="active" disabled={wf.nodeCount === 0} title={wf.nodeCount ? 'Plan a deploy of this workflow and review it together' : 'Add nodes first'} onClick={onDeploy}>Deploy…</button>
       </div>
     </aside>
+  )
+}
+
+/** The workflow's default namespace (a plain field of the root: last writer wins, no nested map). */
+function WorkflowNamespace() {
+  const { doc, focusField } = useWorkflow()
+  const [ns, setNs] = useState(() => String(workflowMap(doc).get('namespace') ?? ''))
+  useEffect(() => {
+    const wf = workflowMap(doc)
+    const on = () => setNs(typeof wf.get('namespace') === 'string' ? (wf.get('namespace') as string) : '')
+    wf.observe(on)
+    on()
+    return () => wf.unobserve(on)
+  }, [doc])
+  return (
+    <Draft value={ns} placeholder="default" data-testid="wf-namespace" onFocus={() => focusField(null)}
+      onChange={(t) => doc.transact(() => (t ? workflowMap(doc).set('namespace', t) : workflowMap(doc).delete('namespace')), LOCAL)} />
   )
 }
 
@@ -297,6 +318,7 @@ type DraftProps = {
   inputMode?: 'numeric'
   'data-key'?: string
   'data-part'?: string
+  'data-testid'?: string
 }
 
 /**
