@@ -56,6 +56,8 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
   test('alice proposes and everyone sees the plan', async () => {
     await alice.mouse.move(300, 200)
     await alice.mouse.move(305, 205)
+    // A name of its own: the demo content has a Deployment "web" in team-a already.
+    await alice.getByTestId('template-name').fill(`shop${Date.now().toString(36)}`)
     await alice.locator('[data-testid="template-insert"][data-template="web-app"]').click()
     await until(async () => (await bob.getByTestId('wf-node').count()) === 4, 'the template on bob\'s replica', 15_000)
     await alice.getByTestId('wf-namespace').fill('team-a')
@@ -79,7 +81,7 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
     assert.equal(await alice.getByTestId('deploy-apply').isDisabled(), true)
     assert.match(await alice.getByTestId('deploy-apply-reason').innerText(), /1 more approval/)
     await until(async () => (await carol.getByTestId('deploy-approve').isDisabled()) && (await carol.getByTestId('deploy-apply').isDisabled()), "carol's buttons disabled", 15_000)
-    assert.match(await carol.getByTestId('deploy-approve-reason').innerText(), /may not/)
+    assert.match(await carol.getByTestId('deploy-approve-reason').innerText(), /RBAC does not let you patch deployments in namespace team-a/)
     assert.equal(await bob.getByTestId('deploy-approve').isEnabled(), true)
   })
 

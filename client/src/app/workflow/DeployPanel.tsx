@@ -130,7 +130,11 @@ export function DeployPanel({ open, setOpen, proposals }: { open: boolean; setOp
                         <tr><td colSpan={5} className="error" data-testid="plan-error" data-node-id={r.nodeId}>{r.error}</td></tr>
                       )}
                       {expanded.has(key) && r.diff && (
-                        <tr><td colSpan={5}><pre className="wf-diff" data-testid="plan-diff" data-node-id={r.nodeId}>{r.diff}</pre></td></tr>
+                        <tr><td colSpan={5}><pre className="wf-diff" data-testid="plan-diff" data-node-id={r.nodeId}>
+                          {r.diff.split('\n').map((l, i) => (
+                            <div key={i} className={l.startsWith('+') && !l.startsWith('+++') ? 'diff-add' : l.startsWith('-') && !l.startsWith('---') ? 'diff-del' : undefined}>{l}</div>
+                          ))}
+                        </pre></td></tr>
                       )}
                     </Fragment>
                   )

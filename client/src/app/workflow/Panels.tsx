@@ -46,11 +46,12 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
   const [msg, setMsg] = useState<{ text: string; bad: boolean } | null>(null)
   const [unmapped, setUnmapped] = useState<string[] | null>(null)
   const [busy, setBusy] = useState(false)
+  const [tplName, setTplName] = useState('')
 
   const insertTemplate = async (t: string, at = wf.insertPoint()) => {
     setBusy(true)
     try {
-      await wfApi.insertTemplate(room, t, templateName(doc, t), at.x, at.y)
+      await wfApi.insertTemplate(room, t, tplName || templateName(doc, t), at.x, at.y)
       setMsg(null)
     } catch (e) {
       setMsg({ text: errText(e), bad: true })
@@ -131,6 +132,9 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
         <WorkflowNamespace />
       </div>
       <h3>Templates</h3>
+      <div className="wf-import">
+        <input data-testid="template-name" value={tplName} placeholder="name (default: web, worker, cron)" onChange={(e) => setTplName(e.target.value.trim())} />
+      </div>
       <div className="wf-palette-list">
         {TEMPLATES.map((t) => (
           <button key={t} data-testid="template-insert" data-template={t} draggable disabled={busy} title={`Insert ${t} at the pointer (or drag it onto the canvas)`}
