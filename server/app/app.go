@@ -20,6 +20,7 @@ import (
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/deploy"
 	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/metrics"
@@ -37,12 +38,13 @@ type App struct {
 	mux      *mux.Server
 	gate     *wsgate.Gate
 	http     *http.Server
-	redis    *redis.Client // nil without --redis-url
+	redis    redis.UniversalClient // nil without --redis-url
 	rooms    *rooms
 	clusters *clusters
 	streams  *streams
 	conns    *connAdmin
 	trail    audit.Trail
+	deploys  *deploy.Service
 
 	ln       net.Listener
 	serveErr chan error
@@ -113,7 +115,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	writes, err := wireWrite(cfg, log, m, cls, rms, trail)
+	writer, writes, err := wireWrite(cfg, log, m, cls, rms, trail)
+	if err != nil {
+		return nil, err
+	}
+	deploys, deployAPI, err := wireDeploy(cfg, log, m, rdb, cls, rms, writer, trail)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +148,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
 		Checks:   append(redisCheck(rdb), cls.checks()...),
-		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes},
+		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes, deployAPI},
 
 		// Without a listener of its own, /metrics is for admins.
 		MetricsForAdmins: cfg.Door.MetricsListen == "",
@@ -168,6 +174,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		streams:  str,
 		conns:    conns,
 		trail:    trail,
+		deploys:  deploys,
 		gate:     gate,
 		http:     newFrontServer(cfg, log, handler),
 		serveErr: make(chan error, 1),
@@ -220,6 +227,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if serveErr := <-a.serveErr; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 			err = serveErr
 		}
+		a.deploys.Close()
 		a.clusters.Close()
 		a.conns.dir.Close()
 		err = errors.Join(err, a.streams.Close())

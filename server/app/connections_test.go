@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/internal/redistest"
@@ -22,7 +20,7 @@ import (
 	"github.com/yardhq/yard/server/muxclient"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // replica is one in-process server on loopback.
 type replica struct {
@@ -31,11 +29,11 @@ type replica struct {
 	url  string
 }
 
-func startReplica(t *testing.T, name, redisURL string) *replica {
+func startReplica(t *testing.T, name string, rs redistest.Target) *replica {
 	t.Helper()
 	s := yardtest.Start(t, func(cfg *config.Config) {
 		cfg.JWTSecret = "connections-test-secret-0123456789"
-		cfg.RedisURL = redisURL
+		cfg.RedisURL, cfg.RedisCluster = rs.URL, rs.Cluster
 		cfg.Rooms.Replica = name
 		cfg.Rooms.Grace = time.Second
 		cfg.Kubeconfig = ""
@@ -141,9 +139,13 @@ func waitClosed(t *testing.T, c *muxclient.Conn) (int, string) {
 
 func TestAdminSeesAndClosesConnectionsOnEveryReplica(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-kubeconfig"))
-	rs := redistest.Start(t)
-	a := startReplica(t, "ra", rs.URL())
-	b := startReplica(t, "rb", rs.URL())
+	redistest.Each(t, testConnectionsOnEveryReplica)
+}
+
+func testConnectionsOnEveryReplica(t *testing.T, k redistest.Kind) {
+	rs := redistest.Fresh(t, k)
+	a := startReplica(t, "ra", rs)
+	b := startReplica(t, "rb", rs)
 	root := a.login(t, "root", true)
 	bobTok := b.login(t, "bob", false)
 
@@ -266,7 +268,7 @@ func TestAdminSeesAndClosesConnectionsOnEveryReplica(t *testing.T) {
 // exactly one row, the live one.
 func TestPresenceHasNoStaleRowAfterRejoin(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-kubeconfig"))
-	a := startReplica(t, "solo", "")
+	a := startReplica(t, "solo", redistest.Target{})
 	root := a.login(t, "root", true)
 	carol := a.dial(t, a.login(t, "carol", false))
 	first := open(t, carol, "sync", url.Values{"room": {"r2"}})

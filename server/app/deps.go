@@ -30,10 +30,27 @@ func loadClusters(cfg config.Config, log *slog.Logger) ([]*cluster.Cluster, erro
 	return cs, nil
 }
 
-// openRedis connects to Redis when configured; the client connects lazily, readiness reports it.
-func openRedis(cfg config.Config) (*redis.Client, error) {
+// clusterPoolSize bounds the connections to each cluster node.
+const clusterPoolSize = 2000
+
+// openRedis connects to Redis (a Redis Cluster with --redis-cluster) when configured; the client
+// connects lazily, readiness reports it. It is the one place that opens Redis.
+func openRedis(cfg config.Config) (redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
+	}
+	if cfg.RedisCluster {
+		opts, err := redis.ParseClusterURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url (cluster): %w", err)
+		}
+		if opts.PoolSize == 0 {
+			// The room backend's log readers hold one connection per hash slot with followed
+			// rooms while they block; connections open on demand, so a large bound costs nothing
+			// until used. pool_size in the URL overrides it.
+			opts.PoolSize = clusterPoolSize
+		}
+		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -43,7 +60,7 @@ func openRedis(cfg config.Config) (*redis.Client, error) {
 }
 
 // redisCheck reports Redis in /api/readyz; cluster checks come from the health monitor.
-func redisCheck(rdb *redis.Client) []httpapi.Check {
+func redisCheck(rdb redis.UniversalClient) []httpapi.Check {
 	if rdb == nil {
 		return nil
 	}

@@ -13,7 +13,7 @@ import (
 
 // wireAudit opens the audit trail: the Redis stream when Redis is configured (every replica
 // writes and reads the same trail), else the append-only file.
-func wireAudit(cfg config.Config, log *slog.Logger, rdb *redis.Client, replica string) (audit.Trail, error) {
+func wireAudit(cfg config.Config, log *slog.Logger, rdb redis.UniversalClient, replica string) (audit.Trail, error) {
 	if rdb != nil {
 		log.Info("audit trail", "store", "redis", "key", audit.RedisKey, "retention", cfg.Audit.Retention)
 		return audit.NewRedis(rdb, audit.RedisKey, cfg.Audit.Retention, replica)

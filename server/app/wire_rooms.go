@@ -38,7 +38,7 @@ type rooms struct {
 
 // wireRooms builds the room manager on Redis when configured (else in memory) and registers the
 // sync channel kind.
-func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, kinds *mux.Registry) (*rooms, error) {
+func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, kinds *mux.Registry) (*rooms, error) {
 	replica := cfg.Rooms.Replica
 	if replica == "" {
 		host, _ := os.Hostname()

@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -16,7 +14,6 @@ import (
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/httpapi"
-	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/logs"
 	"github.com/yardhq/yard/server/metrics"
@@ -35,7 +32,7 @@ type streams struct {
 
 // wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
 // through Redis when it is configured, in memory otherwise.
-func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb *redis.Client, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
+func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
 	lc := logs.DefaultConfig()
 	lc.MaxLines, lc.MaxBytes = cfg.Streams.LogBufferLines, cfg.Streams.LogBufferBytes
 	lk, err := logs.New(func(name string) (logs.Cluster, error) {
@@ -101,50 +98,12 @@ func (s *streams) single(endpoint string, kind mux.Kind, gate *wsgate.Gate, ms *
 	})
 }
 
-// Mount implements httpapi.Mounter: the log download and the shell admin API (the shells' audit
-// is in the audit trail: /api/admin/audit?verb=exec).
+// Mount implements httpapi.Mounter: the log download, and the shell admin API (shell.Manager)
+// behind the admin check.
 func (s *streams) Mount(api chi.Router) {
 	api.Get("/logs/download", s.logs.ServeDownload)
-	api.Route("/admin/sessions", func(r chi.Router) {
-		r.Use(httpapi.RequireAdmin)
-		r.Get("/", func(w http.ResponseWriter, req *http.Request) {
-			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-			defer cancel()
-			list, err := s.shells.Sessions(ctx)
-			if err != nil {
-				writeStreamError(w, mux.Errorf(mux.CodeUnavailable, "%v", err))
-				return
-			}
-			if list == nil {
-				list = []shell.Info{}
-			}
-			httpjson.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
-		})
-		r.Delete("/{id}", func(w http.ResponseWriter, req *http.Request) {
-			u, _ := identity.FromContext(req.Context())
-			ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-			defer cancel()
-			if err := s.shells.End(ctx, chi.URLParam(req, "id"), u); err != nil {
-				writeStreamError(w, err)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		})
-		r.Get("/{id}/recording", func(w http.ResponseWriter, req *http.Request) {
-			id := chi.URLParam(req, "id")
-			p, ok := s.shells.RecordingPath(id)
-			if !ok {
-				writeStreamError(w, mux.Errorf(mux.CodeNotFound, "no recording of session %s on this replica", id))
-				return
-			}
-			w.Header().Set("Content-Type", "application/x-asciicast")
-			w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.cast"`, id))
-			http.ServeFile(w, req, p)
-		})
+	api.Group(func(admin chi.Router) {
+		admin.Use(httpapi.RequireAdmin)
+		s.shells.MountAdmin(admin)
 	})
-}
-
-func writeStreamError(w http.ResponseWriter, err error) {
-	e := mux.AsError(err)
-	httpjson.WriteError(w, mux.HTTPStatus(err), e.Code, e.Message)
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/yardhq/yard/server/write"
 )
 
-// wireWrite builds the one write path: every cluster write (apply, scale, restart, delete) goes
+// wireWrite builds the one write path (the Writer, for the deploy too, and its API): every cluster write (apply, scale, restart, delete) goes
 // through it, audited in trail and reported to the room it was made from.
-func wireWrite(cfg config.Config, log *slog.Logger, m *metrics.Set, cls *clusters, rms *rooms, trail audit.Trail) (*write.API, error) {
+func wireWrite(cfg config.Config, log *slog.Logger, m *metrics.Set, cls *clusters, rms *rooms, trail audit.Trail) (*write.Writer, *write.API, error) {
 	w, err := write.New(write.Options{
 		Clusters:   cls.set,
 		Trail:      trail,
@@ -23,7 +23,7 @@ func wireWrite(cfg config.Config, log *slog.Logger, m *metrics.Set, cls *cluster
 		Registerer: m.Registry,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return write.NewAPI(w, httpapi.RequestIDFrom), nil
+	return w, write.NewAPI(w, httpapi.RequestIDFrom), nil
 }

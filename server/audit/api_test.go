@@ -8,16 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
-
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/internal/yardtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 type listing struct {
 	Entries []audit.Entry `json:"entries"`
@@ -47,11 +44,13 @@ func TestAdminAuditEndpointOverTheFile(t *testing.T) {
 
 // With Redis the server lists the stream every replica writes.
 func TestAdminAuditEndpointOverRedis(t *testing.T) {
-	rds := redistest.Start(t)
-	s := yardtest.Start(t, func(c *config.Config) { c.RedisURL = rds.URL() })
-	rdb := redis.NewClient(&redis.Options{Addr: rds.Addr()})
-	defer rdb.Close()
-	trail, err := audit.NewRedis(rdb, audit.RedisKey, time.Hour, "other-replica")
+	redistest.Each(t, testAdminAuditEndpointOverRedis)
+}
+
+func testAdminAuditEndpointOverRedis(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	s := yardtest.Start(t, func(c *config.Config) { c.RedisURL, c.RedisCluster = tg.URL, tg.Cluster })
+	trail, err := audit.NewRedis(tg.Client(t), audit.RedisKey, time.Hour, "other-replica")
 	if err != nil {
 		t.Fatal(err)
 	}

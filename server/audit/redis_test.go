@@ -12,10 +12,9 @@ import (
 	"github.com/yardhq/yard/server/internal/redistest"
 )
 
-func newTestRedis(t testing.TB, srv *redistest.Server, retention time.Duration) (*Redis, *redis.Client) {
+func newTestRedis(t testing.TB, tg redistest.Target, retention time.Duration) (*Redis, redis.UniversalClient) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := tg.Client(t)
 	r, err := NewRedis(rdb, "", retention, "r1")
 	if err != nil {
 		t.Fatal(err)
@@ -23,8 +22,10 @@ func newTestRedis(t testing.TB, srv *redistest.Server, retention time.Duration) 
 	return r, rdb
 }
 
-func TestRedisTrail(t *testing.T) {
-	srv := redistest.Start(t)
+func TestRedisTrail(t *testing.T) { redistest.Each(t, testRedisTrail) }
+
+func testRedisTrail(t *testing.T, k redistest.Kind) {
+	srv := redistest.Fresh(t, k)
 	r, rdb := newTestRedis(t, srv, time.Hour)
 	exerciseTrail(t, r)
 	// Every replica reads the same stream: a second client lists what the first wrote.
@@ -43,13 +44,15 @@ func TestRedisTrail(t *testing.T) {
 }
 
 func TestRedisTrailPaging(t *testing.T) {
-	r, _ := newTestRedis(t, redistest.Start(t), time.Hour)
+	r, _ := newTestRedis(t, redistest.Start(t).Target(), time.Hour)
 	exercisePaging(t, r)
 }
 
 // Entries older than the retention are trimmed on the next add, and never listed even before.
-func TestRedisTrimsByAge(t *testing.T) {
-	r, rdb := newTestRedis(t, redistest.Start(t), time.Second)
+func TestRedisTrimsByAge(t *testing.T) { redistest.Each(t, testRedisTrimsByAge) }
+
+func testRedisTrimsByAge(t *testing.T, k redistest.Kind) {
+	r, rdb := newTestRedis(t, redistest.Fresh(t, k), time.Second)
 	ctx := context.Background()
 	old, err := r.Begin(ctx, Entry{User: "alice", Verb: VerbApply})
 	if err != nil {
@@ -77,7 +80,7 @@ func TestRedisTrimsByAge(t *testing.T) {
 
 // Redis's clock stamps entries: an entry's time is its stream id's.
 func TestRedisEntryTimeIsTheStreamID(t *testing.T) {
-	r, _ := newTestRedis(t, redistest.Start(t), time.Hour)
+	r, _ := newTestRedis(t, redistest.Start(t).Target(), time.Hour)
 	e, err := r.Begin(context.Background(), Entry{User: "alice", Verb: VerbDeploy})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +96,7 @@ func TestRedisEntryTimeIsTheStreamID(t *testing.T) {
 // With Redis gone, recording fails quickly with an error (the caller refuses the write).
 func TestRedisDownFailsFast(t *testing.T) {
 	srv := redistest.Start(t)
-	r, _ := newTestRedis(t, srv, time.Hour)
+	r, _ := newTestRedis(t, srv.Target(), time.Hour)
 	srv.Kill()
 	start := time.Now()
 	if _, err := r.Begin(context.Background(), Entry{User: "alice", Verb: VerbApply}); err == nil {
@@ -108,6 +111,6 @@ func TestRedisDownFailsFast(t *testing.T) {
 }
 
 func BenchmarkRedisBeginFinish(b *testing.B) {
-	r, _ := newTestRedis(b, redistest.Start(b), time.Hour)
+	r, _ := newTestRedis(b, redistest.Start(b).Target(), time.Hour)
 	benchBeginFinish(b, r)
 }

@@ -19,6 +19,10 @@ type Config struct {
 	// RedisURL selects the Redis backend (redis://host:port/db). Empty: the single-node in-memory
 	// backend.
 	RedisURL string
+	// RedisCluster reads RedisURL as a Redis Cluster in go-redis's cluster URL form
+	// (redis://h1:p1?addr=h2:p2&addr=h3:p3): any of the nodes, the client discovers the rest.
+	// Default false.
+	RedisCluster bool
 	// Kubeconfig is the kubeconfig file. Empty: $KUBECONFIG, ~/.kube/config, or in-cluster config.
 	Kubeconfig string
 	// Contexts are the kubeconfig contexts to serve, one cluster each. Empty: the current context.
@@ -43,6 +47,11 @@ type Config struct {
 	AllowedOrigins []string
 	// WriteEnabled allows cluster writes (apply, scale, restart, delete, deploys). Off by default.
 	WriteEnabled bool
+	// DeployApprovals is the approvals a deploy needs in rooms without a policy of their own
+	// (0: the proposer may apply at once). Default 0.
+	DeployApprovals int
+	// DeployTimeout bounds a deploy's apply and rollout. Default 5m.
+	DeployTimeout time.Duration
 
 	// StaticDir is the built browser app served at /. Default "client/dist"; missing is fine.
 	StaticDir string
@@ -176,6 +185,7 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
+		DeployTimeout:   5 * time.Minute,
 		Door:            defaultDoor(),
 		Limits: Limits{
 			MaxConnsPerUser:     32,
@@ -245,6 +255,12 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("--redis-url %q: want redis://host:port[/db], rediss://... or unix://path", c.RedisURL)
 		}
+		if c.RedisCluster && strings.HasPrefix(c.RedisURL, "unix:") {
+			bad("--redis-cluster: a cluster is reached over TCP, want redis://host:port?addr=host:port...")
+		}
+	}
+	if c.RedisCluster && c.RedisURL == "" {
+		bad("--redis-cluster needs --redis-url")
 	}
 	for _, o := range c.AllowedOrigins {
 		if _, err := NormalizeOrigin(o); err != nil {
@@ -293,6 +309,12 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")
+	}
+	if c.DeployApprovals < 0 || c.DeployApprovals > 10 {
+		bad("--deploy-approvals must be between 0 and 10 (got %d)", c.DeployApprovals)
+	}
+	if c.DeployTimeout <= 0 {
+		bad("--deploy-timeout must be positive")
 	}
 	if c.Rooms.SendEvery < 0 || c.Rooms.SendEvery > time.Second {
 		bad("--room-send-every must be between 0 and 1s")

@@ -69,6 +69,8 @@ func TestValidate(t *testing.T) {
 		"bad listen":                 {func(c *Config) { c.Listen = "8080" }, "--listen"},
 		"bad origin":                 {func(c *Config) { c.AllowedOrigins = []string{"example.com"} }, "--allowed-origins"},
 		"bad redis":                  {func(c *Config) { c.RedisURL = "http://x" }, "--redis-url"},
+		"cluster without redis":      {func(c *Config) { c.RedisCluster = true }, "--redis-cluster"},
+		"cluster over a unix socket": {func(c *Config) { c.RedisURL, c.RedisCluster = "unix:///tmp/r.sock", true }, "--redis-cluster"},
 		"bad jwks":                   {func(c *Config) { c.JWKSURL = "ftp://x/keys" }, "--jwks-url"},
 		"bad log format":             {func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		"zero limit":                 {func(c *Config) { c.Limits.MaxConnsPerUser = 0 }, "--max-conns-per-user"},

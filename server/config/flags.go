@@ -71,6 +71,7 @@ func Flags() [][4]string {
 func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL for rooms, presence and shared terminals across replicas; empty = single-node in-memory backend")
+	fs.BoolVar(&c.RedisCluster, "redis-cluster", c.RedisCluster, "--redis-url names a Redis Cluster (redis://h1:p1?addr=h2:p2&addr=h3:p3)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "kubeconfig file; empty = $KUBECONFIG, ~/.kube/config or in-cluster config")
 	fs.Var((*listFlag)(&c.Contexts), "context", "kubeconfig context to serve as a cluster (repeatable or comma-separated); empty = current context")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret for bearer tokens (prefer the environment variable: flags show in ps)")
@@ -81,6 +82,8 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.AdminGroup, "admin-group", c.AdminGroup, "members of this group are admins")
 	fs.Var((*listFlag)(&c.AllowedOrigins), "allowed-origins", "browser origins allowed to open WebSockets besides the server's own (comma-separated)")
 	fs.BoolVar(&c.WriteEnabled, "write-enabled", c.WriteEnabled, "allow cluster writes (apply, scale, restart, delete, deploys); off by default")
+	fs.IntVar(&c.DeployApprovals, "deploy-approvals", c.DeployApprovals, "approvals a deploy needs in rooms without their own policy (0: the proposer may apply)")
+	fs.DurationVar(&c.DeployTimeout, "deploy-timeout", c.DeployTimeout, "how long a deploy's apply and rollout may take before it fails")
 	fs.StringVar(&c.StaticDir, "static-dir", c.StaticDir, "directory of the built browser app served at /")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")

@@ -65,7 +65,7 @@ func (c *Config) defaults() {
 // Directory is every replica's connections.
 type Directory struct {
 	local Local
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	cfg   Config
 	log   *slog.Logger
 
@@ -81,7 +81,7 @@ type command struct {
 }
 
 // New returns a Directory over local; rdb nil means this replica is the only one. Start runs it.
-func New(local Local, rdb *redis.Client, cfg Config, log *slog.Logger) (*Directory, error) {
+func New(local Local, rdb redis.UniversalClient, cfg Config, log *slog.Logger) (*Directory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/mux"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // sockets stands in for a replica's multiplexer: a fixed list, and the closes it was asked for.
 type sockets struct {
@@ -70,7 +69,7 @@ func (s *sockets) closedIDs() []string {
 	return append([]string(nil), s.closed...)
 }
 
-func start(t *testing.T, rdb *redis.Client, replica string, s *sockets) *Directory {
+func start(t *testing.T, rdb redis.UniversalClient, replica string, s *sockets) *Directory {
 	t.Helper()
 	d, err := New(s, rdb, Config{Replica: replica, Interval: 100 * time.Millisecond}, nil)
 	if err != nil {
@@ -94,9 +93,11 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestRoutesDisconnectsToTheReplicaHoldingTheSocket(t *testing.T) {
-	rs := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
-	defer rdb.Close()
+	redistest.Each(t, testRoutesDisconnects)
+}
+
+func testRoutesDisconnects(t *testing.T, k redistest.Kind) {
+	rdb := redistest.Fresh(t, k).Client(t)
 	ctx := context.Background()
 	sa := &sockets{conns: []mux.ConnInfo{{ID: "a1", UserID: "bob"}}}
 	sb := &sockets{conns: []mux.ConnInfo{{ID: "b1", UserID: "bob"}, {ID: "b2", UserID: "carol"}}}

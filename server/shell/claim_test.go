@@ -62,7 +62,11 @@ func openConcurrently(t *testing.T, managers []*Manager, owner string, n int) (s
 // Concurrent opens by one user on two replicas sharing Redis: exactly --max-shells-per-user
 // start, the rest are refused with limit; ending one frees its slot at once.
 func TestShellLimitIsAtomicAcrossReplicas(t *testing.T) {
-	srv := redistest.Start(t)
+	redistest.Each(t, testShellLimitAcrossReplicas)
+}
+
+func testShellLimitAcrossReplicas(t *testing.T, k redistest.Kind) {
+	srv := redistest.Fresh(t, k)
 	const limit, opens = 3, 16
 	m1 := limitManager(t, redisHub(t, srv), "r1", limit)
 	m2 := limitManager(t, redisHub(t, srv), "r2", limit)
@@ -94,7 +98,11 @@ func TestShellLimitIsAtomicInMemory(t *testing.T) {
 
 // A slot whose session's home died (no renewals) frees itself when the entry expires.
 func TestRedisClaimExpires(t *testing.T) {
-	srv := redistest.Start(t)
+	redistest.Each(t, testClaimExpires)
+}
+
+func testClaimExpires(t *testing.T, k redistest.Kind) {
+	srv := redistest.Fresh(t, k)
 	h := redisHub(t, srv)
 	ctx := context.Background()
 	if err := h.Claim(ctx, Info{ID: "s1", Owner: "carol"}, 200*time.Millisecond, 1); err != nil {

@@ -15,12 +15,12 @@ import (
 // unless its home refreshes it) plus an index set, and the topics are pub/sub channels. Keys
 // hash-tag the session id so a Redis Cluster keeps each session's keys together.
 type RedisHub struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // NewRedisHub returns a hub on rdb; prefix namespaces the keys (default "yard:").
-func NewRedisHub(rdb *redis.Client, prefix string) *RedisHub {
+func NewRedisHub(rdb redis.UniversalClient, prefix string) *RedisHub {
 	if prefix == "" {
 		prefix = "yard:"
 	}

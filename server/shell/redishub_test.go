@@ -7,26 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/internal/redistest"
 )
 
-func redisHub(t *testing.T, srv *redistest.Server) *RedisHub {
-	return NewRedisHub(redisClient(t, srv), "test:")
+func redisHub(t *testing.T, tg redistest.Target) *RedisHub {
+	return NewRedisHub(tg.Client(t), "test:")
 }
 
-func redisClient(t *testing.T, srv *redistest.Server) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
-
-// redisTrail is the audit trail of one replica in srv.
-func redisTrail(t *testing.T, srv *redistest.Server, replica string) *audit.Redis {
-	tr, err := audit.NewRedis(redisClient(t, srv), "test:audit", time.Hour, replica)
+// redisTrail is the audit trail of one replica in tg.
+func redisTrail(t *testing.T, tg redistest.Target, replica string) *audit.Redis {
+	tr, err := audit.NewRedis(tg.Client(t), "test:audit", time.Hour, replica)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +29,14 @@ func redisTrail(t *testing.T, srv *redistest.Server, replica string) *audit.Redi
 // output, then live output, types only once granted, and can end it as an admin. Both replicas'
 // events land in the one trail in Redis.
 func TestSessionAcrossReplicasThroughRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	h1, h2 := redisHub(t, srv), redisHub(t, srv)
-	m1 := testManagerTrail(t, h1, redisTrail(t, srv, "r1"), "r1")
-	m2 := testManagerTrail(t, h2, redisTrail(t, srv, "r2"), "r2")
+	redistest.Each(t, testSessionAcrossReplicas)
+}
+
+func testSessionAcrossReplicas(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	h1, h2 := redisHub(t, tg), redisHub(t, tg)
+	m1 := testManagerTrail(t, h1, redisTrail(t, tg, "r1"), "r1")
+	m2 := testManagerTrail(t, h2, redisTrail(t, tg, "r2"), "r2")
 	info := startSession(t, m1, "alice", nil)
 
 	got, err := h2.Lookup(context.Background(), info.ID)
@@ -122,7 +118,7 @@ func participantsOf(c map[string]any) []string {
 // replica again and the session is still registered.
 func TestSessionSurvivesRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
-	h1, h2 := redisHub(t, srv), redisHub(t, srv)
+	h1, h2 := redisHub(t, srv.Target()), redisHub(t, srv.Target())
 	m1, m2 := testManager(t, h1, "r1"), testManager(t, h2, "r2")
 	info := startSession(t, m1, "alice", nil)
 	owner := attach(m1, info, "alice", RoleDriver)

@@ -19,16 +19,16 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/identity"
+	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/mux"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 func TestParseOpen(t *testing.T) {
 	good := []string{

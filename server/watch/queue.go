@@ -27,6 +27,9 @@ type entry struct {
 	o      *object
 	msg    []byte
 	marker bool
+	// withdrawn: a DELETED that takes an object out of the view of a client whose access just
+	// ended; sent although the namespace is no longer allowed (it tells nothing new).
+	withdrawn bool
 }
 
 // message returns the wire message for e.

@@ -187,7 +187,7 @@ func (s *stream) loop(ctx context.Context, ch mux.Channel) error {
 	send := func(b []byte) bool { return ch.TrySend(mux.Message{Type: mux.Text, Data: b}) }
 	for {
 		if e, ok := s.q.front(); ok {
-			if !e.marker {
+			if !e.marker && !e.withdrawn {
 				ok, err := s.allowed(ctx, s.byName[e.kind], e.ns)
 				if err != nil {
 					// Permission unknown (apiserver away): keep the change and ask again soon.
@@ -281,6 +281,7 @@ func (s *stream) check(ctx context.Context, ks *kindState, ns string, horizon ti
 			where = "" // cluster-wide access ended; namespaces still granted keep streaming
 		}
 		s.q.push(s.forbidden(ks.res.Name, where, fmt.Sprintf("access to %s in %s was revoked", ks.res.Name, nsLabel(ns))))
+		s.withdraw(ks, ns)
 	case !was && allowed && ok:
 		// Access (re)granted: what the client was not shown, it gets now.
 		s.resnapshot(ks, ns)
@@ -293,6 +294,23 @@ func nsLabel(ns string) string {
 		return "the cluster"
 	}
 	return ns
+}
+
+// withdraw queues a DELETED for every object of ns ("*" or "": all) the client may hold: access
+// ended, so the client's view empties, and when access returns the snapshot that follows is the
+// whole truth (an object deleted meanwhile is not left behind in the client's view).
+func (s *stream) withdraw(ks *kindState, ns string) {
+	if ns == "*" {
+		ns = ""
+	}
+	for _, u := range ks.ups {
+		sel := s.req.selector
+		for _, o := range u.objectsIn(ns) {
+			if sel.Matches(o.labels) {
+				s.q.push(&entry{key: o.qkey, kind: o.kind, ns: o.ns, typ: Deleted, o: o, withdrawn: true})
+			}
+		}
+	}
 }
 
 // resnapshot queues the current objects of ns ("*" or "": all) for the client.

@@ -9,23 +9,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/server/deploy/lock"
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/internal/testwait"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
-// impls runs f against the memory lock and against a real redis-server.
+// impls runs f against the memory lock and against a real redis-server and Redis Cluster.
 func impls(t *testing.T, f func(t *testing.T, l lock.Lock)) {
 	t.Run("memory", func(t *testing.T) { f(t, lock.NewMemory(nil)) })
 	t.Run("redis", func(t *testing.T) {
-		srv := redistest.Start(t)
-		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-		t.Cleanup(func() { _ = rdb.Close() })
-		f(t, lock.NewRedis(rdb))
+		redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+			f(t, lock.NewRedis(redistest.Fresh(t, k).Client(t)))
+		})
 	})
 }
 

@@ -23,13 +23,17 @@ import (
 // Binary is the redis-server the tests run; the Debian package installs it here.
 const Binary = "/usr/bin/redis-server"
 
-// InstallHint is the exact command that provides Binary.
-const InstallHint = "sudo apt-get install -y redis-server"
+// CLI is the redis-cli that creates clusters; the same package installs it.
+const CLI = "/usr/bin/redis-cli"
+
+// InstallHint is the exact command that provides Binary and CLI.
+const InstallHint = "make deps (or: sudo apt-get install -y redis-server)"
 
 // Server is one running (or killed) redis-server owned by a test.
 type Server struct {
-	dir  string
-	port int
+	dir   string
+	port  int
+	extra []string // more redis-server arguments (cluster mode)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -44,22 +48,28 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("redis-server not found at %s (%v); install it with: %s", Binary, err, InstallHint)
 	}
 	s := &Server{dir: t.TempDir()}
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// start launches the server on a free port, trying a few in case another process takes the
+// port between picking and binding it.
+func (s *Server) start() error {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("redistest: pick a port: %v", err)
+			return fmt.Errorf("pick a port: %w", err)
 		}
 		s.port = port
 		if lastErr = s.launch(); lastErr == nil {
-			break
+			return nil
 		}
 	}
-	if lastErr != nil {
-		t.Fatalf("redistest: start redis-server: %v", lastErr)
-	}
-	t.Cleanup(s.Kill)
-	return s
+	return fmt.Errorf("start redis-server: %w", lastErr)
 }
 
 // Addr is host:port.
@@ -67,6 +77,9 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // URL is a redis:// URL for the server, usable as --redis-url.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Target is the server as a test target.
+func (s *Server) Target() Target { return Target{URL: s.URL()} }
 
 // Dir is the server's data directory (appendonly files live under it).
 func (s *Server) Dir() string { return s.dir }
@@ -114,6 +127,7 @@ func (s *Server) launch() error {
 		"--daemonize", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
+	args = append(args, s.extra...)
 	cmd := exec.Command(Binary, args...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", Binary, err)

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,5 +47,53 @@ func TestServersAreIndependent(t *testing.T) {
 	a, b := Start(t), Start(t)
 	if a.Addr() == b.Addr() || a.Dir() == b.Dir() {
 		t.Fatalf("two servers share %s / %s", a.Addr(), a.Dir())
+	}
+}
+
+func TestClusterHasThreeMastersWithReplicas(t *testing.T) {
+	c := StartCluster(t)
+	t.Logf("cluster of %d nodes started in %v", ClusterNodes, c.Startup.Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rdb := c.Client(t)
+	// Keys in many slots, so every master takes writes.
+	for i := range 100 {
+		if err := rdb.Set(ctx, "k"+string(rune('a'+i%26))+string(rune('a'+i/26)), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shards, err := rdb.ClusterShards(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shards) != 3 {
+		t.Fatalf("%d shards, want 3", len(shards))
+	}
+	for _, sh := range shards {
+		if len(sh.Nodes) != 2 {
+			t.Fatalf("shard %v has %d nodes, want a master and a replica", sh.Slots, len(sh.Nodes))
+		}
+	}
+	var masters atomic.Int32 // ForEachMaster runs concurrently
+	err = rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		keys, err := n.DBSize(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if keys == 0 {
+			t.Errorf("master %s holds no key", n.Options().Addr)
+		}
+		masters.Add(1)
+		return nil
+	})
+	if err != nil || masters.Load() != 3 {
+		t.Fatalf("%d masters, %v; want 3", masters.Load(), err)
+	}
+
+	c.Stop()
+	for _, s := range c.Nodes() {
+		if ping(ctx, s.Addr()) == nil {
+			t.Errorf("node %s still answers after Stop", s.Addr())
+		}
 	}
 }

@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/server/internal/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // collector gathers what a follower receives.
 type collector struct {
@@ -64,16 +62,25 @@ func newRedisBackend(t *testing.T, url, replica string) *Redis {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.MaxRetries = -1
+	opts.MaxRetries = -1 // the outage test wants failures at once
 	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	return newBackendWith(t, rdb, replica)
+}
+
+// newBackendOn is a backend on a single Redis or a Redis Cluster.
+func newBackendOn(t *testing.T, tg redistest.Target, replica string) *Redis {
+	t.Helper()
+	return newBackendWith(t, tg.Client(t), replica)
+}
+
+func newBackendWith(t *testing.T, rdb redis.UniversalClient, replica string) *Redis {
+	t.Helper()
 	b, err := NewRedis(rdb, RedisOptions{Replica: replica, LogRetention: time.Millisecond, Block: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		_ = rdb.Close()
-	})
+	t.Cleanup(func() { _ = b.Close() })
 	return b
 }
 
@@ -153,13 +160,14 @@ func conformance(t *testing.T, newBackend func(t *testing.T) Backend) {
 	})
 	t.Run("lease", func(t *testing.T) {
 		b := newBackend(t)
-		if ok, err := b.TryLease(ctx, "l", "a", 200*time.Millisecond); !ok || err != nil {
+		// Long enough that a loaded machine does not let it expire before the second try.
+		if ok, err := b.TryLease(ctx, "l", "a", time.Second); !ok || err != nil {
 			t.Fatalf("first lease: %v %v", ok, err)
 		}
 		if ok, err := b.TryLease(ctx, "l", "b", time.Second); ok || err != nil {
 			t.Fatalf("second lease while held: %v %v", ok, err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(1100 * time.Millisecond)
 		if ok, err := b.TryLease(ctx, "l", "b", time.Second); !ok || err != nil {
 			t.Fatalf("lease after expiry: %v %v", ok, err)
 		}
@@ -186,19 +194,22 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	n := 0
-	conformance(t, func(t *testing.T) Backend {
-		n++
-		// Each subtest gets its own database so rooms listings do not mix.
-		return newRedisBackend(t, fmt.Sprintf("redis://%s/%d", srv.Addr(), n), "r1")
+	redistest.Each(t, func(t *testing.T, k redistest.Kind) {
+		conformance(t, func(t *testing.T) Backend {
+			// Each subtest gets an empty Redis so rooms listings do not mix.
+			return newBackendOn(t, redistest.Fresh(t, k), "r1")
+		})
 	})
 }
 
 func TestRedisReplicasShareRooms(t *testing.T) {
-	srv := redistest.Start(t)
-	a := newRedisBackend(t, srv.URL(), "a")
-	b := newRedisBackend(t, srv.URL(), "b")
+	redistest.Each(t, testReplicasShareRooms)
+}
+
+func testReplicasShareRooms(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	a := newBackendOn(t, tg, "a")
+	b := newBackendOn(t, tg, "b")
 	ctx := context.Background()
 
 	c := newCollector()
@@ -319,9 +330,13 @@ func TestRedisOutage(t *testing.T) {
 // A room reloaded on a replica subscribes again before the old instance stops; the old stop
 // must not cut the new subscription.
 func TestRedisStaleStopKeepsNewerSubscription(t *testing.T) {
-	srv := redistest.Start(t)
-	a := newRedisBackend(t, srv.URL(), "a")
-	b := newRedisBackend(t, srv.URL(), "b")
+	redistest.Each(t, testStaleStopKeepsNewerSubscription)
+}
+
+func testStaleStopKeepsNewerSubscription(t *testing.T, k redistest.Kind) {
+	tg := redistest.Fresh(t, k)
+	a := newBackendOn(t, tg, "a")
+	b := newBackendOn(t, tg, "b")
 	ctx := context.Background()
 	oldStop := b.Subscribe("re", func(AwarenessMessage) {})
 	got := make(chan AwarenessMessage, 16)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,8 +51,11 @@ type RedisOptions struct {
 	LogRetention time.Duration
 	// Block is how long one XREAD waits; rooms started while it waits are read from the next
 	// one. Default 250ms.
-	Block  time.Duration
-	Logger *slog.Logger
+	Block time.Duration
+	// ReplicaWait bounds how long an append on a Redis Cluster waits (WAIT 1) for a replica of
+	// its master to confirm it; unconfirmed, the append counts as failed. Default 500ms.
+	ReplicaWait time.Duration
+	Logger      *slog.Logger
 }
 
 // Redis is the backend for several replicas sharing rooms through Redis.
@@ -69,6 +73,13 @@ type Redis struct {
 	indexed map[string]time.Time
 	subs    map[string]*subscriber
 	wake    chan struct{}
+
+	// cluster is rdb on a Redis Cluster, nil on single Redis.
+	cluster *redis.ClusterClient
+	// bySlot groups the followed rooms by hash slot; slotReaders are the slots whose reader runs
+	// (on a cluster).
+	bySlot      map[uint16]map[string]struct{}
+	slotReaders map[uint16]bool
 
 	pubsub *redis.PubSub
 }
@@ -94,6 +105,9 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 	if o.Block <= 0 {
 		o.Block = 250 * time.Millisecond
 	}
+	if o.ReplicaWait <= 0 {
+		o.ReplicaWait = 500 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -105,7 +119,11 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 		subs:    map[string]*subscriber{},
 		wake:    make(chan struct{}, 1),
 		pubsub:  rdb.Subscribe(ctx),
+
+		bySlot:      map[uint16]map[string]struct{}{},
+		slotReaders: map[uint16]bool{},
 	}
+	r.cluster, _ = rdb.(*redis.ClusterClient)
 	r.wg.Go(r.readLogs)
 	r.wg.Go(r.readAwareness)
 	return r, nil
@@ -169,9 +187,9 @@ func toEntry(m redis.XMessage) (Entry, error) {
 	return Entry{Pos: p, Update: []byte(u)}, nil
 }
 
-// Append implements Store.
+// Append implements Store. On a Redis Cluster the update counts as stored once a replica has it
+// too (see appendReplicated), so a failover keeps it.
 func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, error) {
-	var add *redis.StringCmd
 	now := time.Now()
 	r.mu.Lock()
 	index := now.Sub(r.indexed[room]) > roomIndexEvery
@@ -179,32 +197,51 @@ func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, er
 		r.indexed[room] = now
 	}
 	r.mu.Unlock()
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		add = p.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey(room), Values: []any{"u", update}})
-		if index {
-			p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(now.UnixMilli()), Member: room})
+	var id string
+	var err error
+	if r.cluster != nil {
+		// The rooms index is in another slot: a command of its own.
+		if id, err = r.appendReplicated(ctx, room, update); err == nil && index {
+			err = r.rdb.ZAdd(ctx, roomsKey, redis.Z{Score: float64(now.UnixMilli()), Member: room}).Err()
+			if err != nil {
+				r.opts.Logger.Warn("indexing room", "room", room, "err", err)
+			}
+			err = nil
 		}
-		return nil
-	})
-	if add == nil || add.Err() != nil {
-		if add != nil {
-			err = add.Err()
+	} else {
+		var add *redis.StringCmd
+		// Only the XADD's own error matters: the room index is advisory (GET /api/rooms).
+		_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			add = p.XAdd(ctx, &redis.XAddArgs{Stream: updatesKey(room), Values: []any{"u", update}})
+			if index {
+				p.ZAdd(ctx, roomsKey, redis.Z{Score: float64(now.UnixMilli()), Member: room})
+			}
+			return nil
+		})
+		if err = add.Err(); err == nil {
+			id = add.Val()
 		}
+	}
+	if err != nil {
 		r.mu.Lock()
 		delete(r.indexed, room)
 		r.mu.Unlock()
 		return Pos{}, unavailable("append update", err)
 	}
-	// The room index is advisory (GET /api/rooms); the update itself is stored.
-	return ParsePos(add.Val())
+	return ParsePos(id)
 }
 
 // Follow implements Store. One follower per room per process: a later one replaces an earlier
 // one, whose stop then does nothing.
 func (r *Redis) Follow(room string, after Pos, fn func([]Entry)) (stop func()) {
 	f := &follow{cursor: after, fn: fn}
+	slot := roomSlot(room)
 	r.mu.Lock()
 	r.follows[room] = f
+	if r.bySlot[slot] == nil {
+		r.bySlot[slot] = map[string]struct{}{}
+	}
+	r.bySlot[slot][room] = struct{}{}
 	r.mu.Unlock()
 	r.poke()
 	return func() {
@@ -212,6 +249,12 @@ func (r *Redis) Follow(room string, after Pos, fn func([]Entry)) (stop func()) {
 		defer r.mu.Unlock()
 		if r.follows[room] == f {
 			delete(r.follows, room)
+			if rs := r.bySlot[slot]; rs != nil {
+				delete(rs, room)
+				if len(rs) == 0 {
+					delete(r.bySlot, slot)
+				}
+			}
 		}
 	}
 }
@@ -223,22 +266,45 @@ func (r *Redis) poke() {
 	}
 }
 
-// readLogs is the one XREAD loop of this process: every followed room's stream in one blocking
-// read, so a thousand idle rooms cost one connection.
+// readLogs reads the followed rooms' streams: on single Redis in one XREAD loop, every followed
+// room's stream in one blocking read, so a thousand idle rooms cost one connection; on a cluster,
+// where one command's keys must share a slot, in one loop per slot (see superviseSlots).
 func (r *Redis) readLogs() {
+	if r.cluster != nil {
+		r.superviseSlots()
+		return
+	}
+	r.readStreams(allSlots)
+}
+
+// allSlots makes readStreams read every followed room and wait for one when there is none.
+const allSlots = -1
+
+// readStreams is one XREAD BLOCK loop over the followed rooms of slot (or of every slot). A slot's
+// loop ends once its slot has no followed room left.
+func (r *Redis) readStreams(slot int) {
 	var failingSince time.Time
 	backoff := 50 * time.Millisecond
 	for r.ctx.Err() == nil {
 		r.mu.Lock()
-		n := len(r.follows)
+		var rooms []string
+		if slot == allSlots {
+			rooms = slices.Collect(maps.Keys(r.follows))
+		} else {
+			rooms = slices.Collect(maps.Keys(r.bySlot[uint16(slot)]))
+		}
+		n := len(rooms)
 		streams := make([]string, 0, 2*n)
-		rooms := make([]string, 0, n)
-		for room := range r.follows {
-			rooms = append(rooms, room)
+		for _, room := range rooms {
 			streams = append(streams, updatesKey(room))
 		}
 		for _, room := range rooms {
 			streams = append(streams, r.follows[room].cursor.String())
+		}
+		if n == 0 && slot != allSlots {
+			delete(r.slotReaders, uint16(slot))
+			r.mu.Unlock()
+			return
 		}
 		r.mu.Unlock()
 		if n == 0 {
@@ -255,7 +321,7 @@ func (r *Redis) readLogs() {
 			}
 			if failingSince.IsZero() {
 				failingSince = time.Now()
-				r.opts.Logger.Warn("reading room logs failed", "err", err)
+				r.opts.Logger.Warn("reading room logs failed", "slot", slot, "err", err)
 			}
 			select {
 			case <-time.After(backoff):
@@ -268,10 +334,10 @@ func (r *Redis) readLogs() {
 			// Entries may have been compacted away while the logs were unreadable: followers
 			// reload from the snapshot when the gap could exceed the retention.
 			lost := time.Since(failingSince) > r.opts.LogRetention/2
-			r.opts.Logger.Info("reading room logs again", "after", time.Since(failingSince).Round(time.Millisecond), "reload", lost)
+			r.opts.Logger.Info("reading room logs again", "slot", slot, "after", time.Since(failingSince).Round(time.Millisecond), "reload", lost)
 			failingSince, backoff = time.Time{}, 50*time.Millisecond
 			if lost {
-				r.deliverAll(nil)
+				r.deliverAll(rooms)
 			}
 		}
 		for _, s := range res {
@@ -302,15 +368,18 @@ func (r *Redis) readLogs() {
 	}
 }
 
-func (r *Redis) deliverAll(entries []Entry) {
+// deliverAll tells the followers of rooms to reload (an empty delivery).
+func (r *Redis) deliverAll(rooms []string) {
 	r.mu.Lock()
-	fs := make([]*follow, 0, len(r.follows))
-	for _, f := range r.follows {
-		fs = append(fs, f)
+	fs := make([]*follow, 0, len(rooms))
+	for _, room := range rooms {
+		if f := r.follows[room]; f != nil {
+			fs = append(fs, f)
+		}
 	}
 	r.mu.Unlock()
 	for _, f := range fs {
-		f.fn(entries)
+		f.fn(nil)
 	}
 }
 

@@ -2,7 +2,7 @@
 // y-websocket Node clients, and checks what a user of shared rooms relies on: convergence across
 // replicas, nothing lost when a replica or Redis dies, awareness across replicas, read-only
 // users, malformed input, and the multiplexer's sync channel next to /ws/sync.
-package e2e_test
+package integration_test
 
 import (
 	"bufio"
@@ -58,7 +58,7 @@ func binary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := redistest.Run(m)
 	if yardBin != "" {
 		_ = os.RemoveAll(filepath.Dir(yardBin))
 	}
@@ -79,13 +79,16 @@ type replica struct {
 
 var listening = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
 
-func startReplica(t *testing.T, name, redisURL string, extra ...string) *replica {
+func startReplica(t *testing.T, name string, rs redistest.Target, extra ...string) *replica {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--dev-auth", "--log-format", "json",
 		"--replica-id", name, "--room-grace", "2s", "--room-compact-every", "100",
 		"--static-dir", filepath.Join(t.TempDir(), "none"), "--audit-file", filepath.Join(t.TempDir(), "audit.jsonl")}, extra...)
-	if redisURL != "" {
-		args = append(args, "--redis-url", redisURL)
+	if rs.URL != "" {
+		args = append(args, "--redis-url", rs.URL)
+	}
+	if rs.Cluster {
+		args = append(args, "--redis-cluster")
 	}
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), "YARD_JWT_SECRET="+jwtSecret)
@@ -177,7 +180,7 @@ func (r *replica) get(t *testing.T, token, path string, v any) int {
 	return resp.StatusCode
 }
 
-// driver is the Node process hosting y-websocket clients (server/room/e2e/testdata/driver.mjs).
+// driver is the Node process hosting y-websocket clients (server/room/integration/testdata/driver.mjs).
 type driver struct {
 	t     *testing.T
 	cmd   *exec.Cmd
@@ -196,7 +199,7 @@ func startDriver(t *testing.T) *driver {
 	if _, err := os.Stat(filepath.Join(repoRoot, "node_modules", "y-websocket")); err != nil {
 		t.Fatalf("node_modules/y-websocket missing: run `npm ci` in %s", repoRoot)
 	}
-	cmd := exec.Command("node", "server/room/e2e/testdata/driver.mjs")
+	cmd := exec.Command("node", "server/room/integration/testdata/driver.mjs")
 	cmd.Dir = repoRoot
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
@@ -292,5 +295,8 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 func startRedis(t *testing.T) *redistest.Server { return redistest.Start(t) }
+
+// noRedis is a replica on its own, with the in-memory backend.
+var noRedis redistest.Target
 
 var _ = context.Background

@@ -1,4 +1,4 @@
-package e2e_test
+package integration_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/internal/yardtest"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/muxclient"
@@ -23,10 +24,12 @@ import (
 // Clients spread over two replicas edit concurrently and converge; the server's document equals
 // theirs on both replicas; a late joiner gets all of it; the rooms listing and the admin
 // presence show everyone on both replicas.
-func TestConvergenceAcrossReplicas(t *testing.T) {
-	rs := startRedis(t)
-	a := startReplica(t, "a", rs.URL())
-	b := startReplica(t, "b", rs.URL())
+func TestConvergenceAcrossReplicas(t *testing.T) { redistest.Each(t, testConvergenceAcrossReplicas) }
+
+func testConvergenceAcrossReplicas(t *testing.T, k redistest.Kind) {
+	rs := redistest.Fresh(t, k)
+	a := startReplica(t, "a", rs)
+	b := startReplica(t, "b", rs)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	admin := a.login(t, "root", true)
@@ -104,10 +107,12 @@ func TestConvergenceAcrossReplicas(t *testing.T) {
 // A replica is SIGKILLed while its clients edit; they reconnect to the other replica and
 // nothing is lost: everyone converges, and a replica started afterwards loads the same document
 // from Redis alone.
-func TestReplicaKilledMidEdit(t *testing.T) {
-	rs := startRedis(t)
-	a := startReplica(t, "a", rs.URL())
-	b := startReplica(t, "b", rs.URL())
+func TestReplicaKilledMidEdit(t *testing.T) { redistest.Each(t, testReplicaKilledMidEdit) }
+
+func testReplicaKilledMidEdit(t *testing.T, k redistest.Kind) {
+	rs := redistest.Fresh(t, k)
+	a := startReplica(t, "a", rs)
+	b := startReplica(t, "b", rs)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	ids := []string{"a1", "a2", "a3", "b1", "b2"}
@@ -135,7 +140,7 @@ func TestReplicaKilledMidEdit(t *testing.T) {
 	if got := canon(doc); got != want {
 		t.Fatalf("replica b serves\n%.300s\nclients hold\n%.300s", got, want)
 	}
-	c := startReplica(t, "c", rs.URL())
+	c := startReplica(t, "c", rs)
 	doc = nil
 	c.get(t, token, "/api/rooms/killroom/doc", &doc)
 	if got := canon(doc); got != want {
@@ -146,9 +151,10 @@ func TestReplicaKilledMidEdit(t *testing.T) {
 // Redis is killed and restarted (AOF, fsync always) while clients edit: writes are refused while
 // it is down, the rooms recover by themselves, and nothing is lost.
 func TestRedisRestartMidEdit(t *testing.T) {
-	rs := startRedis(t)
-	a := startReplica(t, "a", rs.URL())
-	b := startReplica(t, "b", rs.URL())
+	srv := startRedis(t)
+	rs := srv.Target()
+	a := startReplica(t, "a", rs)
+	b := startReplica(t, "b", rs)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	ids := []string{"a1", "a2", "b1", "b2"}
@@ -161,9 +167,9 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(time.Second)
-		rs.Kill()
+		srv.Kill()
 		time.Sleep(3 * time.Second)
-		rs.Restart(t)
+		srv.Restart(t)
 	}()
 	d.call("editFor", map[string]any{"ids": ids, "rate": 20, "ms": 5500})
 	res := d.call("waitEqual", map[string]any{"ids": ids, "timeoutMs": 30000})
@@ -178,7 +184,7 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	if !warned {
 		t.Error("no client was told that writes were refused while Redis was down")
 	}
-	for _, r := range []*replica{a, b, startReplica(t, "c", rs.URL())} {
+	for _, r := range []*replica{a, b, startReplica(t, "c", rs)} {
 		var doc map[string]any
 		r.get(t, token, "/api/rooms/redisroom/doc", &doc)
 		if got := canon(doc); got != want {
@@ -188,10 +194,12 @@ func TestRedisRestartMidEdit(t *testing.T) {
 }
 
 // Awareness set on replica a reaches a client on replica b; its removal arrives on disconnect.
-func TestAwarenessAcrossReplicas(t *testing.T) {
-	rs := startRedis(t)
-	a := startReplica(t, "a", rs.URL())
-	b := startReplica(t, "b", rs.URL())
+func TestAwarenessAcrossReplicas(t *testing.T) { redistest.Each(t, testAwarenessAcrossReplicas) }
+
+func testAwarenessAcrossReplicas(t *testing.T, k redistest.Kind) {
+	rs := redistest.Fresh(t, k)
+	a := startReplica(t, "a", rs)
+	b := startReplica(t, "b", rs)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	d.connect("onA", a, "aw", token, "v3")
@@ -214,9 +222,11 @@ func TestAwarenessAcrossReplicas(t *testing.T) {
 // Stock y-websocket clients send every awareness update they receive back to the server, so
 // states forwarded one by one cost n² messages each way. 30 clients on two replicas announce
 // themselves at once: everyone sees everyone, each in a few grouped messages.
-func TestAwarenessArrivesGrouped(t *testing.T) {
-	rs := startRedis(t)
-	reps := []*replica{startReplica(t, "a", rs.URL()), startReplica(t, "b", rs.URL())}
+func TestAwarenessArrivesGrouped(t *testing.T) { redistest.Each(t, testAwarenessArrivesGrouped) }
+
+func testAwarenessArrivesGrouped(t *testing.T, k redistest.Kind) {
+	rs := redistest.Fresh(t, k)
+	reps := []*replica{startReplica(t, "a", rs), startReplica(t, "b", rs)}
 	d := startDriver(t)
 	token := reps[0].login(t, "alice", false)
 	const n = 30
@@ -249,7 +259,7 @@ func TestAwarenessArrivesGrouped(t *testing.T) {
 // Read-only users cannot change the document and are told why; a malformed update is refused to
 // its sender and the room carries on for everyone.
 func TestReadOnlyAndMalformed(t *testing.T) {
-	a := startReplica(t, "a", "", "--room-read-only", "carol")
+	a := startReplica(t, "a", noRedis, "--room-read-only", "carol")
 	d := startDriver(t)
 	alice, carol := a.login(t, "alice", false), a.login(t, "carol", false)
 	d.connect("alice", a, "ro", alice, "v3")
@@ -302,7 +312,7 @@ func TestReadOnlyAndMalformed(t *testing.T) {
 
 // The same room through the multiplexer's sync channel and /ws/sync at once.
 func TestMuxChannelAndPlainEndpoint(t *testing.T) {
-	a := startReplica(t, "a", "")
+	a := startReplica(t, "a", noRedis)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	d.connect("node", a, "both", token, "v3")
@@ -368,7 +378,7 @@ func TestMuxChannelAndPlainEndpoint(t *testing.T) {
 // y-websocket clients drop a socket that was silent for 30 s. A lone client's awareness renewal
 // (every 15 s) is echoed back, so it stays on its first connection.
 func TestLoneClientIsNotDroppedAt30s(t *testing.T) {
-	a := startReplica(t, "a", "")
+	a := startReplica(t, "a", noRedis)
 	d := startDriver(t)
 	token := a.login(t, "alice", false)
 	d.connect("lone", a, "quiet", token, "v3")

@@ -2,10 +2,6 @@
 // the room sees the plan; under four-eyes alice cannot approve her own deploy, carol (who may
 // only view) sees Approve and Apply disabled with the reason, bob approves and applies, and
 // everyone sees every node turn ready.
-//
-// Needs the deploy endpoints (server/deploy). Named *.e2e.ts so `npm run test:e2e`
-// (client/e2e/*.test.ts) does not pick it up until they are on main; then rename it
-// deploy-review.test.ts. Run it alone: node --test --import tsx client/e2e/deploy-review.e2e.ts
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'

@@ -1,3 +1,0 @@
-// Package e2e holds the end-to-end tests of shared rooms: `yard serve` subprocesses on a real
-// redis-server, driven by stock y-websocket Node clients (testdata/driver.mjs).
-package e2e
