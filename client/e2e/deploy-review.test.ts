@@ -1,7 +1,7 @@
 // The deploy review in the browser, on two replicas with writes on: alice proposes, everyone in
 // the room sees the plan; under four-eyes alice cannot approve her own deploy, carol (who may
 // only view) sees Approve and Apply disabled with the reason, bob approves and applies, and
-// everyone sees every node turn ready.
+// everyone sees every node turn ready; an edit invalidates an open plan and it is replanned.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -93,5 +93,17 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
     }
     assert.equal(await state(alice).getAttribute('data-state'), 'succeeded')
     await alice.getByTestId('deploy-history').waitFor()
+  })
+
+  test('an edit invalidates an open plan, which says why and is replanned', async () => {
+    await bob.getByTestId('deploy-propose').click()
+    for (const p of [alice, bob]) await p.locator('[data-testid="deploy-state"][data-state="planned"]').waitFor({ timeout: 30_000 })
+    await alice.locator('[data-testid="wf-node"][data-kind="Deployment"]').click({ position: { x: 100, y: 40 } })
+    await alice.locator('[data-testid="wf-field"][data-field="image"] input[data-part="tag"]').fill('1.28')
+    for (const p of [alice, bob]) await p.locator('[data-testid="deploy-state"][data-state="invalidated"]').waitFor({ timeout: 30_000 })
+    await bob.getByTestId('deploy-invalidated').waitFor()
+    await bob.getByTestId('deploy-replan').click()
+    await alice.locator('[data-testid="deploy-state"][data-state="planned"]').waitFor({ timeout: 30_000 })
+    await alice.locator('[data-testid="plan-row"][data-action="update"]').waitFor({ timeout: 15_000 })
   })
 })
