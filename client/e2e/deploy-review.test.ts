@@ -5,15 +5,11 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import type { Page } from 'playwright-core'
+import { openRoom, SCREENSHOTS, signIn, startReplicas, until, type Replicas } from './harness.ts'
 
 describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
-  let cluster: Cluster
-  let redis: Redis
-  let a: Yard
-  let b: Yard
-  let browser: Browser
+  let r: Replicas
   let alice: Page
   let bob: Page
   let carol: Page
@@ -21,32 +17,21 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
   const state = (p: Page) => p.getByTestId('deploy-state')
 
   before(async () => {
-    cluster = await startCluster()
-    redis = await startRedis()
-    const extra = ['--write-enabled', '--deploy-timeout', '3m']
-    a = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: [...extra, '--replica-id', 'replica-a'] })
-    b = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: [...extra, '--replica-id', 'replica-b'] })
+    r = await startReplicas(['--write-enabled', '--deploy-timeout', '3m'])
+    const { a, b, browser } = r
     // The room's policy is an admin's to set: one approval, not the proposer's.
     const login = await fetch(`${a.url}/api/auth/dev-login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'root', groups: [], admin: true }) })
     const { token } = (await login.json()) as { token: string }
     const put = await fetch(`${a.url}/api/rooms/${room}/deploy-policy`, { method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: '{"approvals":1,"fourEyes":true}' })
     assert.equal(put.status, 200, await put.text())
-    browser = await launchBrowser()
     ;({ page: alice } = await signIn(browser, a.url, 'alice'))
     ;({ page: bob } = await signIn(browser, b.url, 'bob'))
     ;({ page: carol } = await signIn(browser, a.url, 'carol'))
-    for (const p of [alice, bob, carol]) {
-      await p.goto(`/r/${room}`)
-      await p.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
-    }
+    for (const p of [alice, bob, carol]) await openRoom(p, room)
   })
 
   after(async () => {
-    await browser?.close()
-    await a?.stop()
-    await b?.stop()
-    await redis?.stop()
-    await cluster?.stop()
+    await r?.stop()
   })
 
   test('alice proposes and everyone sees the plan', async () => {

@@ -6,8 +6,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, SCREENSHOTS, signIn, startCluster, startRedis, startYard, until, type Cluster, type Redis, type Yard } from './harness.ts'
+import type { Page } from 'playwright-core'
+import { openRoom, SCREENSHOTS, signIn, startReplicas, until, type Replicas } from './harness.ts'
 
 const COMPOSE = `services:
   api:
@@ -24,11 +24,7 @@ const COMPOSE = `services:
 `
 
 describe('the workflow editor on two replicas', { timeout: 1_200_000 }, () => {
-  let cluster: Cluster
-  let redis: Redis
-  let a: Yard
-  let b: Yard
-  let browser: Browser
+  let r: Replicas
   let alice: Page
   let bob: Page
   const room = `wf-${Date.now().toString(36)}`
@@ -37,25 +33,15 @@ describe('the workflow editor on two replicas', { timeout: 1_200_000 }, () => {
   const field = (p: Page, f: string) => p.locator(`[data-testid="wf-inspector"] [data-testid="wf-field"][data-field="${f}"]`)
 
   before(async () => {
-    cluster = await startCluster()
-    redis = await startRedis()
-    a = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: ['--replica-id', 'replica-a'] })
-    b = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: ['--replica-id', 'replica-b'] })
-    browser = await launchBrowser()
+    r = await startReplicas()
+    const { a, b, browser } = r
     ;({ page: alice } = await signIn(browser, a.url, 'alice'))
     ;({ page: bob } = await signIn(browser, b.url, 'bob'))
-    for (const p of [alice, bob]) {
-      await p.goto(`/r/${room}`)
-      await p.locator('[data-testid="sync-state"][data-synced="true"]').waitFor({ timeout: 15_000 })
-    }
+    for (const p of [alice, bob]) await openRoom(p, room)
   })
 
   after(async () => {
-    await browser?.close()
-    await a?.stop()
-    await b?.stop()
-    await redis?.stop()
-    await cluster?.stop()
+    await r?.stop()
   })
 
   test("a template inserted at alice's pointer appears on bob's replica", async () => {
