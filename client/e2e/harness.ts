@@ -220,3 +220,31 @@ export const SCREENSHOTS = process.env.YARD_SCREENSHOTS === '1' ? join(ROOT, 'do
 export function readJSON(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'))
 }
+
+/** Two `yard serve` replicas sharing one Redis and the local control plane, and a browser. */
+export interface Replicas {
+  cluster: Cluster
+  redis: Redis
+  a: Yard
+  b: Yard
+  browser: Browser
+  stop(): Promise<void>
+}
+
+export async function startReplicas(extra: string[] = []): Promise<Replicas> {
+  const cluster = await startCluster()
+  const redis = await startRedis()
+  const a = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: [...extra, '--replica-id', 'replica-a'] })
+  const b = await startYard({ kubeconfig: cluster.kubeconfig, redisUrl: redis.url, extra: [...extra, '--replica-id', 'replica-b'] })
+  const browser = await launchBrowser()
+  return {
+    cluster, redis, a, b, browser,
+    async stop() {
+      await browser.close()
+      await a.stop()
+      await b.stop()
+      await redis.stop()
+      await cluster.stop()
+    },
+  }
+}

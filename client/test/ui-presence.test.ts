@@ -71,3 +71,18 @@ test('reconnect backoff grows, jitters within half, and caps at 10 s', () => {
   assert.equal(backoff(3, () => 1), 4000)
   assert.equal(backoff(20, () => 1), 10000)
 })
+
+test('workflow focus is validated and grouped by node, one entry per person', async () => {
+  const { parsePresence, focusByNode } = await import('../src/app/presence.ts')
+  assert.deepEqual(parsePresence({ userId: 'a', wfFocus: { nodeId: 'n1', field: 'image' } })!.wfFocus, { nodeId: 'n1', field: 'image' })
+  assert.equal(parsePresence({ userId: 'a', wfFocus: { nodeId: 7 } })!.wfFocus, null)
+  assert.equal(parsePresence({ userId: 'a', wfFocus: 'n1' })!.wfFocus, null)
+  assert.deepEqual(parsePresence({ userId: 'a', wfFocus: { nodeId: 'n1' } })!.wfFocus, { nodeId: 'n1', field: '' })
+  const peer = (clientId: number, userId: string, nodeId: string | null, timestamp = 0) => ({
+    ...parsePresence({ userId, timestamp, wfFocus: nodeId ? { nodeId, field: 'env' } : null })!, clientId,
+  })
+  const m = focusByNode([peer(1, 'bob', 'n1'), peer(2, 'carol', 'n1'), peer(3, 'dan', null), peer(4, 'bob', 'n2', 5)])
+  assert.deepEqual([...m.keys()].sort(), ['n1', 'n2'])
+  assert.deepEqual(m.get('n1')!.map((p) => p.userId), ['carol'])
+  assert.deepEqual(m.get('n2')!.map((p) => p.userId), ['bob'])
+})

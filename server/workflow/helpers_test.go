@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ and the browser's copy of the relations")
 
 // seqIDs returns ids prefix-01, prefix-02, ...
 func seqIDs(prefix string) IDs {

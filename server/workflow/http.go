@@ -22,6 +22,7 @@ import (
 type Rooms interface {
 	Transact(ctx context.Context, id string, fn func(doc *crdt.Doc, tx *crdt.Transaction)) error
 	ReadOnly(u identity.User, room string) bool
+	JSON(ctx context.Context, id string) (map[string]any, error)
 }
 
 // API serves the template palette and inserts templates and compose imports into a room's
@@ -45,6 +46,31 @@ func (a *API) Mount(r chi.Router) {
 	r.Get("/workflow/templates", a.templates)
 	r.Post("/rooms/{room}/workflow/templates/{template}", a.instantiate)
 	r.Post("/rooms/{room}/workflow/import-compose", a.importCompose)
+	r.Get("/rooms/{room}/workflow/validation", a.validation)
+}
+
+// validation answers the current workflow's errors and hash, so the browser shows the server's
+// rules on fields and nodes without a copy of them.
+func (a *API) validation(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	doc, err := a.rooms.JSON(ctx, chi.URLParam(r, "room"))
+	switch {
+	case err != nil && errors.As(err, new(*errcode.Error)):
+		httpjson.WriteCoded(w, err)
+		return
+	case err != nil:
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.Unavailable, "the room store is unreachable"))
+		return
+	}
+	root, _ := doc[Root].(map[string]any)
+	wf := FromJSON(root)
+	errs := Validate(wf)
+	if errs == nil {
+		errs = []Error{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.WriteJSON(w, http.StatusOK, map[string]any{"errors": errs, "hash": Hash(wf)})
 }
 
 // writeTimeout bounds a handler's wait for the room to take its write.

@@ -104,14 +104,19 @@ func errCode(b []byte) string {
 	return e.Error.Code
 }
 
-func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
+// startServer runs the whole server without a cluster; readOnly users may not write to rooms.
+func startServer(t *testing.T, readOnly ...string) *yardtest.Server {
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
-	s := yardtest.Start(t, func(c *config.Config) {
+	return yardtest.Start(t, func(c *config.Config) {
 		c.Kubeconfig = ""
 		c.StaticDir = filepath.Join(t.TempDir(), "none")
 		c.Streams.RecordingsDir = "off"
-		c.Rooms.ReadOnly = []string{"viewer"}
+		c.Rooms.ReadOnly = readOnly
 	})
+}
+
+func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
+	s := startServer(t, "viewer")
 	alice := s.SignIn(t, "alice", false)
 	viewer := s.SignIn(t, "viewer", false)
 
@@ -188,5 +193,59 @@ func TestTemplatesAndComposeImportReachSyncClients(t *testing.T) {
 	}
 	if n := len(bob.workflow().Nodes); n != 10 {
 		t.Fatalf("refused requests changed the workflow: %d nodes", n)
+	}
+}
+
+func TestValidationAnswersTheServersRules(t *testing.T) {
+	s := startServer(t)
+	alice := s.SignIn(t, "alice", false)
+	bob := dialSync(t, s, s.SignIn(t, "bob", false), "lint")
+
+	validation := func() (errs []workflow.Error, hash string) {
+		t.Helper()
+		resp, body := s.Request(t, http.MethodGet, alice, "/api/rooms/lint/workflow/validation", nil)
+		var v struct {
+			Errors []workflow.Error
+			Hash   string
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &v) != nil || v.Errors == nil {
+			t.Fatalf("validation: %d %s", resp.StatusCode, body)
+		}
+		return v.Errors, v.Hash
+	}
+	if errs, hash := validation(); len(errs) != 0 || hash != workflow.Hash(workflow.Workflow{}) {
+		t.Fatalf("an empty room: %v %s", errs, hash)
+	}
+
+	if code, body := post(t, s, alice, "/api/rooms/lint/workflow/templates/worker", "application/json", `{"name":"jobs"}`); code != http.StatusOK {
+		t.Fatalf("insert: %d %s", code, body)
+	}
+	w := bob.waitNodes(t, 2)
+	if errs, hash := validation(); len(errs) != 0 || hash != workflow.Hash(w) {
+		t.Fatalf("one valid template: %v, hash %s want %s", errs, hash, workflow.Hash(w))
+	}
+
+	// The same template under the same name again: every node's name is taken twice.
+	if code, body := post(t, s, alice, "/api/rooms/lint/workflow/templates/worker", "application/json", `{"name":"jobs"}`); code != http.StatusOK {
+		t.Fatalf("insert: %d %s", code, body)
+	}
+	w = bob.waitNodes(t, 4)
+	errs, _ := validation()
+	dup := map[string]bool{}
+	for _, e := range errs {
+		if e.Code == workflow.CodeDuplicate && e.NodeID != "" {
+			dup[e.NodeID] = true
+		}
+	}
+	if len(dup) < 2 {
+		t.Fatalf("two templates named alike: %v", errs)
+	}
+	if want := workflow.Validate(w); len(want) != len(errs) {
+		t.Fatalf("the endpoint's errors %v differ from Validate's %v", errs, want)
+	}
+
+	resp, body := s.Request(t, http.MethodGet, alice, "/api/rooms/bad%7Broom/workflow/validation", nil)
+	if resp.StatusCode != http.StatusBadRequest || errCode(body) != "bad_params" {
+		t.Fatalf("bad room id: %d %s", resp.StatusCode, body)
 	}
 }

@@ -362,6 +362,9 @@ func (d *decoder) strMap(m map[string]any, key string) map[string]string {
 		d.add(Error{Field: key, Code: CodeTooMany, Message: fmt.Sprintf("%d entries; at most %d", len(obj), MaxMapLen)})
 		return nil
 	}
+	if len(obj) == 0 {
+		return nil // an empty map reads as no map: nodes are written with theirs from the start
+	}
 	out := make(map[string]string, len(obj))
 	for k, v := range obj {
 		field := key + "." + clip(k)

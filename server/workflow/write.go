@@ -128,11 +128,14 @@ func writeNode(m *crdt.Map, tx *crdt.Transaction, n Node) error {
 	if err := setAll(m, tx, fields); err != nil {
 		return err
 	}
+	// A node's key/value maps exist from its creation, even empty: two people adding the first
+	// entry at once would otherwise each create the map, and one map's entries would be lost.
 	for _, sub := range []struct {
-		key string
-		val map[string]string
-	}{{"env", n.Env}, {"data", n.Data}, {"resources", resourcesMap(n.Resources)}} {
-		if len(sub.val) == 0 {
+		key  string
+		val  map[string]string
+		used bool
+	}{{"env", n.Env, IsWorkload(n.Kind)}, {"data", n.Data, n.Kind == KindConfigMap}, {"resources", resourcesMap(n.Resources), IsWorkload(n.Kind)}} {
+		if len(sub.val) == 0 && !sub.used {
 			continue
 		}
 		sm := m.SetMap(tx, sub.key)

@@ -74,6 +74,15 @@ func TestInsertRoundTripsThroughTheDocument(t *testing.T) {
 	if _, ok := env.(*crdt.Map); !ok {
 		t.Fatalf("env is a %T", env)
 	}
+	// A node's maps exist from its creation, even empty, so nobody creates one concurrently.
+	for id, key := range map[string]string{"migrate": "env", "w-02": "env", "w-01": "data"} {
+		nm, _ := web.(*crdt.Map).Get(id)
+		if sub, _ := nm.(*crdt.Map).Get(key); sub == nil {
+			t.Errorf("node %s has no %s map", id, key)
+		} else if _, ok := sub.(*crdt.Map); !ok {
+			t.Errorf("node %s: %s is a %T", id, key, sub)
+		}
+	}
 	ports, _ := wm.(*crdt.Map).Get("ports")
 	if _, ok := ports.([]any); !ok {
 		t.Fatalf("ports is a %T", ports)

@@ -12,6 +12,9 @@ import { KrateView } from './Krate.tsx'
 import { Spotlight } from './Spotlight.tsx'
 import { ActivityFeed } from './ActivityFeed.tsx'
 import { throttle } from './hooks.ts'
+import { WorkflowProvider, useWorkflowMaybe } from './workflow/editor.tsx'
+import { WorkflowLayer } from './workflow/WorkflowLayer.tsx'
+import { WorkflowPanels } from './workflow/Panels.tsx'
 
 const FOLLOW_OPT_OUT_KEY = 'yard.noFollow'
 
@@ -170,8 +173,15 @@ function Room({ room, user, onSignOut, doc, provider }: RoomProps & { doc: Y.Doc
     if (following && (!leader || leader.followable === false)) setFollowing(null)
   }, [following, leader])
 
+  const toWorld = useCallback((x: number, y: number) => canvas.current?.toWorld(x, y) ?? null, [])
+  const viewCentre = useCallback(() => {
+    const v = canvas.current?.viewport() ?? { x: 0, y: 0, w: 1200, h: 800, zoom: 1 }
+    return { x: v.x + v.w / 2 - 100, y: v.y + v.h / 2 - 40 }
+  }, [])
+
   return (
     <RoomContext.Provider value={ctx}>
+      <WorkflowProvider room={room} doc={doc} provider={provider} user={user} cluster={cluster} toWorld={toWorld} viewCentre={viewCentre}>
       <div className="page room-page">
         <Header user={user} onSignOut={onSignOut}>
           <span className="room-name" data-testid="room-name">
@@ -224,14 +234,18 @@ function Room({ room, user, onSignOut, doc, provider }: RoomProps & { doc: Y.Doc
             Following {leader.name} <button onClick={() => setFollowing(null)}>stop</button>
           </div>
         )}
+        <WorkflowPanels peers={peers} />
         {(spotlight || spotlightUsed) && <Spotlight open={spotlight} onClose={() => setSpotlight(false)} awareness={provider.awareness} />}
       </div>
+      </WorkflowProvider>
     </RoomContext.Provider>
   )
 }
 
 export interface CanvasHandle {
   viewport(): ReturnType<typeof viewportOf>
+  /** World coordinates of a point on the screen (client coordinates). */
+  toWorld(clientX: number, clientY: number): { x: number; y: number }
 }
 
 interface CanvasProps {
@@ -246,6 +260,7 @@ const CAMERA_KEY = (room: string) => `yard.camera.${room}`
 
 function Canvas({ provider, peers, leader, onUserMove, ref }: CanvasProps) {
   const { doc, room, focusKrate } = useRoom()
+  const workflow = useWorkflowMaybe()
   const ids = useKrateIds(doc)
   const el = useRef<HTMLDivElement>(null)
   const [camera, setCamera] = useState<Camera>(() => {
@@ -261,8 +276,15 @@ function Canvas({ provider, peers, leader, onUserMove, ref }: CanvasProps) {
   camRef.current = camera
   const size = () => ({ w: el.current?.clientWidth ?? 1200, h: el.current?.clientHeight ?? 800 })
 
-  if (typeof ref === 'function') ref({ viewport: () => viewportOf(camRef.current, size().w, size().h) })
-  else if (ref) (ref as React.RefObject<CanvasHandle | null>).current = { viewport: () => viewportOf(camRef.current, size().w, size().h) }
+  const handle: CanvasHandle = {
+    viewport: () => viewportOf(camRef.current, size().w, size().h),
+    toWorld: (x, y) => {
+      const r = el.current?.getBoundingClientRect()
+      return screenToWorld(camRef.current, x - (r?.left ?? 0), y - (r?.top ?? 0))
+    },
+  }
+  if (typeof ref === 'function') ref(handle)
+  else if (ref) (ref as React.RefObject<CanvasHandle | null>).current = handle
 
   // Publish our viewport (for followers) and remember it for reloads.
   const publish = useMemo(
@@ -303,6 +325,7 @@ function Canvas({ provider, peers, leader, onUserMove, ref }: CanvasProps) {
     panning.current = { x: e.clientX, y: e.clientY, id: e.pointerId }
     el.current?.setPointerCapture(e.pointerId)
     focusKrate(null)
+    workflow?.clear()
   }
   const onPointerMove = (e: React.PointerEvent) => {
     const r = el.current!.getBoundingClientRect()
@@ -351,12 +374,13 @@ function Canvas({ provider, peers, leader, onUserMove, ref }: CanvasProps) {
       style={{ backgroundPosition: `${-camera.x * camera.zoom}px ${-camera.y * camera.zoom}px`, backgroundSize: `${32 * camera.zoom}px ${32 * camera.zoom}px` }}
     >
       <div className="world" style={{ transform: `scale(${camera.zoom}) translate(${-camera.x}px, ${-camera.y}px)` }}>
+        {workflow && <WorkflowLayer zoomRef={zoomRef} peers={peers} />}
         {ids.map((id) => (
           <KrateView key={id} id={id} zoomRef={zoomRef} watchers={watcherKey(watchers.get(id))} />
         ))}
         <Cursors peers={peers} zoom={camera.zoom} />
       </div>
-      {ids.length === 0 && (
+      {ids.length === 0 && !workflow?.nodeCount && (
         <div className="canvas-empty">
           <span>
             Press <kbd>Ctrl K</kbd> to find a resource and drop it here.

@@ -36,12 +36,14 @@ export function setToken(t: string | null): void {
   else localStorage.removeItem(TOKEN_KEY)
 }
 
-async function request<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+/** A call to the API; a body of contentType other than JSON is sent as it is (a string). */
+export async function request<T>(method: string, path: string, body?: unknown, accept = 'application/json', contentType = 'application/json'): Promise<T> {
   const headers: Record<string, string> = { Accept: accept }
   const tok = getToken()
   if (tok) headers.Authorization = `Bearer ${tok}`
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  if (body !== undefined) headers['Content-Type'] = contentType
+  const raw = contentType !== 'application/json' && typeof body === 'string'
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : raw ? body : JSON.stringify(body) })
   const text = await res.text()
   if (res.status === 401 && tok && path !== '/api/me') {
     // The token expired or was revoked: back to the sign-in page (main.tsx listens).

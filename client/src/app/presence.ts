@@ -14,6 +14,13 @@ export interface PresenceState {
   timestamp: number
   /** False when this person opted out of being followed. Absent means followable. */
   followable?: boolean
+  /** The workflow node (and inspector field, "" for the node itself) this person edits. */
+  wfFocus?: WfFocus | null
+}
+
+export interface WfFocus {
+  nodeId: string
+  field: string
 }
 
 export interface Peer extends PresenceState {
@@ -42,7 +49,25 @@ export function parsePresence(v: unknown): PresenceState | null {
         : null,
     timestamp: isNum(o.timestamp) ? o.timestamp : 0,
     followable: o.followable !== false,
+    wfFocus: parseFocus(o.wfFocus),
   }
+}
+
+function parseFocus(v: unknown): WfFocus | null {
+  if (!v || typeof v !== 'object') return null
+  const f = v as Record<string, unknown>
+  if (typeof f.nodeId !== 'string' || f.nodeId === '' || f.nodeId.length > 256) return null
+  return { nodeId: f.nodeId, field: typeof f.field === 'string' ? f.field.slice(0, 128) : '' }
+}
+
+/** Who edits which workflow node: node id -> distinct people with the field each one is in. */
+export function focusByNode(peers: Peer[]): Map<string, Peer[]> {
+  const out = new Map<string, Peer[]>()
+  for (const p of uniqueUsers(peers.filter((p) => p.wfFocus))) {
+    const id = p.wfFocus!.nodeId
+    out.set(id, [...(out.get(id) ?? []), p])
+  }
+  return out
 }
 
 /** Every other participant (by awareness client id), skipping our own client and junk states. */
