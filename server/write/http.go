@@ -77,7 +77,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, errcode.Errorf(errcode.TooLarge, "the body is over %d bytes", MaxBodyBytes))
+			writeError(w, errcode.Errorf(errcode.BadParams, "the body is over %d bytes", MaxBodyBytes))
 			return
 		}
 		writeError(w, errcode.Errorf(errcode.BadParams, "reading the body: %v", err))

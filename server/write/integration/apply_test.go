@@ -254,7 +254,7 @@ func TestBadInput(t *testing.T) {
 		{"not YAML", "POST", "/api/apply", "application/yaml", "a: [b\n  c: }", 400, errcode.BadParams},
 		{"a scalar", "POST", "/api/apply", "application/yaml", "just text", 400, errcode.BadParams},
 		{"empty", "POST", "/api/apply", "application/yaml", "---\n", 400, errcode.BadParams},
-		{"10 MB", "POST", "/api/apply", "application/yaml", huge, 413, errcode.TooLarge},
+		{"10 MB", "POST", "/api/apply", "application/yaml", huge, 400, errcode.BadParams},
 		{"unknown kind", "POST", "/api/apply", "application/yaml", "apiVersion: nope.example.com/v1\nkind: Nope\nmetadata: {name: x}\n", 400, errcode.BadParams},
 		{"name with /", "POST", "/api/apply?namespace=team-a", "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a/b}\n", 400, errcode.BadParams},
 		{"no name", "POST", "/api/apply?namespace=team-a", "application/yaml", "apiVersion: v1\nkind: ConfigMap\n", 400, errcode.BadParams},
