@@ -18,19 +18,19 @@ import (
 func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 	u, ok := identity.FromContext(r.Context())
 	if !ok {
-		writeError(w, mux.Errorf(mux.CodeUnauthorized, "sign in first"))
+		httpjson.WriteCoded(w, mux.Errorf(mux.CodeUnauthorized, "sign in first"))
 		return
 	}
 	q := r.URL.Query()
 	q.Del("follow")
 	req, err := ParseRequest(q)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	st, err := k.prepare(r.Context(), u, req, true)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	k.counters.streams.Inc()
@@ -95,7 +95,7 @@ func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 	errc <- nil
 	if !started {
 		if err != nil {
-			writeError(w, err)
+			httpjson.WriteCoded(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -105,6 +105,3 @@ func (k *Kind) ServeDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = bw.Flush()
 }
-
-// writeError writes Yard's JSON error envelope for a coded error.
-func writeError(w http.ResponseWriter, err error) { httpjson.WriteCoded(w, err) }

@@ -61,36 +61,36 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o, err := a.origin(r)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	opts := ApplyOptions{Namespace: q.Get("namespace"), Origin: o}
 	if opts.DryRun, err = boolParam(q, "dryRun"); err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	if opts.Force, err = boolParam(q, "force"); err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, errcode.Errorf(errcode.BadParams, "the body is over %d bytes", MaxBodyBytes))
+			httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "the body is over %d bytes", MaxBodyBytes))
 			return
 		}
-		writeError(w, errcode.Errorf(errcode.BadParams, "reading the body: %v", err))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "reading the body: %v", err))
 		return
 	}
 	objs, err := DecodeObjects(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	results, err := a.w.Apply(r.Context(), u, q.Get("cluster"), objs, opts)
 	if err != nil && results == nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	resp := ApplyResponse{DryRun: opts.DryRun, Results: results}
@@ -124,11 +124,11 @@ func (a *API) scale(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || body.Replicas == nil {
-		writeError(w, errcode.Errorf(errcode.BadParams, `body: want {"replicas":N}`))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, `body: want {"replicas":N}`))
 		return
 	}
 	if *body.Replicas < 0 || *body.Replicas > MaxReplicas {
-		writeError(w, errcode.Errorf(errcode.BadParams, "replicas: 0 to %s", strconv.Itoa(MaxReplicas)))
+		httpjson.WriteCoded(w, errcode.Errorf(errcode.BadParams, "replicas: 0 to %s", strconv.Itoa(MaxReplicas)))
 		return
 	}
 	a.act(w, r, func(u identity.User, ref Ref, o Origin) (ActionResult, error) {
@@ -153,19 +153,14 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, do func(u identity.Use
 	u, _ := identity.FromContext(r.Context())
 	o, err := a.origin(r)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	q := r.URL.Query()
 	res, err := do(u, Ref{Cluster: q.Get("cluster"), Namespace: q.Get("namespace"), Kind: chi.URLParam(r, "kind"), Name: chi.URLParam(r, "name")}, o)
 	if err != nil {
-		writeError(w, err)
+		httpjson.WriteCoded(w, err)
 		return
 	}
 	httpjson.WriteJSON(w, http.StatusOK, res)
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	e := errcode.As(err)
-	httpjson.WriteError(w, errcode.HTTPStatus(err), e.Code, e.Message)
 }
