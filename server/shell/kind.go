@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,24 +246,19 @@ wait:
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { m.readClient(rctx, ch, send, &driving) })
-	wg.Go(func() {
-		t := time.NewTicker(m.cfg.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-				_ = send(event{K: "hb"})
-			}
-		}
-	})
+	homeGone := make(chan struct{})
+	wg.Go(func() { m.heartbeat(rctx, info.ID, send, homeGone) })
 
 	for {
 		var b []byte
 		var ok bool
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-homeGone:
+			// The home died without a word (SIGKILL, a lost machine): its exec went with it.
+			_ = ch.Send(ctx, textMsg(exitMsg{Type: "exit", Code: -1,
+				Reason: fmt.Sprintf("the server running the session (replica %s) stopped", info.Replica)}))
 			return nil
 		case b, ok = <-sub.C():
 		}
@@ -347,6 +343,34 @@ func (m *Manager) readClient(ctx context.Context, ch mux.Channel, send func(even
 			_ = send(event{K: "request-driver"})
 		case "grant-driver":
 			_ = send(event{K: "grant-driver", U: c.User})
+		}
+	}
+}
+
+// heartbeat tells the home the participant is there, every Heartbeat, and watches the session's
+// registry entry, which only its home renews: when three beats in a row find it gone, the home
+// stopped without ending the session (a home that ends it publishes its exit first), and
+// homeGone is closed. A registry that cannot be read says nothing either way.
+func (m *Manager) heartbeat(ctx context.Context, id string, send func(event) error, homeGone chan<- struct{}) {
+	t := time.NewTicker(m.cfg.Heartbeat)
+	defer t.Stop()
+	missed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = send(event{K: "hb"})
+		}
+		_, err := m.hub.Lookup(ctx, id)
+		switch {
+		case errors.Is(err, ErrNoSession):
+			if missed++; missed == 3 {
+				close(homeGone)
+				return
+			}
+		case err == nil:
+			missed = 0
 		}
 	}
 }

@@ -1,0 +1,53 @@
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A participant whose session's home stopped without a word (SIGKILL: no exit published, the
+// registry entry no longer renewed) is told that the session ended and why, instead of waiting
+// for output that never comes.
+func TestParticipantLearnsThatTheHomeStopped(t *testing.T) {
+	ctx := context.Background()
+	hub := NewMemoryHub()
+	m := testManager(t, hub, "r2")
+	info := Info{ID: NewSessionID(), Owner: "alice", Namespace: "demo", Pod: "web", Replica: "r1", Started: time.Now()}
+	if err := hub.Claim(ctx, info, time.Minute, 5); err != nil {
+		t.Fatal(err)
+	}
+	// The home on r1 answers the join, then dies.
+	home, err := hub.Subscribe(ctx, homeTopic(info.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer home.Close()
+	wg.Go(func() {
+		for b := range home.C() {
+			var e event
+			if json.Unmarshal(b, &e) == nil && e.K == "join" {
+				_ = hub.Publish(ctx, outTopic(info.ID), event{K: "snapshot", P: e.P, Drv: "alice", D: []byte("scrollback$ ")}.encode())
+			}
+		}
+	})
+	p := attach(m, info, "alice", RoleDriver)
+	p.ch.waitTerminal(t, "scrollback$ ")
+	if err := hub.Unregister(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	exit := p.ch.waitControl(t, "the exit", func(c map[string]any) bool { return c["type"] == "exit" })
+	if exit["code"] != float64(-1) || !strings.Contains(exit["reason"].(string), "replica r1") {
+		t.Fatalf("exit %v", exit)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the participant kept waiting after its exit")
+	}
+}
