@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,4 +51,32 @@ func TestParticipantLearnsThatTheHomeStopped(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the participant kept waiting after its exit")
 	}
+}
+
+// A home that stood still itself (its clock jumps past three heartbeats between two
+// housekeeps, as across SIGSTOP and SIGCONT) keeps its participants: the silence was its own.
+// Dropped, the owner would stay connected with its keystrokes ignored.
+func TestHomeThatStoodStillKeepsItsParticipants(t *testing.T) {
+	hub := NewMemoryHub()
+	m := testManager(t, hub, "r1")
+	var skew atomic.Int64
+	m.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	info := startSession(t, m, "alice", nil)
+	owner := attach(m, info, "alice", RoleDriver)
+	owner.ch.waitTerminal(t, "bash$ ")
+	m.mu.Lock()
+	s := m.local[info.ID]
+	m.mu.Unlock()
+	// The stall ends: the home's next housekeep runs before any participant's next beat.
+	skew.Store(int64(10 * time.Second))
+	if reason := s.housekeep(); reason != "" {
+		t.Fatalf("the session ended: %s", reason)
+	}
+	owner.ch.keys("still driving\n")
+	owner.ch.waitTerminal(t, "still driving\r\n")
+	got, err := hub.Lookup(context.Background(), info.ID)
+	if err != nil || len(got.Participants) != 1 || got.Participants[0].User != "alice" {
+		t.Fatalf("participants after the stall: %+v %v", got.Participants, err)
+	}
+	owner.stop(t)
 }

@@ -60,6 +60,7 @@ type session struct {
 	rec          *recorder
 	lastActivity time.Time
 	emptySince   time.Time // when the last participant left (zero: someone is here)
+	lastKeep     time.Time // the previous housekeep
 	started      bool      // the exec has been started (on the owner's first join)
 	ended        bool
 	endReason    string
@@ -81,6 +82,9 @@ func (s *session) publish(e event) {
 // run is the home's loop: it serves the home topic until the session ends, then reports the end.
 func (s *session) run() {
 	defer s.sub.Close()
+	s.mu.Lock()
+	s.lastKeep = s.m.now()
+	s.mu.Unlock()
 	tick := time.NewTicker(s.m.cfg.Heartbeat)
 	defer tick.Stop()
 	execDone := make(chan execResult, 1)
@@ -258,6 +262,14 @@ func (s *session) participantsLocked() []Participant {
 func (s *session) housekeep() string {
 	now := s.m.now()
 	s.mu.Lock()
+	// A home that stood still itself (SIGSTOP, a frozen machine) heard nobody meanwhile; that
+	// is not its participants' silence, so each gets three beats again before being dropped.
+	if now.Sub(s.lastKeep) > 2*s.m.cfg.Heartbeat {
+		for _, p := range s.parts {
+			p.lastSeen = now
+		}
+	}
+	s.lastKeep = now
 	changed := false
 	for id, p := range s.parts {
 		if now.Sub(p.lastSeen) > max(3*s.m.cfg.Heartbeat, time.Second) {
