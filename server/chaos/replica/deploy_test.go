@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,60 +78,59 @@ func checkEnded(t *testing.T, d deploy.Deploy) {
 	}
 }
 
-// The replica applying a deploy is SIGKILLed mid-apply: the other replica ends it (failed, with
-// the reason) once the lock's lease ran out; it never stays applying.
-func TestReplicaKilledMidDeploy(t *testing.T) {
-	rp := newReport(t, "a deploy whose replica dies ends succeeded or failed with a reason within lease + sweep (90 s); never stays applying")
+// deployRun is a deploy that a fault interrupted, and how it ended.
+type deployRun struct {
+	a, b        *replica
+	room, alice string
+	d, got      deploy.Deploy
+	at          time.Time // the fault
+}
+
+// deployFault applies a deploy on a, applies fault to a while it is applying, and waits for b to
+// end the deploy, asserting the ending.
+func deployFault(t *testing.T, guarantee string, fault func(a *replica)) deployRun {
+	rp := newReport(t, guarantee)
 	rg := newRig(t, "--write-enabled", "--deploy-timeout", "2m")
 	a, b := rg.replica("a"), rg.replica("b")
 	room, alice, d := applyingOn(t, a, b)
 	rp.set("nodes", "%d", len(d.Plan))
-	rp.set("at_kill", "%s %s", deployOn(t, a, alice, room, d.ID).State, nodeSummary(deployOn(t, a, alice, room, d.ID)))
-	killed := time.Now()
-	a.proc.Kill(t)
+	now := deployOn(t, a, alice, room, d.ID)
+	rp.set("at_fault", "%s %s", now.State, nodeSummary(now))
+	at := time.Now()
+	fault(a)
 	var got deploy.Deploy
 	testwait.Until(t, deployEnd, 250*time.Millisecond, "the deploy leaves applying", func() bool {
 		got = deployOn(t, b, alice, room, d.ID)
 		return got.State != deploy.StateApplying
 	})
-	rp.set("ended_after", "%s", seconds(time.Since(killed)))
+	rp.set("ended_after", "%s", seconds(time.Since(at)))
 	rp.set("end", "%s %q", got.State, got.Message)
 	checkEnded(t, got)
+	return deployRun{a: a, b: b, room: room, alice: alice, d: d, got: got, at: at}
+}
+
+// The replica applying a deploy is SIGKILLed mid-apply: the other replica ends it (failed, with
+// the reason) once the lock's lease ran out; it never stays applying.
+func TestReplicaKilledMidDeploy(t *testing.T) {
+	deployFault(t, "a deploy whose replica dies ends succeeded or failed with a reason within lease + sweep (90 s); never stays applying",
+		func(a *replica) { a.proc.Kill(t) })
 }
 
 // The replica applying a deploy is SIGSTOPped past its lease (45 s): the other replica ends the
 // deploy; when the stopped replica continues, its apply has lost the lock and must not change
 // the ending (the lock's fencing token).
 func TestReplicaStoppedMidDeploy(t *testing.T) {
-	rp := newReport(t, "a deploy whose replica hangs past its lease is ended by the other replica, and the resumed replica does not change the ending")
-	rg := newRig(t, "--write-enabled", "--deploy-timeout", "2m")
-	a, b := rg.replica("a"), rg.replica("b")
-	room, alice, d := applyingOn(t, a, b)
-	rp.set("nodes", "%d", len(d.Plan))
-	rp.set("at_stop", "%s %s", deployOn(t, a, alice, room, d.ID).State, nodeSummary(deployOn(t, a, alice, room, d.ID)))
-	stopped := time.Now()
-	a.proc.Stop(t)
-	var got deploy.Deploy
-	testwait.Until(t, deployEnd, 250*time.Millisecond, "the deploy leaves applying", func() bool {
-		got = deployOn(t, b, alice, room, d.ID)
-		return got.State != deploy.StateApplying
-	})
-	rp.set("ended_after", "%s", seconds(time.Since(stopped)))
-	rp.set("end", "%s %q", got.State, got.Message)
-	checkEnded(t, got)
-	time.Sleep(time.Until(stopped.Add(45 * time.Second)))
-	a.proc.Continue(t)
+	run := deployFault(t, "a deploy whose replica hangs past its lease is ended by the other replica, and the resumed replica does not change the ending",
+		func(a *replica) { a.proc.Stop(t) })
+	time.Sleep(time.Until(run.at.Add(45 * time.Second)))
+	run.a.proc.Continue(t)
 	// Give the continued replica time to catch up and to try to finish its apply.
 	time.Sleep(15 * time.Second)
-	for _, r := range []*replica{a, b} {
-		after := deployOn(t, r, alice, room, d.ID)
-		if after.State != got.State || after.Message != got.Message {
-			rp.set("after_continue_"+r.name, "%s %q", after.State, after.Message)
+	for _, r := range []*replica{run.a, run.b} {
+		after := deployOn(t, r, run.alice, run.room, run.d.ID)
+		if after.State != run.got.State || after.Message != run.got.Message {
 			t.Errorf("after a continued, %s serves the deploy as %s %q; it had ended %s %q",
-				r.name, after.State, after.Message, got.State, got.Message)
+				r.name, after.State, after.Message, run.got.State, run.got.Message)
 		}
-	}
-	if strings.Contains(got.Message, "stopped") {
-		rp.set("taken_over", "yes")
 	}
 }
