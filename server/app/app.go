@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,7 +148,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
-		Checks:   append(redisCheck(rdb), cls.checks()...),
+		Checks:   slices.Concat(redisCheck(rdb), cls.checks(), str.checks()),
 		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes, deployAPI},
 
 		// Without a listener of its own, /metrics is for admins.

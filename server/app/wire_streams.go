@@ -28,6 +28,8 @@ type streams struct {
 	logs   *logs.Kind
 	shells *shell.Manager
 	hub    shell.Hub
+	// recording: sessions are recorded (--recordings-dir is not "off").
+	recording bool
 }
 
 // wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
@@ -80,13 +82,22 @@ func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.
 		mgr.Close()
 		return nil, err
 	}
-	return &streams{logs: lk, shells: mgr, hub: hub}, nil
+	return &streams{logs: lk, shells: mgr, hub: hub, recording: sc.RecordingsDir != ""}, nil
 }
 
 // Close ends the shell sessions homed on this replica.
 func (s *streams) Close() error {
 	s.shells.Close()
 	return s.hub.Close()
+}
+
+// checks is the recordings' readiness, when sessions are recorded: whether a new shell
+// recording can be written.
+func (s *streams) checks() []httpapi.Check {
+	if !s.recording {
+		return nil
+	}
+	return []httpapi.Check{{Name: "recordings", Check: s.shells.RecordingsReady}}
 }
 
 // single serves /ws/logs or /ws/shell: the kind on a plain WebSocket, parameters in the query.

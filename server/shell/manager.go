@@ -92,6 +92,8 @@ type shellMetrics struct {
 	sessions     prometheus.Gauge
 	participants prometheus.Gauge
 	refusals     *prometheus.CounterVec
+	// recordingFailures counts sessions whose recording stopped being written.
+	recordingFailures prometheus.Counter
 }
 
 // Manager runs the sessions whose home is this replica and attaches this replica's
@@ -130,9 +132,12 @@ func NewManager(hub Hub, trail audit.Trail, clusters Lookup, cfg Config, log *sl
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yard_shell_refusals_total", Help: "Shell opens and joins refused, by reason.",
 		}, []string{"reason"}),
+		recordingFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yard_shell_recording_failures_total", Help: "Shell sessions whose recording stopped being written (a full disk).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{ms.sessions, ms.participants, ms.refusals} {
+		for _, c := range []prometheus.Collector{ms.sessions, ms.participants, ms.refusals, ms.recordingFailures} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("shell metrics: %w", err)
 			}
@@ -329,6 +334,15 @@ func (m *Manager) End(ctx context.Context, id string, by identity.User) error {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	return nil
+}
+
+// RecordingsReady reports whether a new recording can be written (nil when recording is off):
+// /api/readyz shows recordings as degraded while it cannot.
+func (m *Manager) RecordingsReady(ctx context.Context) error {
+	if m.cfg.RecordingsDir == "" {
+		return nil
+	}
+	return probeRecordings(ctx, m.cfg.RecordingsDir)
 }
 
 // RecordingPath returns the file of a session's recording when this replica has it.

@@ -58,6 +58,7 @@ type session struct {
 	scroll       ring
 	cols, rows   int
 	rec          *recorder
+	recFailed    bool // the recording's failure was reported
 	lastActivity time.Time
 	emptySince   time.Time // when the last participant left (zero: someone is here)
 	started      bool      // the exec has been started (on the owner's first join)
@@ -270,6 +271,7 @@ func (s *session) housekeep() string {
 	}
 	if s.rec != nil {
 		s.rec.flush()
+		s.noteRecordingLocked()
 	}
 	info := s.info
 	idle := now.Sub(s.lastActivity)
@@ -283,6 +285,19 @@ func (s *session) housekeep() string {
 	}
 	s.registerInfo(info)
 	return ""
+}
+
+// noteRecordingLocked reports a recording that stopped being written (a full disk), once, when
+// it is noticed: the session goes on, and its end in the audit trail says the recording is
+// incomplete. Callers hold s.mu.
+func (s *session) noteRecordingLocked() {
+	err := s.rec.failure()
+	if err == nil || s.recFailed {
+		return
+	}
+	s.recFailed = true
+	s.m.metrics.recordingFailures.Inc()
+	s.log.Warn("recording incomplete: the session goes on unrecorded", "err", bare(err))
 }
 
 // register refreshes the session's registry entry (participants, driver).
@@ -402,10 +417,10 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	s.mu.Lock()
 	s.ended, s.endReason = true, r.reason
 	started := s.started
+	var recErr error
 	if s.rec != nil {
-		if err := s.rec.close(); err != nil {
-			s.log.Warn("recording incomplete", "err", err)
-		}
+		recErr = s.rec.close()
+		s.noteRecordingLocked()
 	}
 	s.mu.Unlock()
 	code := r.code
@@ -416,6 +431,9 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
 	if r.reason != "" {
 		o.Detail += ": " + r.reason
+	}
+	if recErr != nil {
+		o.Detail += "; recording incomplete: " + bare(recErr).Error()
 	}
 	switch {
 	case !started:
