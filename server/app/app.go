@@ -40,6 +40,7 @@ type App struct {
 	gate     *wsgate.Gate
 	http     *http.Server
 	redis    redis.UniversalClient // nil without --redis-url
+	pinger   redis.UniversalClient // the one /api/readyz pings Redis with (openRedis)
 	rooms    *rooms
 	clusters *clusters
 	streams  *streams
@@ -64,7 +65,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := openRedis(cfg)
+	rdb, err := openRedis(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	pinger, err := openRedis(cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
-		Checks:   slices.Concat(redisCheck(rdb), cls.checks(), str.checks()),
+		Checks:   slices.Concat(redisCheck(pinger), cls.checks(), str.checks()),
 		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes, deployAPI},
 
 		// Without a listener of its own, /metrics is for admins.
@@ -170,6 +175,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		metrics:  m,
 		mux:      muxServer,
 		redis:    rdb,
+		pinger:   pinger,
 		rooms:    rms,
 		clusters: cls,
 		streams:  str,
@@ -234,7 +240,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, a.streams.Close())
 		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
 		if a.redis != nil {
-			err = errors.Join(err, a.redis.Close())
+			err = errors.Join(err, a.redis.Close(), a.pinger.Close())
 		}
 		a.log.Info("stopped", "err", err)
 	})
