@@ -3,25 +3,22 @@
 package redisfault
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/yardhq/yard/e2e/controlplane"
@@ -143,101 +140,81 @@ func (r *redisServer) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// redisPing succeeds once the server answers PING (a server still loading its data answers
+// LOADING).
 func redisPing(addr string, timeout time.Duration) error {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: timeout, ReadTimeout: timeout})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return rdb.Ping(ctx).Err()
 }
 
 // replica is one `yard serve` process.
 type replica struct {
-	name   string
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	mu     sync.Mutex
-	log    strings.Builder
+	name    string
+	url     string
+	logPath string
+	exited  chan struct{}
 }
-
-var listening = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
 
 // jwtSecret is shared by the replicas so a token from one is good on the others.
 const jwtSecret = "chaos-secret-chaos-secret-chaos-0123"
 
-// startReplica runs bin/yard with dev login against redisURL, without any cluster.
+// startReplica runs bin/yard with dev login against redisURL on a free port, without any cluster
+// (unless args name one), and waits until /api/healthz answers. Its log goes to a file, shown
+// when the test fails.
 func startReplica(t *testing.T, name, redisURL string, args ...string) *replica {
 	t.Helper()
-	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--dev-auth",
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	all := append([]string{"serve", "--listen", addr, "--log-format", "json", "--dev-auth",
 		"--redis-url", redisURL, "--replica-id", name, "--static-dir", t.TempDir()}, args...)
 	if !slices.Contains(args, "--recordings-dir") {
 		all = append(all, "--recordings-dir", t.TempDir())
 	}
-	cmd := exec.Command(yardBin, all...)
-	cmd.Env = append(os.Environ(), "YARD_JWT_SECRET="+jwtSecret,
-		// No cluster: the room scenarios need none, and a machine's kubeconfig must not count.
-		"KUBECONFIG="+filepath.Join(t.TempDir(), "none"))
-	stderr, err := cmd.StderrPipe()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command(yardBin, all...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "YARD_JWT_SECRET="+jwtSecret,
+		// No cluster: the room scenarios need none, and a machine's kubeconfig must not count.
+		"KUBECONFIG="+filepath.Join(t.TempDir(), "none"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &replica{name: name, cmd: cmd, exited: make(chan struct{})}
-	urlCh := make(chan string, 1)
+	p := &replica{name: name, url: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urlCh <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
 		_ = cmd.Wait()
+		_ = logFile.Close()
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
 			t.Logf("%s log (tail):\n%s", name, tail(p.logs()))
 		}
 	})
-	select {
-	case p.url = <-urlCh:
-	case <-p.exited:
-		t.Fatalf("%s exited before listening:\n%s", name, tail(p.logs()))
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not listen within 60 s", name)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		p.alive(t)
+		if resp, err := http.Get(p.url + "/api/healthz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer /api/healthz within 60 s:\n%s", name, tail(p.logs()))
+		}
 	}
-	return p
 }
 
 func (p *replica) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
 }
 
 // alive fails the test when the process has exited (crashed).

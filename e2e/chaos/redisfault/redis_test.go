@@ -15,6 +15,14 @@ const writeEvery = 100 * time.Millisecond
 
 var rooms = []string{"chaos-a", "chaos-b"}
 
+// twoReplicas starts replicas a and b on their Redis URLs, a readiness watch of both, and the
+// workload on both.
+func twoReplicas(t *testing.T, urlA, urlB string) ([]*replica, *readyzWatch, *workload) {
+	t.Helper()
+	reps := []*replica{startReplica(t, "a", urlA), startReplica(t, "b", urlB)}
+	return reps, watchReadyz(t, reps), startWorkload(t, reps, rooms, writeEvery)
+}
+
 // Redis restarts (a clean SIGTERM shutdown, then a SIGKILL crash) while two replicas take edits:
 // nothing accepted is lost, the replicas converge, /api/readyz says Redis is degraded while it is
 // down and ok after.
@@ -26,11 +34,7 @@ func TestRedisRestart(t *testing.T) {
 		sig := tc.sig
 		t.Run(tc.name, func(t *testing.T) {
 			rd := startRedis(t)
-			a := startReplica(t, "a", rd.url())
-			b := startReplica(t, "b", rd.url())
-			reps := []*replica{a, b}
-			rw := watchReadyz(t, reps)
-			w := startWorkload(t, reps, rooms, writeEvery)
+			reps, rw, w := twoReplicas(t, rd.url(), rd.url())
 			began := time.Now()
 
 			time.Sleep(5 * time.Second)
@@ -60,11 +64,7 @@ func TestRedisRestart(t *testing.T) {
 // is lost, what was refused is stored after, and readyz reports it.
 func TestRedisUnreachable30s(t *testing.T) {
 	rd := startRedis(t)
-	a := startReplica(t, "a", rd.url())
-	b := startReplica(t, "b", rd.url())
-	reps := []*replica{a, b}
-	rw := watchReadyz(t, reps)
-	w := startWorkload(t, reps, rooms, writeEvery)
+	reps, rw, w := twoReplicas(t, rd.url(), rd.url())
 
 	time.Sleep(5 * time.Second)
 	fault := time.Now()
@@ -103,11 +103,7 @@ func TestRedisUnreachable30s(t *testing.T) {
 func TestDelayAndLossToRedis(t *testing.T) {
 	rd := startRedis(t)
 	link := startLossyLink(t, rd.addr(), 200*time.Millisecond, 400*time.Millisecond, 0.05)
-	a := startReplica(t, "a", rd.url())
-	b := startReplica(t, "b", "redis://"+link.addr()+"/0")
-	reps := []*replica{a, b}
-	rw := watchReadyz(t, reps)
-	w := startWorkload(t, reps, rooms, writeEvery)
+	reps, rw, w := twoReplicas(t, rd.url(), "redis://"+link.addr()+"/0")
 	began := time.Now()
 	time.Sleep(30 * time.Second)
 	end := time.Now()
