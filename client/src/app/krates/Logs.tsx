@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
-import type { KrateBodyProps } from '../Krate.tsx'
+import type { KrateBodyProps } from './body.ts'
 import { Stream } from '../transport.ts'
 import { atBottom, classify, matches, splitMatches, type LogLevel } from '../logLevel.ts'
 import { containersOf, kindInfo } from '../resources.ts'

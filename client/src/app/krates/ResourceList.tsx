@@ -1,5 +1,5 @@
 import { useState } from 'react'
-import type { KrateBodyProps } from '../Krate.tsx'
+import type { KrateBodyProps } from './body.ts'
 import { useRoom } from '../roomContext.ts'
 import { useWatch } from '../useWatch.ts'
 import { age, kindInfo, metaOf, statusOf } from '../resources.ts'
