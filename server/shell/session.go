@@ -254,8 +254,8 @@ func (s *session) participantsLocked() []Participant {
 	return list
 }
 
-// housekeep drops participants that stopped sending heartbeats (their replica died), keeps the
-// registry entry alive, and says why the session must end, if it must.
+// housekeep drops participants that stopped sending heartbeats (their replica died), updates the
+// session's directory entry if it did, and says why the session must end, if it must.
 func (s *session) housekeep() string {
 	now := s.m.now()
 	s.mu.Lock()
@@ -283,7 +283,9 @@ func (s *session) housekeep() string {
 	case empty:
 		return fmt.Sprintf("nobody reconnected within %s", s.m.cfg.Grace)
 	}
-	s.registerInfo(info)
+	if changed {
+		s.registerInfo(info)
+	}
 	return ""
 }
 
@@ -300,7 +302,7 @@ func (s *session) noteRecordingLocked() {
 	s.log.Warn("recording incomplete: the session goes on unrecorded", "err", bare(err))
 }
 
-// register refreshes the session's registry entry (participants, driver).
+// register puts the session's directory entry (participants, driver) again.
 func (s *session) register() {
 	s.mu.Lock()
 	info := s.info
@@ -311,7 +313,7 @@ func (s *session) register() {
 func (s *session) registerInfo(info Info) {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
-	if err := s.m.hub.Register(ctx, info, s.m.cfg.registryTTL()); err != nil {
+	if err := s.m.putSession(ctx, info); err != nil {
 		s.log.Warn("shell registry refresh failed", "err", err)
 	}
 }
@@ -427,7 +429,7 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.m.hub.Unregister(ctx, s.id)
+	_ = s.m.dropSession(ctx, s.id)
 	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
 	if r.reason != "" {
 		o.Detail += ": " + r.reason
