@@ -109,6 +109,8 @@ type Manager struct {
 	mu     sync.Mutex
 	local  map[string]*session
 	closed bool
+
+	recordingsProbe *reusedProbe
 }
 
 // NewManager returns a manager whose sessions are relayed by hub and listed in dir (which names
@@ -142,7 +144,8 @@ func NewManager(hub Hub, dir *directory.Directory, trail audit.Trail, clusters L
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		hub: hub, dir: dir, trail: trail, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
-		ctx: ctx, cancel: cancel, local: map[string]*session{},
+		recordingsProbe: newReusedProbe(func(ctx context.Context) error { return probeRecordings(ctx, cfg.RecordingsDir) }, time.Now),
+		ctx:             ctx, cancel: cancel, local: map[string]*session{},
 	}, nil
 }
 
@@ -335,7 +338,7 @@ func (m *Manager) RecordingsReady(ctx context.Context) error {
 	if m.cfg.RecordingsDir == "" {
 		return nil
 	}
-	return probeRecordings(ctx, m.cfg.RecordingsDir)
+	return m.recordingsProbe.check(ctx)
 }
 
 // RecordingPath returns the file of a session's recording when this replica has it.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -172,3 +173,31 @@ func (r *ring) write(p []byte) {
 }
 
 func (r *ring) bytes() []byte { return append([]byte(nil), r.buf...) }
+
+// probeEvery is how long a recordings probe's answer is reused: every open page asks /api/readyz
+// every few seconds, and one file written per replica per probeEvery answers them all.
+const probeEvery = 2 * time.Second
+
+// reusedProbe runs probe at most once per probeEvery and answers with its last result between.
+type reusedProbe struct {
+	probe func(context.Context) error
+	now   func() time.Time
+
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+func newReusedProbe(probe func(context.Context) error, now func() time.Time) *reusedProbe {
+	return &reusedProbe{probe: probe, now: now}
+}
+
+func (p *reusedProbe) check(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := p.now(); p.at.IsZero() || now.Sub(p.at) >= probeEvery {
+		p.err = p.probe(ctx)
+		p.at = now
+	}
+	return p.err
+}

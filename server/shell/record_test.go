@@ -102,3 +102,26 @@ func TestProbeRecordingsBeforeTheDirectoryExists(t *testing.T) {
 		t.Fatalf("the probe left %v", left)
 	}
 }
+
+// Pages ask /api/readyz every few seconds: one probe answers them for probeEvery, and a disk that
+// fills is reported once that time has passed.
+func TestRecordingsProbeIsReused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "recordings")
+	clock := time.Unix(1000, 0)
+	p := newReusedProbe(func(ctx context.Context) error { return probeRecordings(ctx, dir) }, func() time.Time { return clock })
+	if err := p.check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The directory's place becomes a file: the answer stands until probeEvery has passed.
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(probeEvery - time.Millisecond)
+	if err := p.check(context.Background()); err != nil {
+		t.Fatalf("within probeEvery: %v (want the reused answer)", err)
+	}
+	clock = clock.Add(time.Millisecond)
+	if err := p.check(context.Background()); err == nil {
+		t.Fatal("after probeEvery the probe should have run again and failed")
+	}
+}
