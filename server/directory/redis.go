@@ -116,7 +116,9 @@ func (r *Redis) delete(ctx context.Context, recs ...record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// One transaction per slot (the cluster client splits it so): a claim counting the group must
+	// never see the entry gone but its group member still there.
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, rec := range recs {
 			p.Del(ctx, entryKey(rec.scope, rec.id))
 			p.SRem(ctx, indexKey(rec.scope), rec.id)
