@@ -18,7 +18,7 @@ func TestParticipantLearnsThatTheHomeStopped(t *testing.T) {
 	hub := NewMemoryHub()
 	m := testManager(t, hub, "r2")
 	info := Info{ID: NewSessionID(), Owner: "alice", Namespace: "demo", Pod: "web", Replica: "r1", Started: time.Now()}
-	if err := hub.Claim(ctx, info, time.Minute, 5); err != nil {
+	if err := m.claim(ctx, info); err != nil {
 		t.Fatal(err)
 	}
 	// The home on r1 answers the join, then dies.
@@ -39,7 +39,7 @@ func TestParticipantLearnsThatTheHomeStopped(t *testing.T) {
 	})
 	p := attach(m, info, "alice", RoleDriver)
 	p.ch.waitTerminal(t, "scrollback$ ")
-	if err := hub.Unregister(ctx, info.ID); err != nil {
+	if err := m.dropSession(ctx, info.ID); err != nil {
 		t.Fatal(err)
 	}
 	exit := p.ch.waitControl(t, "the exit", func(c map[string]any) bool { return c["type"] == "exit" })
@@ -74,7 +74,7 @@ func TestHomeThatStoodStillKeepsItsParticipants(t *testing.T) {
 	}
 	owner.ch.keys("still driving\n")
 	owner.ch.waitTerminal(t, "still driving\r\n")
-	got, err := hub.Lookup(context.Background(), info.ID)
+	got, err := m.lookup(context.Background(), info.ID)
 	if err != nil || len(got.Participants) != 1 || got.Participants[0].User != "alice" {
 		t.Fatalf("participants after the stall: %+v %v", got.Participants, err)
 	}

@@ -45,7 +45,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 // open authorizes a start or a join; a join learns its pod (into op) from the session's record.
 func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mux.Runner, error) {
 	if op.Session != "" {
-		info, err := m.hub.Lookup(ctx, op.Session)
+		info, err := m.lookup(ctx, op.Session)
 		if errors.Is(err, ErrNoSession) {
 			m.metrics.refusals.WithLabelValues("not_found").Inc()
 			return nil, mux.Errorf(mux.CodeNotFound, "no session %s (it ended, or never was)", op.Session)
@@ -65,7 +65,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	if err != nil {
 		return nil, err
 	}
-	list, err := m.hub.List(ctx)
+	list, err := m.Sessions(ctx)
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
@@ -92,7 +92,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	}
 	info := Info{
 		ID: NewSessionID(), Owner: u.Name, OwnerID: u.ID, Cluster: op.Cluster, Namespace: op.Namespace,
-		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.cfg.Replica,
+		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.dir.Replica(),
 		Started: m.now().UTC(), Driver: u.Name,
 	}
 	exec := podExec(clients.Typed, clients.Config, op.Namespace, op.Pod, op.Container)
@@ -186,7 +186,7 @@ func (m *Manager) attach(ctx context.Context, ch mux.Channel, info Info, u ident
 		e.P = pid
 		return m.hub.Publish(ctx, home, e.encode())
 	}
-	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.cfg.Replica}); err != nil {
+	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.dir.Replica()}); err != nil {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	defer func() {
@@ -348,7 +348,7 @@ func (m *Manager) readClient(ctx context.Context, ch mux.Channel, send func(even
 }
 
 // heartbeat tells the home the participant is there, every Heartbeat, and watches the session's
-// registry entry, which only its home renews: when three beats in a row find it gone, the home
+// directory entry, which only its home's replica renews: when three beats in a row find it gone, the home
 // stopped without ending the session (a home that ends it publishes its exit first), and
 // homeGone is closed. A registry that cannot be read says nothing either way.
 func (m *Manager) heartbeat(ctx context.Context, id string, send func(event) error, homeGone chan<- struct{}) {
@@ -362,7 +362,7 @@ func (m *Manager) heartbeat(ctx context.Context, id string, send func(event) err
 		case <-t.C:
 			_ = send(event{K: "hb"})
 		}
-		_, err := m.hub.Lookup(ctx, id)
+		_, err := m.lookup(ctx, id)
 		switch {
 		case errors.Is(err, ErrNoSession):
 			if missed++; missed == 3 {
