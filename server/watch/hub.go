@@ -7,7 +7,8 @@
 // as answers expire) that match its label selector. Each upstream keeps a bounded history of
 // changes so a reconnecting client resumes with only what it missed, or gets RESET and a fresh
 // snapshot when its resume point is gone. A slow client never costs unbounded memory: its
-// pending changes are coalesced per object, so it falls behind in time, not in space.
+// pending changes are coalesced per object, so it falls behind in time, not in space. Consumers
+// inside the server (a deploy following its rollout) get the same streams through Kind.Follow.
 package watch
 
 import (
