@@ -44,7 +44,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 // open authorizes a start or a join; a join learns its pod (into op) from the session's record.
 func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mux.Runner, error) {
 	if op.Session != "" {
-		info, err := m.hub.Lookup(ctx, op.Session)
+		info, err := m.lookup(ctx, op.Session)
 		if errors.Is(err, ErrNoSession) {
 			m.metrics.refusals.WithLabelValues("not_found").Inc()
 			return nil, mux.Errorf(mux.CodeNotFound, "no session %s (it ended, or never was)", op.Session)
@@ -64,7 +64,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	if err != nil {
 		return nil, err
 	}
-	list, err := m.hub.List(ctx)
+	list, err := m.Sessions(ctx)
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
@@ -91,7 +91,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	}
 	info := Info{
 		ID: NewSessionID(), Owner: u.Name, OwnerID: u.ID, Cluster: op.Cluster, Namespace: op.Namespace,
-		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.cfg.Replica,
+		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.dir.Replica(),
 		Started: m.now().UTC(), Driver: u.Name,
 	}
 	exec := podExec(clients.Typed, clients.Config, op.Namespace, op.Pod, op.Container)
@@ -185,7 +185,7 @@ func (m *Manager) attach(ctx context.Context, ch mux.Channel, info Info, u ident
 		e.P = pid
 		return m.hub.Publish(ctx, home, e.encode())
 	}
-	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.cfg.Replica}); err != nil {
+	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.dir.Replica()}); err != nil {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	defer func() {

@@ -58,6 +58,7 @@ type session struct {
 	scroll       ring
 	cols, rows   int
 	rec          *recorder
+	recFailed    bool // the recording's failure was reported
 	lastActivity time.Time
 	emptySince   time.Time // when the last participant left (zero: someone is here)
 	started      bool      // the exec has been started (on the owner's first join)
@@ -253,8 +254,8 @@ func (s *session) participantsLocked() []Participant {
 	return list
 }
 
-// housekeep drops participants that stopped sending heartbeats (their replica died), keeps the
-// registry entry alive, and says why the session must end, if it must.
+// housekeep drops participants that stopped sending heartbeats (their replica died), updates the
+// session's directory entry if it did, and says why the session must end, if it must.
 func (s *session) housekeep() string {
 	now := s.m.now()
 	s.mu.Lock()
@@ -270,6 +271,7 @@ func (s *session) housekeep() string {
 	}
 	if s.rec != nil {
 		s.rec.flush()
+		s.noteRecordingLocked()
 	}
 	info := s.info
 	idle := now.Sub(s.lastActivity)
@@ -281,11 +283,26 @@ func (s *session) housekeep() string {
 	case empty:
 		return fmt.Sprintf("nobody reconnected within %s", s.m.cfg.Grace)
 	}
-	s.registerInfo(info)
+	if changed {
+		s.registerInfo(info)
+	}
 	return ""
 }
 
-// register refreshes the session's registry entry (participants, driver).
+// noteRecordingLocked reports a recording that stopped being written (a full disk), once, when
+// it is noticed: the session goes on, and its end in the audit trail says the recording is
+// incomplete. Callers hold s.mu.
+func (s *session) noteRecordingLocked() {
+	err := s.rec.failure()
+	if err == nil || s.recFailed {
+		return
+	}
+	s.recFailed = true
+	s.m.metrics.recordingFailures.Inc()
+	s.log.Warn("recording incomplete: the session goes on unrecorded", "err", bare(err))
+}
+
+// register puts the session's directory entry (participants, driver) again.
 func (s *session) register() {
 	s.mu.Lock()
 	info := s.info
@@ -296,7 +313,7 @@ func (s *session) register() {
 func (s *session) registerInfo(info Info) {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
-	if err := s.m.hub.Register(ctx, info, s.m.cfg.registryTTL()); err != nil {
+	if err := s.m.putSession(ctx, info); err != nil {
 		s.log.Warn("shell registry refresh failed", "err", err)
 	}
 }
@@ -402,20 +419,23 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	s.mu.Lock()
 	s.ended, s.endReason = true, r.reason
 	started := s.started
+	var recErr error
 	if s.rec != nil {
-		if err := s.rec.close(); err != nil {
-			s.log.Warn("recording incomplete", "err", err)
-		}
+		recErr = s.rec.close()
+		s.noteRecordingLocked()
 	}
 	s.mu.Unlock()
 	code := r.code
 	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.m.hub.Unregister(ctx, s.id)
+	_ = s.m.dropSession(ctx, s.id)
 	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
 	if r.reason != "" {
 		o.Detail += ": " + r.reason
+	}
+	if recErr != nil {
+		o.Detail += "; recording incomplete: " + bare(recErr).Error()
 	}
 	switch {
 	case !started:
