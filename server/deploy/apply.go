@@ -114,9 +114,9 @@ func (s *Service) run(u identity.User, room string, d *Deploy, token int64) {
 	defer func() { <-leased }()
 	defer cancel()
 
-	result, msg := s.applyAll(ctx, u, room, d, token)
+	result, msg, applied := s.applyAll(ctx, u, room, d, token)
 	if result == "" {
-		result, msg = s.follow(ctx, u, room, d, token)
+		result, msg = s.follow(ctx, u, room, d, token, applied)
 	}
 	if errors.Is(s.ctx.Err(), context.Canceled) {
 		return // shutting down: the lock is released and a sweep ends the deploy
@@ -221,26 +221,31 @@ func (s *Service) setNodes(ctx context.Context, room, id string, token int64, no
 }
 
 // applyAll applies the stored manifests one by one in their order (the plan's), then the
-// prunes. It returns a final state when the deploy ended here (failed, cancelled), "" to go on.
-func (s *Service) applyAll(ctx context.Context, u identity.User, room string, d *Deploy, token int64) (string, string) {
+// prunes. It returns a final state when the deploy ended here (failed, cancelled), "" to go on,
+// and the resourceVersion each applied object got (objKey -> version).
+func (s *Service) applyAll(ctx context.Context, u identity.User, room string, d *Deploy, token int64) (string, string, map[string]string) {
 	var objs []*unstructured.Unstructured
 	if err := json.Unmarshal([]byte(d.Manifests), &objs); err != nil {
-		return StateFailed, "the stored manifests cannot be read: " + err.Error()
+		return StateFailed, "the stored manifests cannot be read: " + err.Error(), nil
 	}
 	origin := write.Origin{Room: room, Deploy: d.ID}
+	applied := map[string]string{}
 	for _, o := range objs {
 		node := o.GetLabels()[workflow.LabelNode]
 		if st, err := s.setNodes(ctx, room, d.ID, token, map[string]NodeStatus{node: {Status: NodeApplying}}); err != nil {
-			return stopped(st, err)
+			return stoppedApplying(st, err)
 		}
-		_, err := s.o.Writer.Apply(ctx, u, d.Cluster, []*unstructured.Unstructured{o}, write.ApplyOptions{Origin: origin})
+		res, err := s.o.Writer.Apply(ctx, u, d.Cluster, []*unstructured.Unstructured{o}, write.ApplyOptions{Origin: origin})
 		if err != nil {
 			msg := fmt.Sprintf("%s %s/%s: %s", o.GetKind(), o.GetNamespace(), o.GetName(), errcode.As(err).Message)
 			_, _ = s.setNodes(ctx, room, d.ID, token, map[string]NodeStatus{node: {Status: NodeFailed, Message: msg}})
-			return StateFailed, msg
+			return StateFailed, msg, nil
+		}
+		if gvr, ok := resourceOf(o.GetKind()); ok && len(res) == 1 {
+			applied[objKey(gvr.Resource, o.GetNamespace(), o.GetName())] = res[0].ResourceVersion
 		}
 		if st, err := s.setNodes(ctx, room, d.ID, token, map[string]NodeStatus{node: {Status: NodeProgressing}}); err != nil {
-			return stopped(st, err)
+			return stoppedApplying(st, err)
 		}
 	}
 	for _, r := range d.Plan {
@@ -251,15 +256,21 @@ func (s *Service) applyAll(ctx context.Context, u identity.User, room string, d 
 		if !ok {
 			continue
 		}
-		if st, err := s.setNodes(ctx, room, d.ID, token, nil); err != nil {
-			return stopped(st, err)
+		if st, err := s.applyingUnder(ctx, room, d.ID, token); err != nil {
+			return stoppedApplying(st, err)
 		}
 		_, err := s.o.Writer.Delete(ctx, u, write.Ref{Cluster: d.Cluster, Kind: gvr.Resource, Namespace: r.Namespace, Name: r.Name}, "", origin)
 		if err != nil && errcode.As(err).Code != errcode.NotFound {
-			return StateFailed, fmt.Sprintf("pruning %s %s/%s: %s", r.Kind, r.Namespace, r.Name, errcode.As(err).Message)
+			return StateFailed, fmt.Sprintf("pruning %s %s/%s: %s", r.Kind, r.Namespace, r.Name, errcode.As(err).Message), nil
 		}
 	}
-	return "", ""
+	return "", "", applied
+}
+
+// stoppedApplying is stopped for applyAll, which has nothing applied to hand on then.
+func stoppedApplying(state string, err error) (string, string, map[string]string) {
+	st, msg := stopped(state, err)
+	return st, msg, nil
 }
 
 // stopped maps a stop to the deploy's end: cancelled by someone, or "" when another replica

@@ -46,12 +46,16 @@ type Options struct {
 	Policies Policies
 	// Applying indexes the deploys being applied on every replica (default: in memory).
 	Applying Applying
-	Trail    audit.Trail
+	// Watcher follows a rollout from the replica's shared watches (nil: every rollout is read as
+	// the user every Poll).
+	Watcher ObjectWatcher
+	Trail   audit.Trail
 	// Replica names this server as the lock's holder.
 	Replica string
 	// Timeout bounds an apply, rollout included (default 5m).
 	Timeout time.Duration
-	// Poll is how often a rollout's objects are read (default 1s).
+	// Poll is how often a followed deploy is checked for a cancel or a takeover, and how often a
+	// rollout's objects are read when the shared watches cannot serve it (default 1s).
 	Poll time.Duration
 	// LockTTL is the lock's lease, refreshed while applying (default 30s).
 	LockTTL time.Duration
@@ -74,6 +78,7 @@ type Service struct {
 
 	total    *prometheus.CounterVec
 	duration prometheus.Histogram
+	follows  *prometheus.CounterVec
 }
 
 // New returns a Service and starts its sweeper, which ends deploys whose replica stopped;
@@ -110,9 +115,13 @@ func New(o Options) (*Service, error) {
 			Help:    "Time from apply to the deploy's end (all ready, failed or cancelled).",
 			Buckets: []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600},
 		}),
+		follows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yard_deploy_follows_total",
+			Help: "Rollouts followed, by source: watch (the shared watches) or poll (reads as the user, when the watches cannot serve it).",
+		}, []string{"source"}),
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.total, s.duration} {
+		for _, c := range []prometheus.Collector{s.total, s.duration, s.follows} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("deploy metrics: %w", err)
 			}

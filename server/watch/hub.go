@@ -7,7 +7,8 @@
 // as answers expire) that match its label selector. Each upstream keeps a bounded history of
 // changes so a reconnecting client resumes with only what it missed, or gets RESET and a fresh
 // snapshot when its resume point is gone. A slow client never costs unbounded memory: its
-// pending changes are coalesced per object, so it falls behind in time, not in space.
+// pending changes are coalesced per object, so it falls behind in time, not in space. Consumers
+// inside the server (a deploy following its rollout) get the same streams through Kind.Follow.
 package watch
 
 import (
@@ -42,8 +43,10 @@ type Hub struct {
 	opts      Options
 	log       *slog.Logger
 	upstreams *prometheus.GaugeVec
+	starts    *prometheus.CounterVec
 	events    *prometheus.CounterVec
 	streams   prometheus.Gauge
+	follows   prometheus.Counter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,18 +76,26 @@ func NewHub(o Options) *Hub {
 			Name: "yard_watch_upstream",
 			Help: "Shared upstream watches open on this replica, by cluster and kind.",
 		}, []string{"cluster", "kind"}),
+		starts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "yard_watch_upstream_starts_total",
+			Help: "Shared upstream watches started, by cluster and kind (a subscriber that joins an open one starts none).",
+		}, []string{"cluster", "kind"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yard_watch_upstream_events_total",
 			Help: "Changes received from the apiserver by the shared upstream watches.",
 		}, []string{"cluster", "kind"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "yard_watch_streams",
-			Help: "Client watch streams open on this replica.",
+			Help: "Client watch streams open on this replica (server-side follows included).",
+		}),
+		follows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yard_watch_follows_total",
+			Help: "Server-side follows opened (a deploy following its rollout), each a stream of the shared upstreams.",
 		}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(h.upstreams, h.events, h.streams)
+		o.Registerer.MustRegister(h.upstreams, h.starts, h.events, h.streams, h.follows)
 	}
 	return h
 }
@@ -135,6 +146,7 @@ func (h *Hub) acquire(key upKey, res cluster.Resource, dyn dynamic.Interface) (*
 	h.ups[key] = u
 	gauge := h.upstreams.WithLabelValues(key.cluster, res.Name)
 	gauge.Inc()
+	h.starts.WithLabelValues(key.cluster, res.Name).Inc()
 	h.wg.Go(func() {
 		defer gauge.Dec()
 		u.run(ctx)

@@ -183,6 +183,15 @@ func parseResume(s string) (map[string]uint64, error) {
 // Open implements mux.Kind: it checks the request and that the user may list and watch what
 // they named (explicit namespaces, cluster-scoped kinds), so a denial is a coded refusal.
 func (k *Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error) {
+	s, err := k.open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open parses and checks a request (Open and Follow share it) and returns its stream.
+func (k *Kind) open(ctx context.Context, req mux.OpenRequest) (*stream, error) {
 	r, err := parse(req.Params, k.clusters)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ type Result struct {
 	// values redacted; empty when unchanged or failed.
 	Diff  string       `json:"diff"`
 	Error *ObjectError `json:"error,omitempty"`
+	// ResourceVersion is the applied object's, from the apiserver's answer (empty when it failed
+	// or was a dry run): a reader of a watch knows it saw the applied object once it reaches it.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // applyItem is one object of an apply, checked and resolved.
@@ -169,6 +172,7 @@ func (w *Writer) Apply(ctx context.Context, u identity.User, clusterName string,
 			return
 		}
 		res.Diff, res.Action = diffObjects(it.live, out)
+		res.ResourceVersion = out.GetResourceVersion()
 		it.att.finish(ctx, nil, res.Diff)
 	}
 	for _, i := range first {
