@@ -49,6 +49,10 @@ demo: deps build cluster ## Start the control plane and yard serve with dev logi
 test: deps build cluster-bins ## Run every test: Go (with -race), Node conformance, browser.
 	@hack/test.sh
 
+.PHONY: chaos
+chaos: deps build cluster-bins ## Kill, stop and cut off parts of a running Yard under load (results in docs/reliability.md).
+	@hack/chaos.sh
+
 .PHONY: bench
 bench: deps build cluster-bins ## Run the benchmarks (results go in docs/benchmarks.md).
 	@hack/bench.sh

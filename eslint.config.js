@@ -1,6 +1,8 @@
-// ESLint for the browser app (make lint; make test runs it first): the React hooks rules, so a
-// hook's dependency list is checked and every eslint-disable comment in client/ means something.
-// Types are tsc's job (npm run typecheck).
+// ESLint for the browser app (make lint; make test runs it first): eslint-plugin-react-hooks'
+// recommended rules, that is the rules of hooks, hook dependency lists (an error here, not a
+// warning) and the React Compiler's checks (no ref read or written during render, no setState
+// straight in an effect body, no impure call during render, ...), so every eslint-disable
+// comment in client/ means something and says why. Types are tsc's job (npm run typecheck).
 import tseslint from 'typescript-eslint'
 import reactHooks from 'eslint-plugin-react-hooks'
 
@@ -12,7 +14,7 @@ export default [
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     plugins: { 'react-hooks': reactHooks },
     rules: {
-      'react-hooks/rules-of-hooks': 'error',
+      ...reactHooks.configs.flat.recommended.rules,
       'react-hooks/exhaustive-deps': 'error',
     },
   },

@@ -1,7 +1,8 @@
 // The deploy review in the browser, on two replicas with writes on: alice proposes, everyone in
 // the room sees the plan; under four-eyes alice cannot approve her own deploy, carol (who may
 // only view) sees Approve and Apply disabled with the reason, bob approves and applies, and
-// everyone sees every node turn ready; an edit invalidates an open plan and it is replanned.
+// everyone sees every node turn ready; an edit invalidates an open plan and it is replanned; the
+// changed image is deployed, and Rollback in the history deploys the first image again.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -14,6 +15,8 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
   let bob: Page
   let carol: Page
   const room = `dr-${Date.now().toString(36)}`
+  // A name of its own: the demo content has a Deployment "web" in team-a already.
+  const app = `shop${Date.now().toString(36)}`
   const state = (p: Page) => p.getByTestId('deploy-state')
 
   before(async () => {
@@ -37,8 +40,7 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
   test('alice proposes and everyone sees the plan', async () => {
     await alice.mouse.move(300, 200)
     await alice.mouse.move(305, 205)
-    // A name of its own: the demo content has a Deployment "web" in team-a already.
-    await alice.getByTestId('template-name').fill(`shop${Date.now().toString(36)}`)
+    await alice.getByTestId('template-name').fill(app)
     await alice.locator('[data-testid="template-insert"][data-template="web-app"]').click()
     await until(async () => (await bob.getByTestId('wf-node').count()) === 4, 'the template on bob\'s replica', 15_000)
     await alice.getByTestId('wf-namespace').fill('team-a')
@@ -90,5 +92,52 @@ describe('the deploy review on two replicas', { timeout: 1_200_000 }, () => {
     await bob.getByTestId('deploy-replan').click()
     await alice.locator('[data-testid="deploy-state"][data-state="planned"]').waitFor({ timeout: 30_000 })
     await alice.locator('[data-testid="plan-row"][data-action="update"]').waitFor({ timeout: 15_000 })
+  })
+
+  test('the changed image is deployed; Rollback deploys the first image again', async () => {
+    // The image the cluster runs, read through the server as alice (her own RBAC).
+    const image = async () => {
+      const token = await alice.evaluate(() => localStorage.getItem('yard.token'))
+      const res = await fetch(`${r.a.url}/api/resource/deployments/${app}?namespace=team-a`, { headers: { Authorization: `Bearer ${token}` } })
+      assert.equal(res.status, 200, await res.clone().text())
+      const d = (await res.json()) as { spec: { template: { spec: { containers: { image: string }[] } } } }
+      return d.spec.template.spec.containers[0]!.image
+    }
+    const newestId = (p: Page) => p.locator('[data-testid="deploy-history"] tr[data-deploy-id]').first().getAttribute('data-deploy-id')
+    /** The newest deploy, proposed by bob, approved by alice (four-eyes), applied by bob. */
+    const approveAndApply = async (id: string) => {
+      await until(async () => (await newestId(alice)) === id && alice.getByTestId('deploy-approve').isEnabled(), `alice may approve ${id}`, 30_000)
+      await alice.getByTestId('deploy-approve').click()
+      await until(async () => bob.getByTestId('deploy-apply').isEnabled(), `apply of ${id} enabled for bob`, 15_000)
+      await bob.getByTestId('deploy-apply').click()
+      for (const p of [alice, bob]) {
+        await until(async () => (await newestId(p)) === id && (await state(p).getAttribute('data-state')) === 'succeeded', `${id} to succeed`, 200_000)
+      }
+    }
+    assert.equal(await image(), 'nginx:1.27')
+
+    const changed = (await newestId(alice))!
+    await approveAndApply(changed)
+    assert.equal(await image(), 'nginx:1.28')
+
+    await bob.getByTestId('deploy-history').locator('summary').click()
+    const rollback = bob.locator(`[data-testid="deploy-rollback"][data-deploy-id="${changed}"]`)
+    await until(async () => rollback.isEnabled(), `Rollback of ${changed} enabled`, 15_000)
+    // The first deploy cannot be rolled back: nothing succeeded before it.
+    const first = bob.locator('[data-testid="deploy-history"] tr[data-state="succeeded"]').last()
+    assert.notEqual(await first.getAttribute('data-deploy-id'), changed)
+    assert.equal(await first.getByTestId('deploy-rollback').isDisabled(), true)
+    await rollback.click()
+    // A new deploy (bob's, waiting for an approval under the room's policy) that re-applies the first.
+    const back = await until(async () => {
+      const id = await newestId(alice)
+      return id !== changed ? id : null
+    }, 'the rollback deploy', 30_000)
+    await alice.locator('[data-testid="plan-row"][data-action="update"]').waitFor({ timeout: 15_000 })
+    await approveAndApply(back)
+    for (const p of [alice, bob]) {
+      await p.locator(`[data-testid="deploy-history"] tr[data-deploy-id="${changed}"][data-state="rolled-back"]`).waitFor({ state: 'attached', timeout: 15_000 })
+    }
+    assert.equal(await image(), 'nginx:1.27')
   })
 })

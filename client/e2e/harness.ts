@@ -121,6 +121,8 @@ function appendCRI(dir: string, ns: string, pod: string, container: string, text
 
 export interface Redis {
   url: string
+  /** Signals redis-server: SIGSTOP freezes it (connections hang, as when it is unreachable), SIGCONT resumes it. */
+  signal(sig: NodeJS.Signals): void
   stop(): Promise<void>
 }
 
@@ -135,7 +137,9 @@ export async function startRedis(): Promise<Redis> {
   }, 'redis-server', 15_000)
   return {
     url: `redis://127.0.0.1:${port}/0`,
+    signal: (sig) => void proc.p.kill(sig),
     async stop() {
+      if (!proc.exited) proc.p.kill('SIGCONT')
       await proc.stop()
       rmSync(dir, { recursive: true, force: true })
     },

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/deploy"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/frontdoor"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/metrics"
@@ -39,10 +41,12 @@ type App struct {
 	gate     *wsgate.Gate
 	http     *http.Server
 	redis    redis.UniversalClient // nil without --redis-url
+	pinger   redis.UniversalClient // the one /api/readyz pings Redis with (openRedis)
 	rooms    *rooms
 	clusters *clusters
 	streams  *streams
 	conns    *connAdmin
+	dir      *directory.Directory
 	trail    audit.Trail
 	deploys  *deploy.Service
 
@@ -63,7 +67,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := openRedis(cfg)
+	rdb, err := openRedis(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	pinger, err := openRedis(cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -89,21 +97,31 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err := muxCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("multiplexer config: %w", err)
 	}
-	if cfg.Rooms.Replica == "" {
+	if cfg.Replica == "" {
 		// One name for every part of this process (presence, shells, connections), so the admin
 		// panel's replica columns agree.
 		host, _ := os.Hostname()
-		cfg.Rooms.Replica = host + "-" + mux.NewConnID()[:6]
+		cfg.Replica = host + "-" + mux.NewConnID()[:6]
 	}
-	trail, err := wireAudit(cfg, log, rdb, cfg.Rooms.Replica)
+	trail, err := wireAudit(cfg, log, rdb, cfg.Replica)
 	if err != nil {
 		return nil, err
 	}
+	dir, err := wireDirectory(cfg, log, rdb)
+	if err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built {
+			_ = dir.Close()
+		}
+	}()
 	kinds := mux.NewRegistry()
 	if err := kinds.Register(ping.Kind{}); err != nil {
 		return nil, err
 	}
-	rms, err := wireRooms(cfg, log, m, rdb, kinds)
+	rms, err := wireRooms(cfg, log, m, rdb, dir, kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +129,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	str, err := wireStreams(cfg, log, m, rdb, trail, cls.set, kinds)
+	str, err := wireStreams(cfg, log, m, rdb, dir, trail, cls.set, kinds)
 	if err != nil {
 		return nil, err
 	}
@@ -124,10 +142,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	muxServer := mux.NewServer(muxCfg, kinds, mux.Options{Logger: log, Metrics: m})
-	conns, err := wireConnections(log, rdb, muxServer, rms.replica)
-	if err != nil {
-		return nil, err
-	}
+	conns := wireConnections(log, rdb, dir, muxServer)
 	rms.conns = conns.dir
 
 	gate := wsgate.New(wsgate.Options{
@@ -147,7 +162,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Tickets:  tickets,
 		DevAuth:  cfg.DevAuth,
 		Origins:  frontdoor.NewOrigins(cfg.AllowedOrigins),
-		Checks:   append(redisCheck(rdb), cls.checks()...),
+		Checks:   slices.Concat(redisCheck(pinger), cls.checks(), str.checks()),
 		APIs:     []httpapi.Mounter{rms, cls.api, str, conns, auditAPI(trail), wireWorkflow(rms), writes, deployAPI},
 
 		// Without a listener of its own, /metrics is for admins.
@@ -163,16 +178,19 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		OpenAPI: httpapi.OpenAPISpec,
 	})
 
+	built = true
 	return &App{
 		cfg:      cfg,
 		log:      log,
 		metrics:  m,
 		mux:      muxServer,
 		redis:    rdb,
+		pinger:   pinger,
 		rooms:    rms,
 		clusters: cls,
 		streams:  str,
 		conns:    conns,
+		dir:      dir,
 		trail:    trail,
 		deploys:  deploys,
 		gate:     gate,
@@ -232,8 +250,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.conns.dir.Close()
 		err = errors.Join(err, a.streams.Close())
 		err = errors.Join(err, httpErr, muxErr, a.rooms.Close())
+		// After every part that puts entries: a clean stop leaves none listed.
+		err = errors.Join(err, a.dir.Close())
 		if a.redis != nil {
-			err = errors.Join(err, a.redis.Close())
+			err = errors.Join(err, a.redis.Close(), a.pinger.Close())
 		}
 		a.log.Info("stopped", "err", err)
 	})

@@ -34,7 +34,7 @@ func startReplica(t *testing.T, name string, rs redistest.Target) *replica {
 	s := yardtest.Start(t, func(cfg *config.Config) {
 		cfg.JWTSecret = "connections-test-secret-0123456789"
 		cfg.RedisURL, cfg.RedisCluster = rs.URL, rs.Cluster
-		cfg.Rooms.Replica = name
+		cfg.Replica = name
 		cfg.Rooms.Grace = time.Second
 		cfg.Kubeconfig = ""
 		cfg.StaticDir = filepath.Join(t.TempDir(), "none")

@@ -34,8 +34,11 @@ func loadClusters(cfg config.Config, log *slog.Logger) ([]*cluster.Cluster, erro
 const clusterPoolSize = 2000
 
 // openRedis connects to Redis (a Redis Cluster with --redis-cluster) when configured; the client
-// connects lazily, readiness reports it. It is the one place that opens Redis.
-func openRedis(cfg config.Config) (redis.UniversalClient, error) {
+// connects lazily, readiness reports it. It is the one place that opens Redis. With readiness,
+// it opens the client /api/readyz pings with instead: one connection, no retries, and the
+// request's deadline honoured (with the main client's retries and read timeouts, a Redis that
+// stopped answering held readyz's answer for about 10 s, past its 3 s bound).
+func openRedis(cfg config.Config, readiness bool) (redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
 	}
@@ -50,11 +53,17 @@ func openRedis(cfg config.Config) (redis.UniversalClient, error) {
 			// until used. pool_size in the URL overrides it.
 			opts.PoolSize = clusterPoolSize
 		}
+		if readiness {
+			opts.PoolSize, opts.MaxRetries, opts.ContextTimeoutEnabled = 1, -1, true
+		}
 		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	if readiness {
+		opts.PoolSize, opts.MaxRetries, opts.ContextTimeoutEnabled = 1, -1, true
 	}
 	return redis.NewClient(opts), nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/yardhq/yard/server/connections"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -16,12 +17,9 @@ type connAdmin struct {
 	dir *connections.Directory
 }
 
-func wireConnections(log *slog.Logger, rdb redis.UniversalClient, ms *mux.Server, replica string) (*connAdmin, error) {
-	dir, err := connections.New(ms, rdb, connections.Config{Replica: replica}, log.With("component", "connections"))
-	if err != nil {
-		return nil, err
-	}
-	return &connAdmin{dir: dir}, nil
+// wireConnections keeps this replica's connection list in dir; disconnects travel over rdb.
+func wireConnections(log *slog.Logger, rdb redis.UniversalClient, dir *directory.Directory, ms *mux.Server) *connAdmin {
+	return &connAdmin{dir: connections.New(ms, dir, rdb, log.With("component", "connections"))}
 }
 
 // Mount implements httpapi.Mounter: the connections admin API (connections.Directory) behind

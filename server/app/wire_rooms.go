@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -17,6 +16,7 @@ import (
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/config"
 	"github.com/yardhq/yard/server/connections"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
@@ -38,12 +38,8 @@ type rooms struct {
 
 // wireRooms builds the room manager on Redis when configured (else in memory) and registers the
 // sync channel kind.
-func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, kinds *mux.Registry) (*rooms, error) {
-	replica := cfg.Rooms.Replica
-	if replica == "" {
-		host, _ := os.Hostname()
-		replica = host + "-" + mux.NewConnID()[:6]
-	}
+func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, dir *directory.Directory, kinds *mux.Registry) (*rooms, error) {
+	replica := cfg.Replica
 	var be backend.Backend
 	if rdb != nil {
 		rb, err := backend.NewRedis(rdb, backend.RedisOptions{Replica: replica, Logger: log})
@@ -56,7 +52,7 @@ func wireRooms(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.Un
 	}
 	mgr, err := room.NewManager(room.Options{
 		Backend:              be,
-		Replica:              replica,
+		Directory:            dir,
 		Grace:                cfg.Rooms.Grace,
 		CompactEvery:         cfg.Rooms.CompactEvery,
 		MaxMessageBytes:      cfg.Rooms.MaxMessageBytes,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -13,6 +12,7 @@ import (
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/cluster"
 	"github.com/yardhq/yard/server/config"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/httpapi"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/logs"
@@ -28,11 +28,13 @@ type streams struct {
 	logs   *logs.Kind
 	shells *shell.Manager
 	hub    shell.Hub
+	// recording: sessions are recorded (--recordings-dir is not "off").
+	recording bool
 }
 
 // wireStreams registers the logs and shell kinds. Shell sessions are shared across replicas
 // through Redis when it is configured, in memory otherwise.
-func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
+func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.UniversalClient, dir *directory.Directory, trail audit.Trail, set *cluster.Set, kinds *mux.Registry) (*streams, error) {
 	lc := logs.DefaultConfig()
 	lc.MaxLines, lc.MaxBytes = cfg.Streams.LogBufferLines, cfg.Streams.LogBufferBytes
 	lk, err := logs.New(func(name string) (logs.Cluster, error) {
@@ -46,13 +48,7 @@ func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.
 		return nil, err
 	}
 
-	replica := cfg.Rooms.Replica
-	if replica == "" {
-		host, _ := os.Hostname()
-		replica = host + "-" + shell.NewSessionID()[:6]
-	}
 	sc := shell.DefaultConfig()
-	sc.Replica = replica
 	sc.IdleTimeout, sc.Grace = cfg.Streams.ShellIdleTimeout, cfg.Streams.ShellGrace
 	sc.MaxPerUser, sc.ScrollbackBytes = cfg.Streams.MaxShellsPerUser, cfg.Streams.ShellScrollbackBytes
 	if cfg.Streams.RecordingsDir != "off" {
@@ -62,13 +58,13 @@ func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.
 	if rdb != nil {
 		hub = shell.NewRedisHub(rdb, "yard:")
 	}
-	mgr, err := shell.NewManager(hub, trail, func(name string) (shell.Cluster, error) {
+	mgr, err := shell.NewManager(hub, dir, trail, func(name string) (shell.Cluster, error) {
 		c, err := set.Get(name)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
-	}, sc, log.With("component", "shell", "replica", replica), m.Registry)
+	}, sc, log.With("component", "shell", "replica", cfg.Replica), m.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +76,22 @@ func wireStreams(cfg config.Config, log *slog.Logger, m *metrics.Set, rdb redis.
 		mgr.Close()
 		return nil, err
 	}
-	return &streams{logs: lk, shells: mgr, hub: hub}, nil
+	return &streams{logs: lk, shells: mgr, hub: hub, recording: sc.RecordingsDir != ""}, nil
 }
 
 // Close ends the shell sessions homed on this replica.
 func (s *streams) Close() error {
 	s.shells.Close()
 	return s.hub.Close()
+}
+
+// checks is the recordings' readiness, when sessions are recorded: whether a new shell
+// recording can be written.
+func (s *streams) checks() []httpapi.Check {
+	if !s.recording {
+		return nil
+	}
+	return []httpapi.Check{{Name: "recordings", Check: s.shells.RecordingsReady}}
 }
 
 // single serves /ws/logs or /ws/shell: the kind on a plain WebSocket, parameters in the query.

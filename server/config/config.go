@@ -16,6 +16,10 @@ import (
 type Config struct {
 	// Listen is the HTTP listen address. Default 127.0.0.1:8080. Port 0 picks a free port.
 	Listen string
+	// Replica names this process wherever replicas tell each other apart: the replica
+	// directory (presence, connections, shell sessions), awareness relays, the audit trail. It
+	// must differ between replicas. Empty (the default): the host name plus a random suffix.
+	Replica string
 	// RedisURL selects the Redis backend (redis://host:port/db). Empty: the single-node in-memory
 	// backend.
 	RedisURL string
@@ -117,9 +121,6 @@ type Clusters struct {
 
 // Rooms tunes the shared documents.
 type Rooms struct {
-	// Replica names this process in presence and in Redis; it must differ between replicas.
-	// Empty (the default): the host name plus a random suffix.
-	Replica string
 	// ReadOnly lists who may read rooms but not change them: "user", "group:name", or either
 	// prefixed with "room/" for one room only. Default none.
 	ReadOnly []string

@@ -95,7 +95,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Clusters.AccessTTL, "access-ttl", c.Clusters.AccessTTL, "how long a user's permission answers (SubjectAccessReviews) are cached")
 	fs.DurationVar(&c.Clusters.WatchGrace, "watch-grace", c.Clusters.WatchGrace, "how long a shared upstream watch outlives its last subscriber")
 	fs.IntVar(&c.Clusters.WatchHistory, "watch-history", c.Clusters.WatchHistory, "events kept per shared upstream watch for resuming clients")
-	fs.StringVar(&c.Rooms.Replica, "replica-id", c.Rooms.Replica, "name of this replica in presence and Redis (must differ between replicas); empty = host name + random suffix")
+	fs.StringVar(&c.Replica, "replica-id", c.Replica, "name of this replica in presence and Redis (must differ between replicas); empty = host name + random suffix")
 	fs.Var((*listFlag)(&c.Rooms.ReadOnly), "room-read-only", "who may read rooms but not change them: user, group:name, room/user or room/group:name (comma-separated)")
 	fs.DurationVar(&c.Rooms.Grace, "room-grace", c.Rooms.Grace, "how long a room stays loaded after its last client left")
 	fs.IntVar(&c.Rooms.CompactEvery, "room-compact-every", c.Rooms.CompactEvery, "updates after which a room's log is folded into a snapshot")

@@ -3,7 +3,6 @@ package connections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/mux"
 )
 
@@ -30,43 +30,11 @@ type Conn struct {
 	Replica string `json:"replica"`
 }
 
-// Config tunes a Directory.
-type Config struct {
-	// Replica names this process; it must differ between replicas. Required.
-	Replica string
-	// Interval is how often the replica's list is republished when nothing changed (default
-	// 10 s; a change is published within 250 ms). Entries live 3 x Interval, so a killed
-	// replica's list goes by itself.
-	Interval time.Duration
-	// Prefix starts every Redis key (default "yard:").
-	Prefix string
-}
-
-// Validate reports a config that cannot work.
-func (c Config) Validate() error {
-	if c.Replica == "" {
-		return errors.New("connections: Replica is required")
-	}
-	if c.Interval != 0 && c.Interval < 10*time.Millisecond {
-		return fmt.Errorf("connections: Interval %s is under 10ms", c.Interval)
-	}
-	return nil
-}
-
-func (c *Config) defaults() {
-	if c.Interval == 0 {
-		c.Interval = 10 * time.Second
-	}
-	if c.Prefix == "" {
-		c.Prefix = "yard:"
-	}
-}
-
 // Directory is every replica's connections.
 type Directory struct {
 	local Local
+	dir   *directory.Directory
 	rdb   redis.UniversalClient
-	cfg   Config
 	log   *slog.Logger
 
 	cancel context.CancelFunc
@@ -80,36 +48,35 @@ type command struct {
 	Reason string `json:"reason"`
 }
 
-// New returns a Directory over local; rdb nil means this replica is the only one. Start runs it.
-func New(local Local, rdb redis.UniversalClient, cfg Config, log *slog.Logger) (*Directory, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg.defaults()
+// Scope is the directory scope of connection lists: one entry per replica (its id), the JSON
+// list of the replica's connections.
+const Scope = "connections"
+
+// commandsChannel carries disconnect commands to every replica.
+const commandsChannel = "yard:connections:commands"
+
+// New returns a Directory over local whose list is kept in dir; rdb (nil without Redis) carries
+// disconnect commands to the other replicas. Start runs it.
+func New(local Local, dir *directory.Directory, rdb redis.UniversalClient, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Directory{local: local, rdb: rdb, cfg: cfg, log: log}, nil
+	return &Directory{local: local, dir: dir, rdb: rdb, log: log}
 }
 
-func (d *Directory) listKey(replica string) string { return d.cfg.Prefix + "connections:" + replica }
-func (d *Directory) indexKey() string              { return d.cfg.Prefix + "connections:replicas" }
-func (d *Directory) commandsKey() string           { return d.cfg.Prefix + "connections:commands" }
-
-// Start publishes this replica's list and obeys other replicas' commands (with Redis) until
+// Start publishes this replica's list and (with Redis) obeys other replicas' commands until
 // Close. It returns once the command subscription is in place (or ctx ends).
 func (d *Directory) Start(ctx context.Context) {
-	if d.rdb == nil {
-		return
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	ps := d.rdb.Subscribe(runCtx, d.commandsKey())
-	if _, err := ps.Receive(ctx); err != nil {
-		// The client resubscribes by itself once Redis answers.
-		d.log.Warn("subscribing to connection commands", "err", err)
+	if d.rdb != nil {
+		ps := d.rdb.Subscribe(runCtx, commandsChannel)
+		if _, err := ps.Receive(ctx); err != nil {
+			// The client resubscribes by itself once Redis answers.
+			d.log.Warn("subscribing to connection commands", "err", err)
+		}
+		d.wg.Go(func() { d.obey(runCtx, ps) })
 	}
-	d.wg.Go(func() { d.obey(runCtx, ps) })
 	d.wg.Go(func() { d.publishLoop(runCtx) })
 }
 
@@ -122,7 +89,7 @@ func (d *Directory) Close() {
 	d.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = d.rdb.Del(ctx, d.listKey(d.cfg.Replica)).Err()
+	_ = d.dir.Delete(ctx, Scope, d.dir.Replica())
 }
 
 func (d *Directory) obey(ctx context.Context, ps *redis.PubSub) {
@@ -159,17 +126,18 @@ func (d *Directory) local1(c command) int {
 	return 0
 }
 
-// changeCheck is how often the replica looks for changes to publish before the next refresh.
+// changeCheck is how often the replica looks for changes to its list; the directory keeps the
+// published list alive meanwhile.
 const changeCheck = 250 * time.Millisecond
 
 func (d *Directory) publishLoop(ctx context.Context) {
-	t := time.NewTicker(min(changeCheck, d.cfg.Interval))
+	t := time.NewTicker(changeCheck)
 	defer t.Stop()
 	var gen uint64
-	var last time.Time
+	first := true
 	for {
-		if g := d.local.Generation(); g != gen || time.Since(last) >= d.cfg.Interval {
-			gen, last = g, time.Now()
+		if g := d.local.Generation(); g != gen || first {
+			gen, first = g, false
 			d.publish(ctx)
 		}
 		select {
@@ -186,14 +154,9 @@ func (d *Directory) publish(ctx context.Context) {
 		d.log.Error("encoding the connection list", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Interval)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, d.listKey(d.cfg.Replica), b, 3*d.cfg.Interval)
-		p.SAdd(ctx, d.indexKey(), d.cfg.Replica)
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
+	if err := d.dir.Put(ctx, Scope, d.dir.Replica(), b); err != nil && ctx.Err() == nil {
 		d.log.Warn("publishing the connection list", "err", err)
 	}
 }
@@ -202,37 +165,21 @@ func (d *Directory) publish(ctx context.Context) {
 // last published. Sorted by replica, then opening time.
 func (d *Directory) List(ctx context.Context) ([]Conn, error) {
 	out := d.localList()
-	if d.rdb == nil {
-		return out, nil
-	}
-	replicas, err := d.rdb.SMembers(ctx, d.indexKey()).Result()
+	all, err := d.dir.List(ctx, Scope)
 	if err != nil {
 		return nil, fmt.Errorf("listing connections: %w", err)
 	}
-	replicas = slices.DeleteFunc(replicas, func(r string) bool { return r == d.cfg.Replica })
-	cmds := make([]*redis.StringCmd, len(replicas))
-	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, r := range replicas {
-			cmds[i] = p.Get(ctx, d.listKey(r))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("listing connections: %w", err)
-	}
-	for i, c := range cmds {
-		b, err := c.Bytes()
-		if errors.Is(err, redis.Nil) {
-			d.rdb.SRem(ctx, d.indexKey(), replicas[i]) // expired: a replica that went away
+	for _, e := range all {
+		if e.ID == d.dir.Replica() {
 			continue
 		}
 		var cs []mux.ConnInfo
-		if err != nil || json.Unmarshal(b, &cs) != nil {
-			d.log.Warn("unreadable connection list", "replica", replicas[i], "err", err)
+		if err := json.Unmarshal(e.Value, &cs); err != nil {
+			d.log.Warn("unreadable connection list", "replica", e.ID, "err", err)
 			continue
 		}
 		for _, ci := range cs {
-			out = append(out, Conn{ConnInfo: ci, Replica: replicas[i]})
+			out = append(out, Conn{ConnInfo: ci, Replica: e.ID})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Conn) int {
@@ -248,7 +195,7 @@ func (d *Directory) localList() []Conn {
 	cs := d.local.Connections()
 	out := make([]Conn, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, Conn{ConnInfo: c, Replica: d.cfg.Replica})
+		out = append(out, Conn{ConnInfo: c, Replica: d.dir.Replica()})
 	}
 	return out
 }
@@ -291,7 +238,7 @@ func (d *Directory) DisconnectUser(ctx context.Context, userID, by string) (int,
 	}
 	n := 0
 	for _, x := range all {
-		if x.UserID == userID && x.Replica != d.cfg.Replica {
+		if x.UserID == userID && x.Replica != d.dir.Replica() {
 			n++
 		}
 	}
@@ -302,7 +249,7 @@ func (d *Directory) DisconnectUser(ctx context.Context, userID, by string) (int,
 
 func (d *Directory) send(ctx context.Context, c command) error {
 	b, _ := json.Marshal(c)
-	if err := d.rdb.Publish(ctx, d.commandsKey(), b).Err(); err != nil {
+	if err := d.rdb.Publish(ctx, commandsChannel, b).Err(); err != nil {
 		return fmt.Errorf("sending a disconnect: %w", err)
 	}
 	return nil

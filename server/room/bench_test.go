@@ -7,6 +7,7 @@ import (
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room/backend"
 )
@@ -33,7 +34,7 @@ func (c *discardChannel) CloseConn(int, string)                   {}
 // BenchmarkFanOut is the room's own cost per delivered update: one writer, 200 clients; b.N is
 // the number of updates, each delivered to all 200.
 func BenchmarkFanOut(b *testing.B) {
-	m, err := NewManager(Options{Backend: backend.NewMemory(), Replica: "bench", MessageRate: 1e9, MessageBurst: 1e9, UserWriteBytesPerSec: 1e12})
+	m, err := NewManager(Options{Backend: backend.NewMemory(), Directory: testDirectory(b, directory.NewMemory(), "bench"), MessageRate: 1e9, MessageBurst: 1e9, UserWriteBytesPerSec: 1e12})
 	if err != nil {
 		b.Fatal(err)
 	}

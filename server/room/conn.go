@@ -10,7 +10,6 @@ import (
 	"github.com/yardhq/yard/crdt/yprotocol"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
-	"github.com/yardhq/yard/server/room/backend"
 )
 
 // conn is one client in one room.
@@ -53,8 +52,8 @@ func (c *conn) ownedIDs() []uint64 {
 	return slices.Clone(c.owned)
 }
 
-func (c *conn) presence(replica string) backend.Presence {
-	p := backend.Presence{
+func (c *conn) presence(replica string) Presence {
+	p := Presence{
 		Room: c.r.id, UserID: c.user.ID, UserName: c.user.Name, ConnID: c.connID,
 		Replica: replica, ConnectedAt: c.connectedAt, ReadOnly: c.readOnly, ClientIDs: c.ownedIDs(),
 	}

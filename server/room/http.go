@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/errcode"
 	"github.com/yardhq/yard/server/httpjson"
 	"github.com/yardhq/yard/server/mux"
@@ -83,11 +84,11 @@ func (a API) MountAdmin(r chi.Router) {
 // PresenceRow is an admin presence entry with the other channels its connection has open
 // (logs, watches, shells): what the person is streaming besides the room.
 type PresenceRow struct {
-	backend.Presence
+	Presence
 	Streams []mux.ChannelInfo `json:"streams"`
 }
 
-func (a API) withStreams(ctx context.Context, ps []backend.Presence) []PresenceRow {
+func (a API) withStreams(ctx context.Context, ps []Presence) []PresenceRow {
 	var byConn map[string][]mux.ChannelInfo
 	if a.Streams != nil {
 		byConn = a.Streams(ctx)
@@ -105,7 +106,7 @@ func (a API) withStreams(ctx context.Context, ps []backend.Presence) []PresenceR
 
 // writeError answers with err's code; a store that cannot be reached is a 503 to retry.
 func writeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, backend.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, backend.ErrUnavailable) || errors.Is(err, directory.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		httpjson.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, "the room store is unreachable; retry")
 		return
 	}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 	"github.com/yardhq/yard/server/room/backend"
@@ -21,6 +21,7 @@ import (
 type Manager struct {
 	opts Options
 	be   backend.Backend
+	dir  *directory.Directory
 	m    roomMetrics
 	clk  clock
 
@@ -48,7 +49,8 @@ type roomMetrics struct {
 	delayed  *prometheus.CounterVec
 }
 
-// NewManager starts the presence registration loop; Close stops it and every room.
+// NewManager starts the presence registration loop; Close stops it and every room (the backend
+// and the directory stay the caller's).
 func NewManager(o Options) (*Manager, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -56,7 +58,7 @@ func NewManager(o Options) (*Manager, error) {
 	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		opts: o, be: o.Backend, clk: o.clock, ctx: ctx, cancel: cancel,
+		opts: o, be: o.Backend, dir: o.Directory, clk: o.clock, ctx: ctx, cancel: cancel,
 		rooms: map[string]*room{}, conns: map[*conn]struct{}{},
 		presenceKick: make(chan struct{}, 1),
 		m: roomMetrics{
@@ -267,111 +269,6 @@ func (m *Manager) Rooms(ctx context.Context) ([]Info, error) {
 		return 0
 	})
 	return out, nil
-}
-
-// Presence lists every connection in every room on every replica. This replica's own entries
-// are current; the others' are as fresh as their last registration.
-func (m *Manager) Presence(ctx context.Context) ([]backend.Presence, error) {
-	all, err := m.be.ListPresence(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := m.localPresence()
-	for _, p := range all {
-		if p.Replica != m.opts.Replica {
-			out = append(out, p)
-		}
-	}
-	slices.SortFunc(out, func(a, b backend.Presence) int {
-		switch {
-		case a.Room != b.Room:
-			return cmpStr(a.Room, b.Room)
-		case a.UserName != b.UserName:
-			return cmpStr(a.UserName, b.UserName)
-		default:
-			return cmpStr(a.ConnID, b.ConnID)
-		}
-	})
-	return out, nil
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (m *Manager) localPresence() []backend.Presence {
-	m.mu.Lock()
-	cs := make([]*conn, 0, len(m.conns))
-	for c := range m.conns {
-		cs = append(cs, c)
-	}
-	m.mu.Unlock()
-	out := make([]backend.Presence, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, c.presence(m.opts.Replica))
-	}
-	return out
-}
-
-func (m *Manager) addConn(c *conn) {
-	m.mu.Lock()
-	m.conns[c] = struct{}{}
-	m.mu.Unlock()
-	m.m.clients.Inc()
-	m.kickPresence()
-}
-
-func (m *Manager) removeConn(c *conn) {
-	m.mu.Lock()
-	_, ok := m.conns[c]
-	delete(m.conns, c)
-	m.mu.Unlock()
-	if ok {
-		m.m.clients.Dec()
-		m.kickPresence()
-	}
-}
-
-func (m *Manager) kickPresence() {
-	select {
-	case m.presenceKick <- struct{}{}:
-	default:
-	}
-}
-
-// presenceLoop registers this replica's connections every interval and shortly after a change
-// (changes within 200 ms are registered together).
-func (m *Manager) presenceLoop() {
-	t := m.clk.NewTicker(m.opts.PresenceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.ctx.Done():
-			// Leave no ghost entries behind a clean shutdown.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = m.be.PutPresence(ctx, m.opts.Replica, nil, time.Second)
-			cancel()
-			return
-		case <-t.C():
-		case <-m.presenceKick:
-			select {
-			case <-after(m.clk, 200*time.Millisecond):
-			case <-m.ctx.Done():
-				continue
-			}
-		}
-		ctx, cancel := context.WithTimeout(m.ctx, m.opts.StoreTimeout)
-		if err := m.be.PutPresence(ctx, m.opts.Replica, m.localPresence(), 3*m.opts.PresenceInterval); err != nil && m.ctx.Err() == nil {
-			m.opts.Logger.Warn("registering presence", "err", err)
-		}
-		cancel()
-	}
 }
 
 // randomClientID returns a Yjs client id for this replica's copy of a room: a fresh one per load,

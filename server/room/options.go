@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/metrics"
 	"github.com/yardhq/yard/server/room/backend"
@@ -17,8 +18,8 @@ import (
 type Options struct {
 	// Backend stores and relays rooms. Required.
 	Backend backend.Backend
-	// Replica names this process in presence and awareness relays. Required.
-	Replica string
+	// Directory holds every replica's presence and names this replica. Required.
+	Directory *directory.Directory
 	// Grace keeps a room loaded this long after its last client left. Default 30s.
 	Grace time.Duration
 	// CompactEvery compacts a room's log into a snapshot after this many updates (client updates
@@ -32,9 +33,6 @@ type Options struct {
 	// AppendTimeout bounds one append; the room's other clients wait meanwhile, and after it
 	// the room refuses writes until the store answers again. Default 1s.
 	AppendTimeout time.Duration
-	// PresenceInterval is how often presence is re-registered; entries live 3 intervals.
-	// Default 10s.
-	PresenceInterval time.Duration
 	// MaxMessageBytes bounds one message from a client. Default 1 MiB.
 	MaxMessageBytes int
 	// MessageRate and MessageBurst bound how fast one connection's messages are read, across all
@@ -90,9 +88,6 @@ func (o *Options) defaults() {
 	if o.AppendTimeout <= 0 {
 		o.AppendTimeout = time.Second
 	}
-	if o.PresenceInterval <= 0 {
-		o.PresenceInterval = 10 * time.Second
-	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 1 << 20
 	}
@@ -128,8 +123,8 @@ func (o Options) Validate() error {
 	if o.Backend == nil {
 		errs = append(errs, errors.New("rooms: a backend is required"))
 	}
-	if o.Replica == "" {
-		errs = append(errs, errors.New("rooms: a replica id is required"))
+	if o.Directory == nil {
+		errs = append(errs, errors.New("rooms: a directory is required"))
 	}
 	errs = append(errs, ValidateReadOnly(o.ReadOnly))
 	return errors.Join(errs...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/yardhq/yard/crdt"
 	"github.com/yardhq/yard/crdt/yprotocol"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/mux"
@@ -212,10 +213,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func newManager(t *testing.T, be backend.Backend, replica string, mod func(*Options)) *Manager {
 	t.Helper()
+	var store directory.Store = directory.NewMemory()
+	if r, ok := be.(redisBE); ok {
+		store = r.dir
+	}
 	o := Options{
-		Backend: be, Replica: replica, Grace: 200 * time.Millisecond, CompactEvery: 20,
-		PresenceInterval: 200 * time.Millisecond,
-		StoreTimeout:     time.Second,
+		Backend: be, Directory: testDirectory(t, store, replica), Grace: 200 * time.Millisecond, CompactEvery: 20,
+		StoreTimeout: time.Second,
 		afterEvent: func(r *room) {
 			if err := r.upd.check(); err != nil {
 				t.Errorf("room %s: %v", r.id, err)
@@ -233,6 +237,23 @@ func newManager(t *testing.T, be backend.Backend, replica string, mod func(*Opti
 	return m
 }
 
+// testDirectory is replica's directory on store, closed after the test.
+func testDirectory(t testing.TB, store directory.Store, replica string) *directory.Directory {
+	t.Helper()
+	d, err := directory.New(store, directory.Config{Replica: replica, TTL: 5 * time.Second, Refresh: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// redisBE is a Redis backend with the directory store of the same Redis.
+type redisBE struct {
+	backend.Backend
+	dir directory.Store
+}
+
 func redisBackend(t *testing.T, srv *redistest.Server, replica string) backend.Backend {
 	t.Helper()
 	opts, _ := redis.ParseURL(srv.URL())
@@ -243,7 +264,7 @@ func redisBackend(t *testing.T, srv *redistest.Server, replica string) backend.B
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = be.Close(); _ = rdb.Close() })
-	return be
+	return redisBE{Backend: be, dir: directory.NewRedis(rdb)}
 }
 
 var (
@@ -457,7 +478,7 @@ func FuzzClientMessage(f *testing.F) {
 	f.Add([]byte{2, 0, 3, 'a', 'b', 'c'})                     // auth from a client
 	f.Add([]byte{0, 2, 0x0e, 1, 1, 7, 0, 0x28, 1, 1, 'm', 1, 'k', 1, 0x7d, 1, 0})
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		m, err := NewManager(Options{Backend: backend.NewMemory(), Replica: "fuzz"})
+		m, err := NewManager(Options{Backend: backend.NewMemory(), Directory: testDirectory(t, directory.NewMemory(), "fuzz")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,7 +215,7 @@ func (r *room) compact(final bool) {
 	if !final && r.m.ctx.Err() != nil {
 		return
 	}
-	ok, err := r.m.be.TryLease(ctx, r.id, r.m.opts.Replica, r.m.opts.LeaseTTL)
+	ok, err := r.m.be.TryLease(ctx, r.id, r.m.dir.Replica(), r.m.opts.LeaseTTL)
 	if err != nil || !ok {
 		if err == nil {
 			cm.WithLabelValues("lease_held").Inc()

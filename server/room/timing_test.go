@@ -40,7 +40,7 @@ func TestUpdatesLeaveTogether(t *testing.T) {
 	paced := func(o *Options) {
 		o.SendEvery, o.clock = every, clk
 		alsoAfterEvent(o, func(r *room) {
-			if m, ok := r.doc.RootJSON()["m"].(map[string]any); ok && r.m.opts.Replica == "a" && m["k5"] != nil {
+			if m, ok := r.doc.RootJSON()["m"].(map[string]any); ok && r.m.dir.Replica() == "a" && m["k5"] != nil {
 				hasK5.Store(true)
 			}
 		})

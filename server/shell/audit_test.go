@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,14 +22,8 @@ import (
 // with their code.
 func TestRefusedOpensAreInTheTrail(t *testing.T) {
 	trail := audit.NewMemory()
-	cfg := DefaultConfig()
-	cfg.Replica = "r1"
 	noCluster := func(name string) (Cluster, error) { return nil, errors.New("no cluster " + name) }
-	m, err := NewManager(NewMemoryHub(), trail, noCluster, cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newManager(t, NewMemoryHub(), trail, noCluster, DefaultConfig(), "r1")
 	u := identity.User{Name: "mallory", Groups: []string{"guests"}}
 	ghost := NewSessionID()
 	for _, q := range []string{"session=" + ghost, "cluster=prod&namespace=demo&pod=web"} {

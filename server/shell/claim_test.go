@@ -3,30 +3,25 @@ package shell
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/yardhq/yard/server/audit"
+	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/internal/redistest"
+	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/mux"
 )
 
 // limitManager is a manager whose sessions outlive the test's opens (no grace expiry midway).
 func limitManager(t *testing.T, hub Hub, replica string, maxPerUser int) *Manager {
 	cfg := DefaultConfig()
-	cfg.Replica = replica
 	cfg.RecordingsDir = t.TempDir()
 	cfg.Heartbeat = 100 * time.Millisecond
 	cfg.Grace = time.Minute
 	cfg.MaxPerUser = maxPerUser
-	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
+	return newManager(t, hub, audit.NewMemory(), nil, cfg, replica)
 }
 
 // openConcurrently starts n sessions for owner at once, spread over managers, and returns the
@@ -40,7 +35,7 @@ func openConcurrently(t *testing.T, managers []*Manager, owner string, n int) (s
 		m := managers[i%len(managers)]
 		wg.Go(func() {
 			<-gate
-			info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.cfg.Replica, Started: time.Now()}
+			info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.dir.Replica(), Started: time.Now()}
 			_, err := m.start(info, nil, fakeExec(nil), defaultShells)
 			mu.Lock()
 			defer mu.Unlock()
@@ -78,10 +73,14 @@ func testShellLimitAcrossReplicas(t *testing.T, k redistest.Kind) {
 	if s, _ := openConcurrently(t, []*Manager{m2}, "bob", 1); len(s) != 1 {
 		t.Fatal("bob could not open a shell")
 	}
-	// Ending a session (Unregister) frees its slot for the next open.
-	if err := redisHub(t, srv).Unregister(context.Background(), started[0]); err != nil {
+	// Ending a session frees its slot for the next open.
+	if err := m2.End(context.Background(), started[0], identity.User{Name: "root", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
+	testwait.Until(t, 10*time.Second, 20*time.Millisecond, "the ended session to leave the directory", func() bool {
+		_, err := m1.lookup(context.Background(), started[0])
+		return errors.Is(err, ErrNoSession)
+	})
 	if s, l := openConcurrently(t, []*Manager{m1, m2}, "alice", 4); len(s) != 1 || l != 3 {
 		t.Fatalf("after one ended: %d started, %d limited; want 1 and 3", len(s), l)
 	}
@@ -93,30 +92,5 @@ func TestShellLimitIsAtomicInMemory(t *testing.T) {
 	started, limited := openConcurrently(t, []*Manager{m}, "alice", opens)
 	if len(started) != limit || limited != opens-limit {
 		t.Fatalf("%d started, %d refused with limit; want %d and %d", len(started), limited, limit, opens-limit)
-	}
-}
-
-// A slot whose session's home died (no renewals) frees itself when the entry expires.
-func TestRedisClaimExpires(t *testing.T) {
-	redistest.Each(t, testClaimExpires)
-}
-
-func testClaimExpires(t *testing.T, k redistest.Kind) {
-	srv := redistest.Fresh(t, k)
-	h := redisHub(t, srv)
-	ctx := context.Background()
-	if err := h.Claim(ctx, Info{ID: "s1", Owner: "carol"}, 200*time.Millisecond, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Claim(ctx, Info{ID: "s2", Owner: "carol"}, time.Minute, 1); !errors.Is(err, ErrSessionLimit) {
-		t.Fatalf("second claim: %v", err)
-	}
-	// Renewing the first is not a new claim.
-	if err := h.Register(ctx, Info{ID: "s1", Owner: "carol"}, 200*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(400 * time.Millisecond)
-	if err := h.Claim(ctx, Info{ID: "s2", Owner: "carol"}, time.Minute, 1); err != nil {
-		t.Fatalf("claim after the first expired: %v", err)
 	}
 }

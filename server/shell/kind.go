@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +45,7 @@ func (k Kind) Open(ctx context.Context, req mux.OpenRequest) (mux.Runner, error)
 // open authorizes a start or a join; a join learns its pod (into op) from the session's record.
 func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mux.Runner, error) {
 	if op.Session != "" {
-		info, err := m.hub.Lookup(ctx, op.Session)
+		info, err := m.lookup(ctx, op.Session)
 		if errors.Is(err, ErrNoSession) {
 			m.metrics.refusals.WithLabelValues("not_found").Inc()
 			return nil, mux.Errorf(mux.CodeNotFound, "no session %s (it ended, or never was)", op.Session)
@@ -64,7 +65,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	if err != nil {
 		return nil, err
 	}
-	list, err := m.hub.List(ctx)
+	list, err := m.Sessions(ctx)
 	if err != nil {
 		return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
@@ -91,7 +92,7 @@ func (m *Manager) open(ctx context.Context, u identity.User, op *OpenParams) (mu
 	}
 	info := Info{
 		ID: NewSessionID(), Owner: u.Name, OwnerID: u.ID, Cluster: op.Cluster, Namespace: op.Namespace,
-		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.cfg.Replica,
+		Pod: op.Pod, Container: op.Container, Command: op.Command, Replica: m.dir.Replica(),
 		Started: m.now().UTC(), Driver: u.Name,
 	}
 	exec := podExec(clients.Typed, clients.Config, op.Namespace, op.Pod, op.Container)
@@ -185,7 +186,7 @@ func (m *Manager) attach(ctx context.Context, ch mux.Channel, info Info, u ident
 		e.P = pid
 		return m.hub.Publish(ctx, home, e.encode())
 	}
-	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.cfg.Replica}); err != nil {
+	if err := send(event{K: "join", U: u.Name, Role: role, Msg: m.dir.Replica()}); err != nil {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	defer func() {
@@ -245,24 +246,19 @@ wait:
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { m.readClient(rctx, ch, send, &driving) })
-	wg.Go(func() {
-		t := time.NewTicker(m.cfg.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-				_ = send(event{K: "hb"})
-			}
-		}
-	})
+	homeGone := make(chan struct{})
+	wg.Go(func() { m.heartbeat(rctx, info.ID, send, homeGone) })
 
 	for {
 		var b []byte
 		var ok bool
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-homeGone:
+			// The home died without a word (SIGKILL, a lost machine): its exec went with it.
+			_ = ch.Send(ctx, textMsg(exitMsg{Type: "exit", Code: -1,
+				Reason: fmt.Sprintf("the server running the session (replica %s) stopped", info.Replica)}))
 			return nil
 		case b, ok = <-sub.C():
 		}
@@ -347,6 +343,34 @@ func (m *Manager) readClient(ctx context.Context, ch mux.Channel, send func(even
 			_ = send(event{K: "request-driver"})
 		case "grant-driver":
 			_ = send(event{K: "grant-driver", U: c.User})
+		}
+	}
+}
+
+// heartbeat tells the home the participant is there, every Heartbeat, and watches the session's
+// directory entry, which only its home's replica renews: when three beats in a row find it gone, the home
+// stopped without ending the session (a home that ends it publishes its exit first), and
+// homeGone is closed. A registry that cannot be read says nothing either way.
+func (m *Manager) heartbeat(ctx context.Context, id string, send func(event) error, homeGone chan<- struct{}) {
+	t := time.NewTicker(m.cfg.Heartbeat)
+	defer t.Stop()
+	missed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = send(event{K: "hb"})
+		}
+		_, err := m.lookup(ctx, id)
+		switch {
+		case errors.Is(err, ErrNoSession):
+			if missed++; missed == 3 {
+				close(homeGone)
+				return
+			}
+		case err == nil:
+			missed = 0
 		}
 	}
 }

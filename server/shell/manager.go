@@ -18,6 +18,7 @@ import (
 
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/cluster"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/mux"
 )
@@ -33,8 +34,6 @@ type Lookup func(name string) (Cluster, error)
 
 // Config holds the shell limits and timers.
 type Config struct {
-	// Replica names this server in participant lists and the registry. Required.
-	Replica string
 	// ScrollbackBytes is how much recent output a joiner is shown first. Default 64 KiB.
 	ScrollbackBytes int
 	// IdleTimeout ends a session with no input and no output for this long. Default 30m.
@@ -53,7 +52,7 @@ type Config struct {
 	JoinTimeout time.Duration
 }
 
-// DefaultConfig returns the documented defaults (Replica and RecordingsDir are left empty).
+// DefaultConfig returns the documented defaults (RecordingsDir is left empty).
 func DefaultConfig() Config {
 	return Config{
 		ScrollbackBytes: 64 << 10, IdleTimeout: 30 * time.Minute, Grace: 2 * time.Minute,
@@ -65,9 +64,6 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.Replica == "" {
-		bad("shell: replica name is required")
-	}
 	if c.ScrollbackBytes < 1024 || c.ScrollbackBytes > 16<<20 {
 		bad("shell: scrollback %d bytes: from 1 KiB to 16 MiB", c.ScrollbackBytes)
 	}
@@ -86,18 +82,19 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c Config) registryTTL() time.Duration { return max(4*c.Heartbeat, 10*time.Second) }
-
 type shellMetrics struct {
 	sessions     prometheus.Gauge
 	participants prometheus.Gauge
 	refusals     *prometheus.CounterVec
+	// recordingFailures counts sessions whose recording stopped being written.
+	recordingFailures prometheus.Counter
 }
 
 // Manager runs the sessions whose home is this replica and attaches this replica's
 // participants to sessions anywhere.
 type Manager struct {
 	hub      Hub
+	dir      *directory.Directory
 	trail    audit.Trail
 	clusters Lookup
 	cfg      Config
@@ -112,11 +109,14 @@ type Manager struct {
 	mu     sync.Mutex
 	local  map[string]*session
 	closed bool
+
+	recordingsProbe *reusedProbe
 }
 
-// NewManager returns a manager; sessions' starts, joins, leaves, hand-overs, kills and ends go to
-// trail (verb exec), its metrics to reg (nil: not registered).
-func NewManager(hub Hub, trail audit.Trail, clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
+// NewManager returns a manager whose sessions are relayed by hub and listed in dir (which names
+// this replica); sessions' starts, joins, leaves, hand-overs, kills and ends go to trail (verb
+// exec), its metrics to reg (nil: not registered).
+func NewManager(hub Hub, dir *directory.Directory, trail audit.Trail, clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -130,9 +130,12 @@ func NewManager(hub Hub, trail audit.Trail, clusters Lookup, cfg Config, log *sl
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "yard_shell_refusals_total", Help: "Shell opens and joins refused, by reason.",
 		}, []string{"reason"}),
+		recordingFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yard_shell_recording_failures_total", Help: "Shell sessions whose recording stopped being written (a full disk).",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{ms.sessions, ms.participants, ms.refusals} {
+		for _, c := range []prometheus.Collector{ms.sessions, ms.participants, ms.refusals, ms.recordingFailures} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("shell metrics: %w", err)
 			}
@@ -140,8 +143,9 @@ func NewManager(hub Hub, trail audit.Trail, clusters Lookup, cfg Config, log *sl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		hub: hub, trail: trail, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
-		ctx: ctx, cancel: cancel, local: map[string]*session{},
+		hub: hub, dir: dir, trail: trail, clusters: clusters, cfg: cfg, log: log, metrics: ms, now: time.Now,
+		recordingsProbe: newReusedProbe(func(ctx context.Context) error { return probeRecordings(ctx, cfg.RecordingsDir) }, time.Now),
+		ctx:             ctx, cancel: cancel, local: map[string]*session{},
 	}, nil
 }
 
@@ -199,7 +203,7 @@ func (m *Manager) startSession(info Info, attempt string, exec execFunc, cmds []
 	defer rcancel()
 	// Open checked the limit already, but another open may have raced it: claiming counts and
 	// registers in one step. A refused session leaves no recording behind.
-	if err := m.hub.Claim(rctx, info, m.cfg.registryTTL(), m.cfg.MaxPerUser); err != nil {
+	if err := m.claim(rctx, info); err != nil {
 		cancel()
 		sub.Close()
 		if errors.Is(err, ErrSessionLimit) {
@@ -213,7 +217,7 @@ func (m *Manager) startSession(info Info, attempt string, exec execFunc, cmds []
 		if err != nil {
 			cancel()
 			sub.Close()
-			_ = m.hub.Unregister(rctx, info.ID)
+			_ = m.dropSession(rctx, info.ID)
 			return nil, mux.Errorf(mux.CodeUnavailable, "%v", err)
 		}
 		s.rec = rec
@@ -246,7 +250,7 @@ func (m *Manager) forget(id string) {
 // auditEntry is an exec entry of the trail for a session's pod, recorded by this replica.
 func (m *Manager) auditEntry(info Info, user, detail string) audit.Entry {
 	return audit.Entry{
-		User: user, Replica: m.cfg.Replica, Cluster: info.Cluster, Verb: audit.VerbExec, Kind: "Pod", Namespace: info.Namespace,
+		User: user, Replica: m.dir.Replica(), Cluster: info.Cluster, Verb: audit.VerbExec, Kind: "Pod", Namespace: info.Namespace,
 		Name: info.Pod, Detail: "session " + info.ID + ": " + detail,
 	}
 }
@@ -292,7 +296,7 @@ func (m *Manager) refused(u identity.User, op OpenParams, err error) {
 		what = "join session " + op.Session
 	}
 	entry := audit.Entry{
-		User: u.Name, Groups: u.Groups, Replica: m.cfg.Replica, Cluster: op.Cluster, Verb: audit.VerbExec, Kind: "Pod",
+		User: u.Name, Groups: u.Groups, Replica: m.dir.Replica(), Cluster: op.Cluster, Verb: audit.VerbExec, Kind: "Pod",
 		Namespace: op.Namespace, Name: op.Pod, Result: result, ErrorCode: e.Code, Detail: what + ": " + e.Message,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -311,15 +315,12 @@ func (m *Manager) Close() {
 	m.wg.Wait()
 }
 
-// Sessions lists the live sessions of every replica.
-func (m *Manager) Sessions(ctx context.Context) ([]Info, error) { return m.hub.List(ctx) }
-
 // End asks a session's home, wherever it is, to end it.
 func (m *Manager) End(ctx context.Context, id string, by identity.User) error {
 	if !ValidSessionID(id) {
 		return mux.Errorf(mux.CodeBadParams, "not a session id")
 	}
-	if _, err := m.hub.Lookup(ctx, id); err != nil {
+	if _, err := m.lookup(ctx, id); err != nil {
 		if errors.Is(err, ErrNoSession) {
 			return mux.Errorf(mux.CodeNotFound, "no session %s", id)
 		}
@@ -329,6 +330,15 @@ func (m *Manager) End(ctx context.Context, id string, by identity.User) error {
 		return mux.Errorf(mux.CodeUnavailable, "%v", err)
 	}
 	return nil
+}
+
+// RecordingsReady reports whether a new recording can be written (nil when recording is off):
+// /api/readyz shows recordings as degraded while it cannot.
+func (m *Manager) RecordingsReady(ctx context.Context) error {
+	if m.cfg.RecordingsDir == "" {
+		return nil
+	}
+	return m.recordingsProbe.check(ctx)
 }
 
 // RecordingPath returns the file of a session's recording when this replica has it.

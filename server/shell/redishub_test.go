@@ -39,7 +39,7 @@ func testSessionAcrossReplicas(t *testing.T, k redistest.Kind) {
 	m2 := testManagerTrail(t, h2, redisTrail(t, tg, "r2"), "r2")
 	info := startSession(t, m1, "alice", nil)
 
-	got, err := h2.Lookup(context.Background(), info.ID)
+	got, err := m2.lookup(context.Background(), info.ID)
 	if err != nil || got.Replica != "r1" || got.Owner != "alice" {
 		t.Fatalf("lookup from r2: %+v %v", got, err)
 	}
@@ -78,7 +78,7 @@ func testSessionAcrossReplicas(t *testing.T, k redistest.Kind) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := h2.Lookup(context.Background(), info.ID); errors.Is(err, ErrNoSession) {
+		if _, err := m2.lookup(context.Background(), info.ID); errors.Is(err, ErrNoSession) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -139,7 +139,7 @@ func TestSessionSurvivesRedisRestart(t *testing.T) {
 			t.Fatalf("no output reached the other replica after the restart; owner saw %q", owner.ch.terminal())
 		}
 	}
-	if _, err := h2.Lookup(context.Background(), info.ID); err != nil {
+	if _, err := m2.lookup(context.Background(), info.ID); err != nil {
 		t.Fatalf("session not registered after the restart: %v", err)
 	}
 	owner.stop(t)

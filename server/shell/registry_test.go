@@ -2,7 +2,6 @@ package shell
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -13,14 +12,9 @@ import (
 // Admins read sessions from the registry: a participant shows there as soon as it joins or
 // leaves, not only at the next heartbeat.
 func TestRegistryListsParticipantsAtOnce(t *testing.T) {
-	hub := NewMemoryHub()
 	cfg := DefaultConfig()
-	cfg.Replica, cfg.Heartbeat = "r1", time.Minute // no housekeeping during the test
-	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	cfg.Heartbeat = time.Minute // no housekeeping during the test
+	m := newManager(t, NewMemoryHub(), audit.NewMemory(), nil, cfg, "r1")
 	info := startSession(t, m, "alice", nil)
 	owner := attach(m, info, "alice", RoleDriver)
 	owner.ch.waitTerminal(t, "bash$ ")

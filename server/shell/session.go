@@ -58,8 +58,10 @@ type session struct {
 	scroll       ring
 	cols, rows   int
 	rec          *recorder
+	recFailed    bool // the recording's failure was reported
 	lastActivity time.Time
 	emptySince   time.Time // when the last participant left (zero: someone is here)
+	lastKeep     time.Time // the previous housekeep
 	started      bool      // the exec has been started (on the owner's first join)
 	ended        bool
 	endReason    string
@@ -81,6 +83,9 @@ func (s *session) publish(e event) {
 // run is the home's loop: it serves the home topic until the session ends, then reports the end.
 func (s *session) run() {
 	defer s.sub.Close()
+	s.mu.Lock()
+	s.lastKeep = s.m.now()
+	s.mu.Unlock()
 	tick := time.NewTicker(s.m.cfg.Heartbeat)
 	defer tick.Stop()
 	execDone := make(chan execResult, 1)
@@ -253,11 +258,19 @@ func (s *session) participantsLocked() []Participant {
 	return list
 }
 
-// housekeep drops participants that stopped sending heartbeats (their replica died), keeps the
-// registry entry alive, and says why the session must end, if it must.
+// housekeep drops participants that stopped sending heartbeats (their replica died), updates the
+// session's directory entry if it did, and says why the session must end, if it must.
 func (s *session) housekeep() string {
 	now := s.m.now()
 	s.mu.Lock()
+	// A home that stood still itself (SIGSTOP, a frozen machine) heard nobody meanwhile; that
+	// is not its participants' silence, so each gets three beats again before being dropped.
+	if now.Sub(s.lastKeep) > 2*s.m.cfg.Heartbeat {
+		for _, p := range s.parts {
+			p.lastSeen = now
+		}
+	}
+	s.lastKeep = now
 	changed := false
 	for id, p := range s.parts {
 		if now.Sub(p.lastSeen) > max(3*s.m.cfg.Heartbeat, time.Second) {
@@ -270,6 +283,7 @@ func (s *session) housekeep() string {
 	}
 	if s.rec != nil {
 		s.rec.flush()
+		s.noteRecordingLocked()
 	}
 	info := s.info
 	idle := now.Sub(s.lastActivity)
@@ -281,11 +295,26 @@ func (s *session) housekeep() string {
 	case empty:
 		return fmt.Sprintf("nobody reconnected within %s", s.m.cfg.Grace)
 	}
-	s.registerInfo(info)
+	if changed {
+		s.registerInfo(info)
+	}
 	return ""
 }
 
-// register refreshes the session's registry entry (participants, driver).
+// noteRecordingLocked reports a recording that stopped being written (a full disk), once, when
+// it is noticed: the session goes on, and its end in the audit trail says the recording is
+// incomplete. Callers hold s.mu.
+func (s *session) noteRecordingLocked() {
+	err := s.rec.failure()
+	if err == nil || s.recFailed {
+		return
+	}
+	s.recFailed = true
+	s.m.metrics.recordingFailures.Inc()
+	s.log.Warn("recording incomplete: the session goes on unrecorded", "err", bare(err))
+}
+
+// register puts the session's directory entry (participants, driver) again.
 func (s *session) register() {
 	s.mu.Lock()
 	info := s.info
@@ -296,7 +325,7 @@ func (s *session) register() {
 func (s *session) registerInfo(info Info) {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
-	if err := s.m.hub.Register(ctx, info, s.m.cfg.registryTTL()); err != nil {
+	if err := s.m.putSession(ctx, info); err != nil {
 		s.log.Warn("shell registry refresh failed", "err", err)
 	}
 }
@@ -402,20 +431,23 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	s.mu.Lock()
 	s.ended, s.endReason = true, r.reason
 	started := s.started
+	var recErr error
 	if s.rec != nil {
-		if err := s.rec.close(); err != nil {
-			s.log.Warn("recording incomplete", "err", err)
-		}
+		recErr = s.rec.close()
+		s.noteRecordingLocked()
 	}
 	s.mu.Unlock()
 	code := r.code
 	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.m.hub.Unregister(ctx, s.id)
+	_ = s.m.dropSession(ctx, s.id)
 	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
 	if r.reason != "" {
 		o.Detail += ": " + r.reason
+	}
+	if recErr != nil {
+		o.Detail += "; recording incomplete: " + bare(recErr).Error()
 	}
 	switch {
 	case !started:

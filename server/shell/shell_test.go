@@ -23,6 +23,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/yardhq/yard/server/audit"
+	"github.com/yardhq/yard/server/directory"
 	"github.com/yardhq/yard/server/identity"
 	"github.com/yardhq/yard/server/internal/redistest"
 	"github.com/yardhq/yard/server/mux"
@@ -221,15 +222,40 @@ func testManager(t *testing.T, hub Hub, replica string) *Manager {
 
 func testManagerTrail(t *testing.T, hub Hub, trail audit.Trail, replica string) *Manager {
 	cfg := DefaultConfig()
-	cfg.Replica = replica
 	cfg.RecordingsDir = t.TempDir()
 	cfg.Heartbeat = 100 * time.Millisecond
 	cfg.Grace = 300 * time.Millisecond
-	m, err := NewManager(hub, trail, nil, cfg, slog.New(slog.DiscardHandler), nil)
+	return newManager(t, hub, trail, nil, cfg, replica)
+}
+
+// memStores gives every MemoryHub the one directory store its managers share.
+var memStores sync.Map
+
+// storeFor is the directory store of hub's replicas: the same Redis, or one Memory per MemoryHub.
+func storeFor(hub Hub) directory.Store {
+	if h, ok := hub.(*RedisHub); ok {
+		return directory.NewRedis(h.rdb)
+	}
+	s, _ := memStores.LoadOrStore(hub, directory.NewMemory())
+	return s.(directory.Store)
+}
+
+// newManager is replica's manager on hub with its directory, both closed after the test.
+func newManager(t *testing.T, hub Hub, trail audit.Trail, clusters Lookup, cfg Config, replica string) *Manager {
+	t.Helper()
+	dir, err := directory.New(storeFor(hub), directory.Config{Replica: replica}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(m.Close)
+	m, err := NewManager(hub, dir, trail, clusters, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		_ = dir.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Close()
+		_ = dir.Close()
+	})
 	return m
 }
 
@@ -257,7 +283,7 @@ func (a *attached) stop(t *testing.T) {
 }
 
 func startSession(t *testing.T, m *Manager, owner string, missing map[string]bool) Info {
-	info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.cfg.Replica, Started: time.Now()}
+	info := Info{ID: NewSessionID(), Owner: owner, Namespace: "demo", Pod: "web", Replica: m.dir.Replica(), Started: time.Now()}
 	if _, err := m.start(info, []string{"dev"}, fakeExec(missing), defaultShells); err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +446,7 @@ func TestReconnectWithinGraceAndEndAfter(t *testing.T) {
 	b.stop(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := hub.Lookup(context.Background(), info.ID); errors.Is(err, ErrNoSession) {
+		if _, err := m.lookup(context.Background(), info.ID); errors.Is(err, ErrNoSession) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -449,14 +475,9 @@ func TestAdminEndsSession(t *testing.T) {
 }
 
 func TestIdleSessionEnds(t *testing.T) {
-	hub := NewMemoryHub()
 	cfg := DefaultConfig()
-	cfg.Replica, cfg.IdleTimeout, cfg.Heartbeat = "r1", time.Second, 100*time.Millisecond
-	m, err := NewManager(hub, audit.NewMemory(), nil, cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	cfg.IdleTimeout, cfg.Heartbeat = time.Second, 100*time.Millisecond
+	m := newManager(t, NewMemoryHub(), audit.NewMemory(), nil, cfg, "r1")
 	info := startSession(t, m, "alice", nil)
 	a := attach(m, info, "alice", RoleDriver)
 	a.ch.waitTerminal(t, "bash$ ")

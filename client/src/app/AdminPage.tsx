@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { api, type User } from './api.ts'
-import { Header } from './Home.tsx'
+import { useNow } from './hooks.ts'
+import { Header } from './Header.tsx'
 import { formatAge, parseAdminConnections, parseAdminPresence, parseAdminSessions, withSessions, type AdminConnection, type AdminRow, type AdminSession } from './adminModel.ts'
 import { ApiError } from './api.ts'
 import { navigate } from './router.ts'
@@ -18,7 +19,7 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
   // Krate titles per room (from each room's document), so "focus" reads as what people look at.
   const [titles, setTitles] = useState<Map<string, string>>(new Map())
   const [error, setError] = useState('')
-  const [now, setNow] = useState(Date.now())
+  const now = useNow(1000)
   const [notice, setNotice] = useState('')
 
   useEffect(() => {
@@ -42,18 +43,15 @@ export default function AdminPage({ user, onSignOut }: { user: User; onSignOut: 
             }
             setTitles(t)
           })
-          setNow(Date.now())
           setError('')
         },
         (e: Error) => !stop && setError(e.message),
       )
     void load()
     const t = setInterval(load, POLL_MS)
-    const tick = setInterval(() => setNow(Date.now()), 1000)
     return () => {
       stop = true
       clearInterval(t)
-      clearInterval(tick)
     }
   }, [])
 

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { api, itemsOf, setToken, type User } from './api.ts'
 import { navigate, randomRoomId, ROOM_ID } from './router.ts'
+import { Header } from './Header.tsx'
 
 export function Login({ onSignedIn }: { onSignedIn: (u: User) => void }) {
   const [name, setName] = useState('')
@@ -71,29 +72,6 @@ export function Login({ onSignedIn }: { onSignedIn: (u: User) => void }) {
         </p>
       )}
     </div>
-  )
-}
-
-export function Header({ user, onSignOut, children }: { user: User; onSignOut: () => void; children?: React.ReactNode }) {
-  return (
-    <header className="topbar">
-      <a href="/" className="brand" onClick={(e) => (e.preventDefault(), navigate('/'))}>
-        Yard
-      </a>
-      {children}
-      <span className="spacer" />
-      {user.admin && (
-        <a href="/admin" data-testid="admin-link" onClick={(e) => (e.preventDefault(), navigate('/admin'))}>
-          Admin
-        </a>
-      )}
-      <span className="me" data-testid="me" data-user={user.id}>
-        {user.display || user.name}
-      </span>
-      <button className="ghost" data-testid="sign-out" onClick={onSignOut}>
-        Sign out
-      </button>
-    </header>
   )
 }
 

@@ -1,22 +1,11 @@
-import { lazy, memo, Suspense, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
+import { memo, Suspense, useCallback, useEffect, useRef, useState } from 'react'
 import * as Y from 'yjs'
 import { useRoom } from './roomContext.ts'
 import { bringToFront, krateTitle, kratesMap, readKrate, removeKrate, updateKrate, type Krate } from './schema.ts'
 import { dragTo, resizeTo, TITLEBAR_H } from './layout.ts'
 import { initials, textOn } from './colors.ts'
 import type { StreamState } from './transport.ts'
-import { ResourceListKrate } from './krates/ResourceList.tsx'
-import { DetailKrate } from './krates/Detail.tsx'
-import { LogsKrate } from './krates/Logs.tsx'
-
-// xterm.js is the largest dependency; only rooms with a shell krate load it.
-const ShellKrate = lazy(() => import('./krates/Shell.tsx'))
-
-export interface KrateBodyProps {
-  krate: Krate
-  /** Each body reports its stream's state; the title bar shows it (connection-state). */
-  onState: (s: StreamState, detail?: string) => void
-}
+import { KRATE_BODIES, type KrateBodyProps } from './krates/index.ts'
 
 function useKrate(doc: Y.Doc, id: string): Krate | null {
   const [k, setK] = useState<Krate | null>(() => {
@@ -34,6 +23,26 @@ function useKrate(doc: Y.Doc, id: string): Krate | null {
   return k
 }
 
+/** What a krate's body shows, as opposed to where the krate is. */
+const contentKey = (k: Krate) => [k.kind, k.ref.cluster, k.ref.namespace, k.ref.kind, k.ref.name, k.ref.container, k.session, k.owner].join('\u0000')
+
+/**
+ * The body of a krate from the registry. It depends on what the krate shows, not where it is:
+ * moving or resizing a krate re-renders its frame only (a resource table or log view is not
+ * rebuilt on every drag step).
+ */
+const KrateBody = memo(
+  function KrateBody({ krate, onState }: KrateBodyProps) {
+    const { component: Body, loading } = KRATE_BODIES[krate.kind]
+    return (
+      <Suspense fallback={<div className="muted pad">{loading ?? 'Loading…'}</div>}>
+        <Body krate={krate} onState={onState} />
+      </Suspense>
+    )
+  },
+  (a, b) => a.onState === b.onState && contentKey(a.krate) === contentKey(b.krate),
+)
+
 interface Props {
   id: string
   zoomRef: React.RefObject<number>
@@ -47,28 +56,6 @@ export const KrateView = memo(function KrateView({ id, zoomRef, watchers }: Prop
   const [state, setState] = useState<{ s: StreamState; detail?: string }>({ s: 'connecting' })
   const drag = useRef<{ id: number; x: number; y: number; wx: number; wy: number; w: number; h: number; mode: 'move' | 'resize' } | null>(null)
   const onState = useCallback((s: StreamState, detail?: string) => setState((p) => (p.s === s && p.detail === detail ? p : { s, detail })), [])
-  // The body depends on what the krate shows, not where it is: moving or resizing a krate
-  // re-renders its frame only (a resource table or log view is not rebuilt on every drag step).
-  const r = k?.ref
-  const contentKey = k ? [k.kind, r!.cluster, r!.namespace, r!.kind, r!.name, r!.container, k.session, k.owner].join('\u0000') : ''
-  const body = useMemo<ReactNode>(() => {
-    if (!k) return null
-    const bodyProps: KrateBodyProps = { krate: k, onState }
-    switch (k.kind) {
-      case 'resources':
-        return <ResourceListKrate {...bodyProps} />
-      case 'detail':
-        return <DetailKrate {...bodyProps} />
-      case 'logs':
-        return <LogsKrate {...bodyProps} />
-      case 'shell':
-        return (
-          <Suspense fallback={<div className="muted pad">Loading terminal…</div>}>
-            <ShellKrate {...bodyProps} />
-          </Suspense>
-        )
-    }
-  }, [contentKey, onState]) // eslint-disable-line react-hooks/exhaustive-deps
   if (!k) return null
 
   const start = (e: React.PointerEvent, mode: 'move' | 'resize') => {
@@ -128,7 +115,7 @@ export const KrateView = memo(function KrateView({ id, zoomRef, watchers }: Prop
         </button>
       </header>
       <div className="krate-body" hidden={k.minimized}>
-        {body}
+        <KrateBody krate={k} onState={onState} />
       </div>
       {!k.minimized && <div className="krate-resize" data-testid="krate-resize" onPointerDown={(e) => start(e, 'resize')} onPointerMove={move} onPointerUp={end} onPointerCancel={end} />}
     </section>

@@ -38,7 +38,7 @@ export function Spotlight({ open, onClose, awareness }: { open: boolean; onClose
         out.push({ resource: v.kind, kind: kindInfo(v.kind).kind, namespace: m.namespace, name: m.name })
       }
     return out
-  }, [versions]) // eslint-disable-line react-hooks/exhaustive-deps
+  }, [versions]) // eslint-disable-line react-hooks/exhaustive-deps -- the stores change in place; their versions say when
 
   useEffect(() => {
     if (!open) return

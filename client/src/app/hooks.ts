@@ -1,4 +1,4 @@
-import { useEffect, useState, useSyncExternalStore } from 'react'
+import { useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react'
 import { api, ApiError } from './api.ts'
 import { parseAccess, type AccessMap } from './access.ts'
 import type { Stream, StreamState } from './transport.ts'
@@ -111,11 +111,25 @@ export function throttle<A extends unknown[]>(f: (...a: A) => void, ms: number):
   return g
 }
 
-import { useRef } from 'react'
-
-/** A ref that always holds the latest value (callbacks from props without effect re-runs). */
+/**
+ * A ref holding the latest committed value, for event handlers and for callbacks handed to
+ * children that must keep their identity. It is written after each commit, never during
+ * render; effects read props through useEffectEvent instead.
+ */
 export function useLatest<T>(v: T): React.RefObject<T> {
   const r = useRef(v)
-  r.current = v
+  useLayoutEffect(() => {
+    r.current = v
+  })
   return r
+}
+
+/** The time, advanced every ms milliseconds (for ages shown on screen: render stays pure). */
+export function useNow(ms: number): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms)
+    return () => clearInterval(t)
+  }, [ms])
+  return now
 }

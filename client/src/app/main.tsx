@@ -5,6 +5,7 @@ import { useRoute } from './router.ts'
 import { Home, Login } from './Home.tsx'
 import { setConnector, singleEndpointConnector } from './transport.ts'
 import { muxConnector } from './muxConnector.ts'
+import { Degraded } from './Degraded.tsx'
 import './styles.css'
 
 // One multiplexed socket per page; ?transport=single uses a WebSocket per channel on the
@@ -68,6 +69,7 @@ function App() {
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
+    <Degraded />
     <App />
   </StrictMode>,
 )

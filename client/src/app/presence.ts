@@ -1,5 +1,6 @@
 // Awareness state (SPEC §6): what each participant publishes about themselves. It is ephemeral,
 // relayed by the server and never stored in the document. Remote states are untrusted input.
+import type { Awareness } from 'y-protocols/awareness'
 import type { Viewport } from './layout.ts'
 
 export interface PresenceState {
@@ -103,4 +104,11 @@ export function watchersByKrate(peers: Peer[]): Map<string, Peer[]> {
     out.set(p.activeKrateId!, list)
   }
   return out
+}
+
+/** Publishes this person's cursor (world coordinates; null when off the canvas), stamped now. */
+export function publishCursor(awareness: Awareness, cursor: { x: number; y: number } | null): void {
+  const st = awareness.getLocalState()
+  if (!st) return
+  awareness.setLocalState({ ...st, cursor, timestamp: Date.now() })
 }

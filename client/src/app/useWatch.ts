@@ -1,7 +1,6 @@
-import { useEffect, useState } from 'react'
+import { useCallback, useEffect, useEffectEvent, useSyncExternalStore } from 'react'
 import { Stream, type StreamState } from './transport.ts'
 import { WatchStore, type WatchEvent } from './watchModel.ts'
-import { useLatest } from './hooks.ts'
 
 type StateListener = (s: StreamState, detail?: string) => void
 
@@ -24,8 +23,10 @@ const shared = new Map<string, Shared>()
 /** A watch nobody uses any more stays open this long, so a remount (or a reload of one krate) reuses it. */
 const LINGER_MS = 2000
 
+const keyOf = (cluster: string, kinds: string, namespace: string) => `${cluster}\u0000${kinds}\u0000${namespace}`
+
 function acquire(cluster: string, kinds: string, namespace: string): Shared {
-  const key = `${cluster}\u0000${kinds}\u0000${namespace}`
+  const key = keyOf(cluster, kinds, namespace)
   let e = shared.get(key)
   if (e) {
     if (e.stopTimer) clearTimeout(e.stopTimer)
@@ -89,24 +90,33 @@ function acquire(cluster: string, kinds: string, namespace: string): Shared {
  * per animation frame however bursty the events are.
  */
 export function useWatch(cluster: string, kinds: string, namespace: string, onState: StateListener): WatchStore {
-  const [entry, setEntry] = useState<Shared | null>(null)
-  const [, setVersion] = useState(0)
-  const report = useLatest(onState)
+  const key = keyOf(cluster, kinds, namespace)
+  // Subscribing holds the shared watch; its store's version says when to render.
+  const subscribe = useCallback(
+    (render: () => void) => {
+      const e = acquire(cluster, kinds, namespace)
+      e.renders.add(render)
+      return () => {
+        e.renders.delete(render)
+        e.release!()
+      }
+    },
+    [cluster, kinds, namespace],
+  )
+  useSyncExternalStore(subscribe, () => shared.get(key)?.store.version ?? -1)
+  const report = useEffectEvent(onState)
   useEffect(() => {
-    const e = acquire(cluster, kinds, namespace)
-    const render = () => setVersion(e.store.version)
-    const state: StateListener = (s, d) => report.current(s, d)
-    e.renders.add(render)
+    // Held by the subscription above, whose effect runs first.
+    const e = shared.get(key)
+    if (!e) return
+    const state: StateListener = (s, d) => report(s, d)
     e.states.add(state)
-    setEntry(e)
-    report.current(e.stream.state, e.detail)
+    report(e.stream.state, e.detail)
     return () => {
-      e.renders.delete(render)
       e.states.delete(state)
-      e.release!()
     }
-  }, [cluster, kinds, namespace, report])
-  return entry?.store ?? EMPTY
+  }, [key])
+  return shared.get(key)?.store ?? EMPTY
 }
 
 const EMPTY = new WatchStore()

@@ -36,7 +36,7 @@ func replicas(t testing.TB) (*yardtest.Server, *yardtest.Server, *controlplane.C
 			cfg.WriteEnabled = true
 			cfg.RedisURL = rd.URL()
 			cfg.JWTSecret = jwtSecret // one secret: a token works on both replicas
-			cfg.Rooms.Replica = name
+			cfg.Replica = name
 			cfg.DeployTimeout = 3 * time.Minute
 		})
 	}

@@ -33,7 +33,7 @@ func TestKilledReplicaDeployIsEndedByTheOther(t *testing.T) {
 		cfg.WriteEnabled = true
 		cfg.RedisURL = rd.URL()
 		cfg.JWTSecret = jwtSecret
-		cfg.Rooms.Replica = "survivor"
+		cfg.Replica = "survivor"
 	})
 	alice := yardtest.SignIn(t, doomed.URL, "alice", false)
 	room, _ := webApp(t, other, alice, "kill")

@@ -2,6 +2,7 @@ package yardtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -12,46 +13,82 @@ import (
 )
 
 // Person is a y-websocket client of /ws/sync/{room}, as a browser is: its own copy of the room's
-// document, kept in sync with the server, and edits it sends as updates.
+// document, kept in sync with the server, and edits it sends as updates. Beside its copy it keeps
+// what the server sent (its sync replies and broadcasts), which holds an edit only once the
+// server stored it: the server acknowledges an update by broadcasting it, the sender included.
 type Person struct {
-	conn *websocket.Conn
-	wmu  sync.Mutex // one writer at a time on the socket
-	mu   sync.Mutex // guards doc
-	doc  *crdt.Doc
-	done chan struct{}
+	wmu sync.Mutex // one writer at a time on the socket
+
+	mu     sync.Mutex // guards everything below
+	doc    *crdt.Doc
+	server *crdt.Doc
+	conn   *websocket.Conn
+	done   chan struct{} // closed when conn's reader ended
 }
 
 // Join connects a person signed in with token to room on s; the connection closes when the test
 // ends. The person's copy fills as the server's sync arrives (see Root).
 func (s *Server) Join(t testing.TB, token, room string) *Person {
 	t.Helper()
-	conn, resp, err := s.DialWS("/ws/sync/"+room, token, nil)
-	if err != nil {
-		if resp != nil {
-			t.Fatalf("join %s: %v (HTTP %d)", room, err, resp.StatusCode)
-		}
-		t.Fatalf("join %s: %v", room, err)
+	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc()}
+	if err := p.Reconnect(s, token, room); err != nil {
+		t.Fatal(err)
 	}
-	p := &Person{conn: conn, doc: crdt.NewDoc(), done: make(chan struct{})}
-	p.send(yprotocol.SyncStep1For(p.doc))
-	go p.read()
-	t.Cleanup(func() {
-		_ = conn.Close()
-		<-p.done
-	})
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *Person) send(b []byte) {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	_ = p.conn.WriteMessage(websocket.BinaryMessage, b)
+// Reconnect closes the person's connection and opens one to room on s, keeping the person's
+// copy: as a y-websocket provider does, the handshake sends the server whatever of the copy it
+// lacks (edits that never reached a server, or reached one that died before storing them).
+func (p *Person) Reconnect(s *Server, token, room string) error {
+	p.Close()
+	conn, resp, err := s.DialWS("/ws/sync/"+room, token, nil)
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("join %s on %s: %w (HTTP %d)", room, s.URL, err, resp.StatusCode)
+		}
+		return fmt.Errorf("join %s on %s: %w", room, s.URL, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.conn, p.done = conn, done
+	step1 := yprotocol.SyncStep1For(p.doc)
+	p.mu.Unlock()
+	p.send(conn, step1)
+	go p.read(conn, done)
+	return nil
 }
 
-func (p *Person) read() {
-	defer close(p.done)
+// Close closes the person's connection (if open) and waits for its reader.
+func (p *Person) Close() {
+	p.mu.Lock()
+	conn, done := p.conn, p.done
+	p.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	_ = conn.Close()
+	<-done
+}
+
+// Done is closed when the current connection ends (the server closed it or it failed).
+func (p *Person) Done() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
+}
+
+func (p *Person) send(conn *websocket.Conn, b []byte) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	_ = conn.WriteMessage(websocket.BinaryMessage, b)
+}
+
+func (p *Person) read(conn *websocket.Conn, done chan struct{}) {
+	defer close(done)
 	for {
-		_, data, err := p.conn.ReadMessage()
+		_, data, err := conn.ReadMessage()
 		if err != nil {
 			return
 		}
@@ -61,9 +98,12 @@ func (p *Person) read() {
 		}
 		p.mu.Lock()
 		reply, _ := yprotocol.HandleSync(p.doc, msg)
+		if msg.Sync != yprotocol.SyncStep1 {
+			_, _ = yprotocol.HandleSync(p.server, msg)
+		}
 		p.mu.Unlock()
 		if reply != nil {
-			p.send(reply)
+			p.send(conn, reply)
 		}
 	}
 }
@@ -81,6 +121,14 @@ func (p *Person) Root(name string, out any) bool {
 	return err == nil && json.Unmarshal(raw, out) == nil
 }
 
+// Confirmed runs fn on what the server sent the person (never changed by the person's own
+// edits), under the person's lock.
+func (p *Person) Confirmed(fn func(doc *crdt.Doc)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p.server)
+}
+
 // Edit changes the person's copy in one transaction and sends what changed to the server.
 func (p *Person) Edit(fn func(doc *crdt.Doc, tx *crdt.Transaction)) {
 	p.mu.Lock()
@@ -88,8 +136,9 @@ func (p *Person) Edit(fn func(doc *crdt.Doc, tx *crdt.Transaction)) {
 	stop := p.doc.OnUpdate(func(u []byte) { updates = append(updates, append([]byte(nil), u...)) })
 	p.doc.Transact(func(tx *crdt.Transaction) { fn(p.doc, tx) })
 	stop()
+	conn := p.conn
 	p.mu.Unlock()
 	for _, u := range updates {
-		p.send(yprotocol.EncodeUpdate(u))
+		p.send(conn, yprotocol.EncodeUpdate(u))
 	}
 }

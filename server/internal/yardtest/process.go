@@ -102,3 +102,16 @@ func (p *Process) Kill(t testing.TB) {
 		t.Fatal("yard survived SIGKILL")
 	}
 }
+
+// Stop sends SIGSTOP: the replica hangs (its sockets stay open, nothing answers) until Continue.
+func (p *Process) Stop(t testing.TB) { p.signal(t, syscall.SIGSTOP) }
+
+// Continue sends SIGCONT to a stopped replica.
+func (p *Process) Continue(t testing.TB) { p.signal(t, syscall.SIGCONT) }
+
+func (p *Process) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v: %v", sig, err)
+	}
+}

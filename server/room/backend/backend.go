@@ -1,4 +1,4 @@
-// Package backend is where rooms keep their documents and share awareness and presence: an
+// Package backend is where rooms keep their documents and share awareness: an
 // in-memory backend for a single replica (the default) and a Redis backend that lets several
 // replicas serve one room as if they were one server.
 //
@@ -11,7 +11,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -83,33 +82,10 @@ type AwarenessMessage struct {
 	Update []byte `json:"u,omitempty"`
 }
 
-// Presence is one connection in a room, as the admin panel shows it.
-type Presence struct {
-	Room        string          `json:"room"`
-	UserID      string          `json:"userId"`
-	UserName    string          `json:"userName"`
-	ConnID      string          `json:"connId"`
-	Replica     string          `json:"replica"`
-	ConnectedAt time.Time       `json:"connectedAt"`
-	ReadOnly    bool            `json:"readOnly,omitempty"`
-	ClientIDs   []uint64        `json:"clientIds,omitempty"`
-	Awareness   json.RawMessage `json:"awareness,omitempty"`
-}
-
-// PresenceRegistry records who is in which room on which replica.
-type PresenceRegistry interface {
-	// PutPresence replaces everything replica registered; entries expire after ttl unless put
-	// again, so a killed replica's users disappear by themselves.
-	PutPresence(ctx context.Context, replica string, entries []Presence, ttl time.Duration) error
-	// ListPresence returns every live entry of every replica.
-	ListPresence(ctx context.Context) ([]Presence, error)
-}
-
 // Backend is everything rooms need from where they are kept.
 type Backend interface {
 	Store
 	Awareness
-	PresenceRegistry
 	// Close stops the backend's goroutines.
 	Close() error
 }

@@ -12,11 +12,10 @@ import (
 type Memory struct {
 	now func() time.Time
 
-	mu       sync.Mutex
-	rooms    map[string]*memRoom
-	last     Pos
-	nextID   int
-	presence map[string]memPresence
+	mu     sync.Mutex
+	rooms  map[string]*memRoom
+	last   Pos
+	nextID int
 }
 
 type memRoom struct {
@@ -27,16 +26,11 @@ type memRoom struct {
 	lease       time.Time
 }
 
-type memPresence struct {
-	entries []Presence
-	expires time.Time
-}
-
 var _ Backend = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory backend.
 func NewMemory() *Memory {
-	return &Memory{now: time.Now, rooms: map[string]*memRoom{}, presence: map[string]memPresence{}}
+	return &Memory{now: time.Now, rooms: map[string]*memRoom{}}
 }
 
 func (m *Memory) room(name string) *memRoom {
@@ -162,30 +156,6 @@ func (m *Memory) Publish(context.Context, string, AwarenessMessage) error { retu
 
 // Subscribe implements Awareness: no other replica ever speaks.
 func (m *Memory) Subscribe(string, func(AwarenessMessage)) (stop func()) { return func() {} }
-
-// PutPresence implements PresenceRegistry.
-func (m *Memory) PutPresence(_ context.Context, replica string, entries []Presence, ttl time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.presence[replica] = memPresence{entries: slices.Clone(entries), expires: m.now().Add(ttl)}
-	return nil
-}
-
-// ListPresence implements PresenceRegistry.
-func (m *Memory) ListPresence(context.Context) ([]Presence, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	var out []Presence
-	for replica, p := range m.presence {
-		if now.After(p.expires) {
-			delete(m.presence, replica)
-			continue
-		}
-		out = append(out, p.entries...)
-	}
-	return out, nil
-}
 
 // Close implements Backend.
 func (m *Memory) Close() error { return nil }

@@ -24,8 +24,6 @@ import (
 //	yard:{room}:lease      compaction lease (SET NX PX), value = holder
 //	yard:{room}:awareness  pub/sub channel between replicas
 //	yard:rooms             sorted set of room ids by last write (ms)
-//	yard:presence:{id}     one replica's presence entries (JSON), with a TTL
-//	yard:presence:replicas set of replica ids that registered presence
 func updatesKey(room string) string    { return "yard:{" + room + "}:updates" }
 func snapshotKey(room string) string   { return "yard:{" + room + "}:snapshot" }
 func leaseKey(room string) string      { return "yard:{" + room + "}:lease" }
@@ -35,16 +33,11 @@ func awarenessChan(room string) string { return "yard:{" + room + "}:awareness" 
 // (advisory, for GET /api/rooms), instead of on every update.
 const roomIndexEvery = 10 * time.Second
 
-const (
-	roomsKey            = "yard:rooms"
-	presenceReplicasKey = "yard:presence:replicas"
-)
-
-func presenceKey(replica string) string { return "yard:presence:{" + replica + "}" }
+const roomsKey = "yard:rooms"
 
 // RedisOptions tune the Redis backend.
 type RedisOptions struct {
-	// Replica names this process in awareness messages and presence. Required.
+	// Replica names this process in awareness messages. Required.
 	Replica string
 	// LogRetention keeps compacted log entries this long, so a replica that fell behind can still
 	// read them. Default 60s.
@@ -514,58 +507,4 @@ func (r *Redis) readAwareness() {
 			}
 		}
 	}
-}
-
-// PutPresence implements PresenceRegistry.
-func (r *Redis) PutPresence(ctx context.Context, replica string, entries []Presence, ttl time.Duration) error {
-	if entries == nil {
-		entries = []Presence{}
-	}
-	b, err := json.Marshal(entries)
-	if err != nil {
-		return err
-	}
-	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, presenceKey(replica), b, ttl)
-		p.SAdd(ctx, presenceReplicasKey, replica)
-		return nil
-	})
-	if err != nil {
-		return unavailable("put presence", err)
-	}
-	return nil
-}
-
-// ListPresence implements PresenceRegistry. Replicas whose entry expired are dropped from the
-// index on the way.
-func (r *Redis) ListPresence(ctx context.Context) ([]Presence, error) {
-	replicas, err := r.rdb.SMembers(ctx, presenceReplicasKey).Result()
-	if err != nil {
-		return nil, unavailable("list presence", err)
-	}
-	slices.Sort(replicas)
-	cmds := make([]*redis.StringCmd, len(replicas))
-	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range replicas {
-			cmds[i] = p.Get(ctx, presenceKey(id))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("list presence", err)
-	}
-	var out []Presence
-	for i, c := range cmds {
-		b, err := c.Bytes()
-		if errors.Is(err, redis.Nil) {
-			r.rdb.SRem(ctx, presenceReplicasKey, replicas[i])
-			continue
-		}
-		var ps []Presence
-		if err := json.Unmarshal(b, &ps); err != nil {
-			return nil, fmt.Errorf("presence of replica %s: %w", replicas[i], err)
-		}
-		out = append(out, ps...)
-	}
-	return out, nil
 }

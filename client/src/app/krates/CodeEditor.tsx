@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react'
+import { useEffect, useEffectEvent, useRef } from 'react'
 import { EditorState } from '@codemirror/state'
 import { drawSelection, EditorView, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers } from '@codemirror/view'
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands'
@@ -42,14 +42,15 @@ export interface CodeEditorProps {
 export default function CodeEditor({ value, onChange, readOnly = false }: CodeEditorProps) {
   const host = useRef<HTMLDivElement>(null)
   const view = useRef<EditorView | null>(null)
-  const change = useRef(onChange)
-  change.current = onChange
+  const change = useEffectEvent(onChange)
+  // The text the editor starts with; later values are applied by the effect below.
+  const initial = useEffectEvent(() => value)
 
   useEffect(() => {
     const v = new EditorView({
       parent: host.current!,
       state: EditorState.create({
-        doc: value,
+        doc: initial(),
         extensions: [
           lineNumbers(),
           foldGutter(),
@@ -68,7 +69,7 @@ export default function CodeEditor({ value, onChange, readOnly = false }: CodeEd
           // The test id sits on the editable element itself, so tests can click, type into and fill it.
           EditorView.contentAttributes.of({ 'data-testid': 'yaml-editor', 'aria-label': 'YAML' }),
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) change.current(u.state.doc.toString())
+            if (u.docChanged) change(u.state.doc.toString())
           }),
         ],
       }),
@@ -78,8 +79,7 @@ export default function CodeEditor({ value, onChange, readOnly = false }: CodeEd
       v.destroy()
       view.current = null
     }
-    // The editor is created once; value changes are applied below.
-  }, [readOnly]) // eslint-disable-line react-hooks/exhaustive-deps
+  }, [readOnly])
 
   useEffect(() => {
     const v = view.current

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react'
-import type { KrateBodyProps } from '../Krate.tsx'
+import type { KrateBodyProps } from './body.ts'
 import { useWatch } from '../useWatch.ts'
 import { api } from '../api.ts'
 import { age, kindInfo, metaOf, statusOf, toYAML } from '../resources.ts'

@@ -1,9 +1,8 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
-import type { KrateBodyProps } from '../Krate.tsx'
+import { useEffect, useEffectEvent, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import type { KrateBodyProps } from './body.ts'
 import { Stream } from '../transport.ts'
 import { atBottom, classify, matches, splitMatches, type LogLevel } from '../logLevel.ts'
 import { containersOf, kindInfo } from '../resources.ts'
-import { useLatest } from '../hooks.ts'
 import { api } from '../api.ts'
 import { useRoom } from '../roomContext.ts'
 import { updateKrateRef } from '../schema.ts'
@@ -22,6 +21,17 @@ const MAX_LINES = 5000
 /** Lines rendered at once; the rest are a search or a download away. */
 const MAX_RENDERED = 1500
 
+/**
+ * What one stream received, as rendered: the kept lines (a new array per animation frame) and
+ * the next line's seq. key names the stream, so the lines of a previous one are never shown.
+ */
+interface Received {
+  key: string
+  lines: readonly Line[]
+  next: number
+}
+const NOTHING: Received = { key: '', lines: [], next: 0 }
+
 export function LogsKrate({ krate, onState }: KrateBodyProps) {
   const r = krate.ref
   const { doc } = useRoom()
@@ -31,32 +41,33 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
     if (kindInfo(r.kind || 'pods').resource !== 'pods') return
     api.resource('pods', r.name, r.cluster, r.namespace).then((p) => setContainers(containersOf(p)), () => {})
   }, [r.kind, r.name, r.cluster, r.namespace])
-  const lines = useRef<Line[]>([])
-  const seq = useRef(0)
-  const [version, setVersion] = useState(0)
+  const [received, setReceived] = useState<Received>(NOTHING)
   const [paused, setPaused] = useState(false)
   const [frozenAt, setFrozenAt] = useState(0)
   const [query, setQuery] = useState('')
   const [pods, setPods] = useState<{ name: string; container: string; state: string }[]>([])
   const box = useRef<HTMLDivElement>(null)
   const stick = useRef(true)
-  const report = useLatest(onState)
+  const report = useEffectEvent(onState)
+  const key = [r.cluster, r.namespace, r.name, r.kind, r.container].join('\u0000')
 
+  // Line numbers go on across streams, so a pause started on one stream holds back the next's lines.
+  const seqFrom = useRef(0)
   useEffect(() => {
-    lines.current = []
+    const lines: Line[] = []
+    let seq = seqFrom.current
     let lastTime = ''
     let frame = 0
     const render = () => {
       if (!frame)
         frame = requestAnimationFrame(() => {
           frame = 0
-          setVersion((v) => v + 1)
+          setReceived({ key, lines: lines.slice(), next: seq })
         })
     }
     const push = (l: Omit<Line, 'seq'>) => {
-      const arr = lines.current
-      arr.push({ ...l, seq: seq.current++ })
-      if (arr.length > MAX_LINES) arr.splice(0, arr.length - MAX_LINES)
+      lines.push({ ...l, seq: seq++ })
+      if (lines.length > MAX_LINES) lines.splice(0, lines.length - MAX_LINES)
       render()
     }
     const kind = kindInfo(r.kind || 'pods')
@@ -96,23 +107,26 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
             break
           case 'error':
             push({ pod: '', container: '', time: '', text: `error ${String(m.code ?? '')}: ${String(m.message ?? '')}`, level: 'notice' })
-            report.current(s.state, `${String(m.code)}: ${String(m.message)}`)
+            report(s.state, `${String(m.code)}: ${String(m.message)}`)
             break
         }
       },
     })
-    const off = s.onState((st) => report.current(st, s.lastError ? [s.lastError.code, s.lastError.message].filter(Boolean).join(': ') : undefined))
-    report.current(s.state)
+    const off = s.onState((st) => report(st, s.lastError ? [s.lastError.code, s.lastError.message].filter(Boolean).join(': ') : undefined))
+    report(s.state)
     return () => {
       off()
       s.stop()
       cancelAnimationFrame(frame)
+      seqFrom.current = seq
     }
-  }, [r.cluster, r.namespace, r.name, r.kind, r.container, report])
+  }, [key, r.cluster, r.namespace, r.name, r.kind, r.container])
 
-  const all = lines.current
+  // What this stream received so far (nothing yet right after the krate switched streams).
+  const current = received.key === key ? received : NOTHING
+  const all = current.lines
   // While paused, show what was there when the pause began.
-  const upto = paused ? frozenAt : seq.current
+  const upto = paused ? frozenAt : current.next
   const shown = useMemo(() => {
     const out: Line[] = []
     for (let i = all.length - 1; i >= 0 && out.length < MAX_RENDERED; i--) {
@@ -120,8 +134,8 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
       if (l.seq < upto && matches(l.text, query)) out.push(l)
     }
     return out.reverse()
-  }, [version, upto, query]) // eslint-disable-line react-hooks/exhaustive-deps
-  const waiting = paused ? seq.current - frozenAt : 0
+  }, [all, upto, query])
+  const waiting = paused ? Math.max(0, current.next - frozenAt) : 0
 
   useLayoutEffect(() => {
     const b = box.current
@@ -129,7 +143,7 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
   }, [shown])
 
   const download = () => {
-    const text = lines.current.map((l) => (l.time ? `${l.time} ` : '') + (l.pod && r.kind !== 'pods' ? `[${l.pod}] ` : '') + l.text).join('\n') + '\n'
+    const text = all.map((l) => (l.time ? `${l.time} ` : '') + (l.pod && r.kind !== 'pods' ? `[${l.pod}] ` : '') + l.text).join('\n') + '\n'
     const a = document.createElement('a')
     a.href = URL.createObjectURL(new Blob([text], { type: 'text/plain' }))
     a.download = `${r.namespace}-${r.name}.log`
@@ -146,7 +160,7 @@ export function LogsKrate({ krate, onState }: KrateBodyProps) {
           data-testid="log-pause"
           aria-pressed={paused}
           onClick={() => {
-            if (!paused) setFrozenAt(seq.current)
+            if (!paused) setFrozenAt(current.next)
             setPaused(!paused)
           }}
         >

@@ -1,10 +1,11 @@
 import { useState } from 'react'
-import type { KrateBodyProps } from '../Krate.tsx'
+import type { KrateBodyProps } from './body.ts'
 import { useRoom } from '../roomContext.ts'
 import { useWatch } from '../useWatch.ts'
 import { age, kindInfo, metaOf, statusOf } from '../resources.ts'
 import { ActionButtons } from '../Actions.tsx'
 import { matches } from '../logLevel.ts'
+import { useNow } from '../hooks.ts'
 
 const MAX_ROWS = 500
 
@@ -15,7 +16,8 @@ export function ResourceListKrate({ krate, onState }: KrateBodyProps) {
   const [filter, setFilter] = useState('')
   const all = store.list(kind.resource)
   const rows = all.filter((o) => matches(metaOf(o).namespace + '/' + metaOf(o).name, filter))
-  const now = Date.now()
+  // Ages move on between watch events too.
+  const now = useNow(5000)
   return (
     <div className="resource-list">
       <div className="toolbar">

@@ -1,12 +1,12 @@
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useEffectEvent, useRef, useState } from 'react'
 import { Terminal } from '@xterm/xterm'
 import { FitAddon } from '@xterm/addon-fit'
 import '@xterm/xterm/css/xterm.css'
-import type { KrateBodyProps } from '../Krate.tsx'
+import type { KrateBodyProps } from './body.ts'
 import { useRoom } from '../roomContext.ts'
 import { Stream } from '../transport.ts'
 import { updateKrate } from '../schema.ts'
-import { useAccess, useLatest } from '../hooks.ts'
+import { useAccess } from '../hooks.ts'
 import { actionDecision } from '../access.ts'
 
 type Role = 'driver' | 'observer'
@@ -40,9 +40,11 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
   const [participants, setParticipants] = useState<Participant[]>([])
   const [exit, setExit] = useState<string | null>(null)
   const [requests, setRequests] = useState<string[]>([])
-  const report = useLatest(onState)
-  const sessionRef = useLatest(krate.session)
-  const roleRef = useLatest(role)
+  const report = useEffectEvent(onState)
+  // The session in the document when the stream (re)starts or reports a session of its own.
+  const session = useEffectEvent(() => krate.session)
+  // The role for the terminal's input and resize handlers: set with role by every message that changes it.
+  const roleRef = useRef<Role | null>(null)
   const access = useAccess(r.cluster, r.namespace)
   const exec = access === null ? { allowed: false, reason: 'checking permissions…' } : access === 'unknown' ? { allowed: true, reason: '' } : actionDecision(access, 'shell', 'pods')
 
@@ -74,16 +76,15 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
       t.dispose()
       term.current = null
     }
-  }, [roleRef])
+  }, [])
 
   useEffect(() => {
     if (!join) {
-      report.current('closed', 'not joined')
+      report('closed', 'not joined')
       return
     }
-    setExit(null)
     let ended = false
-    let mySession = join.mode === 'join' ? sessionRef.current : ''
+    let mySession = join.mode === 'join' ? session() : ''
     const s = new Stream({
       kind: 'shell',
       params: () => {
@@ -123,7 +124,7 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
             mySession = id
             setRole(rl)
             roleRef.current = rl
-            if (join.mode === 'start' && id && id !== sessionRef.current) updateKrate(doc, krate.id, { session: id })
+            if (join.mode === 'start' && id && id !== session()) updateKrate(doc, krate.id, { session: id })
             if (rl === 'driver' && t) s.sendJSON({ type: 'resize', cols: t.cols, rows: t.rows })
             break
           }
@@ -159,7 +160,7 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
             break
           case 'error':
             t?.write(`\r\n\x1b[31m[${String(m.code ?? 'error')}: ${String(m.message ?? '')}]\x1b[0m\r\n`)
-            report.current('error', `${String(m.code)}: ${String(m.message)}`)
+            report('error', `${String(m.code)}: ${String(m.message)}`)
             break
         }
       },
@@ -168,19 +169,24 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
       },
     })
     stream.current = s
-    const off = s.onState((st) => report.current(st, s.lastError ? [s.lastError.code, s.lastError.message].filter(Boolean).join(': ') : undefined))
-    report.current(s.state)
+    const off = s.onState((st) => report(st, s.lastError ? [s.lastError.code, s.lastError.message].filter(Boolean).join(': ') : undefined))
+    report(s.state)
     return () => {
       off()
       s.stop()
       stream.current = null
     }
-  }, [join, r.cluster, r.namespace, r.name, r.container, doc, krate.id, user.id, user.name, report, sessionRef, roleRef])
+  }, [join, r.cluster, r.namespace, r.name, r.container, doc, krate.id, user.id, user.name])
 
   const driver = participants.find((p) => p.role === 'driver')
+  // A new session (or joining one) starts without the last one's exit.
+  const joinAs = (j: NonNullable<typeof join>) => {
+    setExit(null)
+    setJoin(j)
+  }
   const startNew = () => {
     updateKrate(doc, krate.id, { session: '' })
-    setJoin({ mode: 'start' })
+    joinAs({ mode: 'start' })
   }
 
   return (
@@ -200,10 +206,10 @@ export default function ShellKrate({ krate, onState }: KrateBodyProps) {
         <span className="spacer" />
         {!join && krate.session && (
           <>
-            <button data-testid="shell-join" data-role="observer" disabled={!exec.allowed} title={exec.allowed ? 'Watch this terminal' : exec.reason} onClick={() => setJoin({ mode: 'join', role: 'observer' })}>
+            <button data-testid="shell-join" data-role="observer" disabled={!exec.allowed} title={exec.allowed ? 'Watch this terminal' : exec.reason} onClick={() => joinAs({ mode: 'join', role: 'observer' })}>
               join as observer
             </button>
-            <button data-testid="shell-join-driver" data-role="driver" disabled={!exec.allowed} title={exec.allowed ? 'Ask to type in this terminal' : exec.reason} onClick={() => setJoin({ mode: 'join', role: 'driver' })}>
+            <button data-testid="shell-join-driver" data-role="driver" disabled={!exec.allowed} title={exec.allowed ? 'Ask to type in this terminal' : exec.reason} onClick={() => joinAs({ mode: 'join', role: 'driver' })}>
               join as driver
             </button>
           </>

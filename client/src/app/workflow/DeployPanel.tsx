@@ -2,7 +2,7 @@
 // proposed), its plan row by row with diffs and errors, approvals, the policy, the actions the
 // server would accept now (disabled with the reason otherwise), live per-node status, and the
 // history with Rollback.
-import { Fragment, useEffect, useRef, useState } from 'react'
+import { Fragment, useEffect, useEffectEvent, useRef, useState } from 'react'
 import { can, WRITES_DISABLED } from '../access.ts'
 import { useAccess } from '../hooks.ts'
 import { deployActions, parsePolicy, rollbackAction, type Deploy, type Enabled, type Policy, type Viewer } from './deployModel.ts'
@@ -39,11 +39,12 @@ export function DeployPanel({ open, setOpen, proposals }: { open: boolean; setOp
 
   // A deploy proposed by anyone opens the panel for everyone in the room.
   const seen = useRef<string | null | undefined>(undefined)
+  const newestId = newest?.id ?? null
+  const newestState = newest?.state
   useEffect(() => {
-    const id = newest?.id ?? null
-    if (seen.current !== undefined && id && id !== seen.current && (newest!.state === 'planned' || newest!.state === 'applying')) setOpen(true)
-    seen.current = id
-  }, [newest?.id, newest?.state, setOpen]) // eslint-disable-line react-hooks/exhaustive-deps
+    if (seen.current !== undefined && newestId && newestId !== seen.current && (newestState === 'planned' || newestState === 'applying')) setOpen(true)
+    seen.current = newestId
+  }, [newestId, newestState, setOpen])
 
   useEffect(() => {
     if (!open) return
@@ -64,12 +65,15 @@ export function DeployPanel({ open, setOpen, proposals }: { open: boolean; setOp
   const propose = () => run(() => wfApi.propose(room, cluster))
 
   // The Deploy button proposes a new deploy unless one is under review already.
+  const proposeUnlessOpen = useEffectEvent(() => {
+    if (!newest || !['planned', 'approved', 'applying'].includes(newest.state)) void propose()
+  })
   const lastProposal = useRef(proposals)
   useEffect(() => {
     if (proposals === lastProposal.current) return
     lastProposal.current = proposals
-    if (!newest || !['planned', 'approved', 'applying'].includes(newest.state)) void propose()
-  }, [proposals]) // eslint-disable-line react-hooks/exhaustive-deps
+    proposeUnlessOpen()
+  }, [proposals])
 
   if (!open) return null
   const acts = newest ? deployActions(newest, policy, viewer, busy) : null

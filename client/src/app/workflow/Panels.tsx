@@ -1,6 +1,6 @@
 // The editor's panels over the canvas: the palette (nodes of every kind, templates, compose
 // import), undo/redo, the inspector of the selected node, and the deploy panel.
-import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
+import { useEffect, useMemo, useState, type ReactNode } from 'react'
 import * as Y from 'yjs'
 import { textOn, initials } from '../colors.ts'
 import type { Peer } from '../presence.ts'
@@ -12,6 +12,7 @@ import { fieldErrors } from './validation.ts'
 import { kindIcon, useNode } from './WorkflowLayer.tsx'
 import { errorText as errText, unmappedOf, wfApi } from './api.ts'
 import { useWorkflow } from './editor.tsx'
+import { useLatest } from '../hooks.ts'
 import { DeployPanel } from './DeployPanel.tsx'
 
 const TEMPLATES = ['web-app', 'worker', 'cron-job'] as const
@@ -80,8 +81,7 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
   }
 
   // Palette items and compose files dropped on the canvas land where they are dropped.
-  const handlers = useRef({ add, insertTemplate, importCompose })
-  handlers.current = { add, insertTemplate, importCompose }
+  const handlers = useLatest({ add, insertTemplate, importCompose })
   const toWorld = wf.toWorld
   useEffect(() => {
     const el = document.querySelector<HTMLElement>('[data-testid="canvas"]')
@@ -110,7 +110,7 @@ function Palette({ onDeploy }: { onDeploy: () => void }) {
       el.removeEventListener('dragover', over)
       el.removeEventListener('drop', drop)
     }
-  }, [toWorld])
+  }, [toWorld, handlers])
 
   return (
     <aside className="wf-palette" data-testid="workflow-palette" onPointerDown={(e) => e.stopPropagation()}>

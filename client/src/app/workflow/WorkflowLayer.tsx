@@ -7,6 +7,7 @@ import { initials, textOn } from '../colors.ts'
 import { focusByNode, type Peer } from '../presence.ts'
 import { addEdge, edgeOffers, KEY_FIELDS, LOCAL, listEdges, moveNode, nodesMap, readNode, summary, workflowMap, type EdgeOffer, type WfEdge, type WfNode } from './model.ts'
 import { useWorkflow } from './editor.tsx'
+import { useLatest } from '../hooks.ts'
 import './workflow.css'
 
 export const NODE_W = 210
@@ -62,24 +63,38 @@ function useNodeIds(doc: Y.Doc): string[] {
   return useSyncExternalStore(subscribe, () => ref.current)
 }
 
+/**
+ * One node's value for useSyncExternalStore, read again (once) after anything in its Y.Map
+ * changed. Subscribing drops what was read, so a change between render and subscription shows.
+ */
+function nodeStore(doc: Y.Doc, id: string) {
+  let read: { n: WfNode | null } | null = null
+  return {
+    subscribe: (changed: () => void) => {
+      read = null
+      const m = nodesMap(doc)?.get(id)
+      if (!(m instanceof Y.Map)) return () => {}
+      const on = () => {
+        read = null
+        changed()
+      }
+      m.observeDeep(on)
+      return () => m.unobserveDeep(on)
+    },
+    get: (): WfNode | null => {
+      if (!read) {
+        const m = nodesMap(doc)?.get(id)
+        read = { n: m === undefined ? null : readNode(id, m) }
+      }
+      return read.n
+    },
+  }
+}
+
 /** One node, re-read when its Y.Map (or anything nested in it) changes. */
 export function useNode(doc: Y.Doc, id: string): WfNode | null {
-  const [n, setN] = useState<WfNode | null>(() => {
-    const m = nodesMap(doc)?.get(id)
-    return m === undefined ? null : readNode(id, m)
-  })
-  useEffect(() => {
-    const m = nodesMap(doc)?.get(id)
-    if (!(m instanceof Y.Map)) {
-      setN(m === undefined ? null : readNode(id, m))
-      return
-    }
-    const on = () => setN(readNode(id, m))
-    m.observeDeep(on)
-    on()
-    return () => m.unobserveDeep(on)
-  }, [doc, id])
-  return n
+  const store = useMemo(() => nodeStore(doc, id), [doc, id])
+  return useSyncExternalStore(store.subscribe, store.get)
 }
 
 /** Edges and the positions and kinds of every node, re-read on any workflow change (one frame at most). */
@@ -148,13 +163,10 @@ export function WorkflowLayer({ zoomRef, peers }: { zoomRef: React.RefObject<num
   }, [hint])
 
   const focus = useMemo(() => focusByNode(peers), [peers])
-  const selRef = useRef(selection)
-  selRef.current = selection
-  const getSelection = useCallback(() => selRef.current, [])
-  const edgesRef = useRef(edges)
-  edgesRef.current = edges
-  const posRef = useRef(pos)
-  posRef.current = pos
+  const selRef = useLatest(selection)
+  const getSelection = useCallback(() => selRef.current, [selRef])
+  const edgesRef = useLatest(edges)
+  const posRef = useLatest(pos)
 
   const startConnect = useCallback(
     (from: string, e: React.PointerEvent) => {
@@ -163,7 +175,7 @@ export function WorkflowLayer({ zoomRef, peers }: { zoomRef: React.RefObject<num
       setChoice(null)
       setConnecting({ from, kind: posRef.current.get(from)?.kind ?? '', x: p.x, y: p.y, pointer: e.pointerId })
     },
-    [toWorld],
+    [toWorld, posRef],
   )
   useEffect(() => {
     if (!connecting) return
@@ -193,15 +205,16 @@ export function WorkflowLayer({ zoomRef, peers }: { zoomRef: React.RefObject<num
       removeEventListener('pointerup', up)
       removeEventListener('pointercancel', up)
     }
-  }, [connecting, doc, toWorld])
+  }, [connecting, doc, toWorld, edgesRef, posRef])
 
   // While connecting, the nodes an edge could go to.
+  const connFrom = connecting?.from, connKind = connecting?.kind
   const accepts = useMemo(() => {
-    if (!connecting) return null
+    if (connFrom === undefined) return null
     const s = new Set<string>()
-    for (const [id, p] of pos) if (edgeOffers({ id: connecting.from, kind: connecting.kind }, { id, kind: p.kind }, edges).length) s.add(id)
+    for (const [id, p] of pos) if (edgeOffers({ id: connFrom, kind: connKind ?? '' }, { id, kind: p.kind }, edges).length) s.add(id)
     return s
-  }, [connecting?.from, connecting?.kind, pos, edges]) // eslint-disable-line react-hooks/exhaustive-deps
+  }, [connFrom, connKind, pos, edges])
 
   const from = connecting ? pos.get(connecting.from) : undefined
   return (

@@ -11,6 +11,7 @@ import { EMPTY_VALIDATION, parseValidation, type Validation } from './validation
 import { listDeploys, nodeStatuses, type Deploy } from './deployModel.ts'
 import type { NodeStatus } from './model.ts'
 import { wfApi } from './api.ts'
+import { useLatest } from '../hooks.ts'
 
 export interface Selection {
   nodes: ReadonlySet<string>
@@ -126,10 +127,8 @@ export function WorkflowProvider({ room, doc, provider, user, cluster, toWorld, 
 
   // The last pointer position over the canvas, for inserting "at the pointer".
   const pointer = useRef<{ x: number; y: number } | null>(null)
-  const toWorldRef = useRef(toWorld)
-  toWorldRef.current = toWorld
-  const centreRef = useRef(viewCentre)
-  centreRef.current = viewCentre
+  const toWorldRef = useLatest(toWorld)
+  const centreRef = useLatest(viewCentre)
   useEffect(() => {
     const el = document.querySelector<HTMLElement>('[data-testid="canvas"]')
     if (!el) return
@@ -138,9 +137,9 @@ export function WorkflowProvider({ room, doc, provider, user, cluster, toWorld, 
     }
     el.addEventListener('pointermove', on)
     return () => el.removeEventListener('pointermove', on)
-  }, [])
-  const insertPoint = useCallback(() => pointer.current ?? centreRef.current(), [])
-  const toWorldStable = useCallback((x: number, y: number) => toWorldRef.current(x, y), [])
+  }, [toWorldRef])
+  const insertPoint = useCallback(() => pointer.current ?? centreRef.current(), [centreRef])
+  const toWorldStable = useCallback((x: number, y: number) => toWorldRef.current(x, y), [toWorldRef])
 
   const focusField = useCallback(
     (nodeId: string | null, field = '') => {
@@ -163,14 +162,13 @@ export function WorkflowProvider({ room, doc, provider, user, cluster, toWorld, 
     })
   }, [])
   const clear = useCallback(() => setSelection((cur) => (cur.nodes.size === 0 && !cur.edge ? cur : { nodes: new Set(), edge: null })), [])
-  const selRef = useRef(selection)
-  selRef.current = selection
+  const selRef = useLatest(selection)
   const deleteSelected = useCallback(() => {
     const s = selRef.current
     if (s.edge) removeEdge(doc, s.edge)
     if (s.nodes.size) removeNodes(doc, [...s.nodes])
     setSelection({ nodes: new Set(), edge: null })
-  }, [doc])
+  }, [doc, selRef])
 
   // The selected node is this person's focus (for others' awareness) until a field is focused.
   const single = selection.nodes.size === 1 ? [...selection.nodes][0]! : null
@@ -201,7 +199,7 @@ export function WorkflowProvider({ room, doc, provider, user, cluster, toWorld, 
     }
     addEventListener('keydown', onKey)
     return () => removeEventListener('keydown', onKey)
-  }, [undo, deleteSelected])
+  }, [undo, deleteSelected, selRef])
 
   const value = useMemo<WorkflowEditor>(
     () => ({

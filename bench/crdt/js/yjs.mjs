@@ -1,9 +1,9 @@
-// The yjs side of the crdt benchmarks (crdt/bench/run.sh runs it with --expose-gc).
+// The yjs side of the crdt benchmarks (bench/crdt/run.sh runs it with --expose-gc).
 //
-//   node crdt/bench/js/yjs.mjs prepare <trace.json.gz> <out.bin>
+//   node bench/crdt/js/yjs.mjs prepare <trace.json.gz> <out.bin>
 //     Replays the editing trace in yjs, one transaction per edit, and writes every update event
 //     as a lib0 varUint8Array (the input of the replay benchmark, shared with the Go side).
-//   node --expose-gc crdt/bench/js/yjs.mjs run <updates.bin> <b4-update.bin> <runs> [warmup=1]
+//   node --expose-gc bench/crdt/js/yjs.mjs run <updates.bin> <b4-update.bin> <runs> [warmup=1]
 //     Prints JSON: per-run times (ms, after unrecorded warm-up runs) of replaying the updates one by one into a fresh doc,
 //     decoding b4-update.bin, encoding the replayed doc as v1 and v2; encoded sizes; and the heap
 //     held by each loaded doc after a full GC.

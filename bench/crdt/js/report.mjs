@@ -1,4 +1,4 @@
-// Summarises crdt/bench/run.sh's measurements (one JSON line per round and engine): medians,
+// Summarises bench/crdt/run.sh's measurements (one JSON line per round and engine): medians,
 // Go/yjs ratios against the targets, printed as a Markdown section and, with --docs, written
 // between the crdt markers of docs/benchmarks.md (the section is appended if missing).
 import fs from 'fs'
@@ -66,7 +66,7 @@ const section = lines.map(wrap).join('\n')
 process.stdout.write(section + '\n')
 
 if (opts.docs) {
-  const begin = '<!-- crdt-bench:begin (written by crdt/bench/run.sh) -->'
+  const begin = '<!-- crdt-bench:begin (written by bench/crdt/run.sh) -->'
   const end = '<!-- crdt-bench:end -->'
   let doc = fs.existsSync(opts.docs) ? fs.readFileSync(opts.docs, 'utf8') : '# Benchmarks\n'
   const block = `${begin}\n${section}${end}`

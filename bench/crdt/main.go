@@ -1,4 +1,4 @@
-// Command gobench measures the crdt engine on the inputs crdt/bench/js/yjs.mjs measures yjs on,
+// Command crdt (run as gobench by run.sh) measures the crdt engine on the inputs bench/crdt/js/yjs.mjs measures yjs on,
 // and prints the same JSON shape: per-run times of replaying the automerge-paper trace as
 // separate updates, decoding b4-update.bin and encoding the replayed doc as v1 and v2; encoded
 // sizes; and the heap held by each loaded doc after a full GC.

@@ -24,24 +24,24 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/yard/crdt-bench"
 updates="$cache/automerge-paper-updates-yjs$yjs_version.bin"
 mkdir -p "$cache"
 if [ ! -f "$updates" ] || [ ! -f "$updates.text" ]; then
-  node crdt/bench/js/yjs.mjs prepare "$trace" "$updates"
+  node bench/crdt/js/yjs.mjs prepare "$trace" "$updates"
 fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/gobench" ./crdt/bench/gobench
+go build -o "$tmp/gobench" ./bench/crdt
 
 for ((i = 1; i <= rounds; i++)); do
   echo "round $i/$rounds" >&2
-  node --expose-gc crdt/bench/js/yjs.mjs run "$updates" "$b4" 1 1 >>"$tmp/yjs.jsonl"
+  node --expose-gc bench/crdt/js/yjs.mjs run "$updates" "$b4" 1 1 >>"$tmp/yjs.jsonl"
   "$tmp/gobench" -updates "$updates" -b4 "$b4" -warmup 1 -runs 1 >>"$tmp/go.jsonl"
 done
 
 cpu="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
 load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 args=(--go "$tmp/go.jsonl" --yjs "$tmp/yjs.jsonl" --nproc "$(nproc)" --cpu "${cpu:-unknown}" --load "$load"
-  --command "crdt/bench/run.sh (ROUNDS=$rounds)")
+  --command "bench/crdt/run.sh (ROUNDS=$rounds)")
 if [ "${WRITE_DOCS:-1}" != 0 ]; then
   args+=(--docs docs/benchmarks.md)
 fi
-node crdt/bench/js/report.mjs "${args[@]}"
+node bench/crdt/js/report.mjs "${args[@]}"

@@ -3,7 +3,7 @@
 // y-websocket 2.1.0 server and @hocuspocus/server, and, for latency, a bare update relay
 // (relay-server.mjs) that shows what the clients and the machine alone cost.
 //
-//   node server/room/bench/run.mjs --yard <bin> [--seconds 15] [--workers 4] [--only latency|memory] [--filter hocus,yard]
+//   node bench/rooms/run.mjs --yard <bin> [--seconds 15] [--workers 4] [--only latency|memory] [--filter hocus,yard]
 //
 // Latency: one room, 200 clients hosted by --workers Node processes, 20 of them write 10
 // updates/s each (one map key, the wall-clock send time); every other client records now - send
@@ -75,7 +75,7 @@ async function startYard (name, redisURL) {
 }
 
 async function startHocuspocus () {
-  const s = await start('node', ['server/room/bench/hocuspocus-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  const s = await start('node', ['bench/rooms/hocuspocus-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
   s.ws = s.url.replace('http', 'ws')
   s.hocuspocus = true
   return s
@@ -83,13 +83,13 @@ async function startHocuspocus () {
 
 // startRelay runs relay-server.mjs: the floor of the latency run (no document, no awareness).
 async function startRelay () {
-  const s = await start('node', ['server/room/bench/relay-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  const s = await start('node', ['bench/rooms/relay-server.mjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
   s.ws = s.url.replace('http', 'ws') + '/ws/sync'
   return s
 }
 
 async function startYWebsocket () {
-  const s = await start('node', ['server/room/bench/ywebsocket-server.cjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
+  const s = await start('node', ['bench/rooms/ywebsocket-server.cjs'], {}, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/)
   s.ws = s.url.replace('http', 'ws') + '/ws/sync'
   return s
 }
