@@ -214,9 +214,10 @@ function latencyWorker () {
         for (const c of clients) { clearTimeout(c.timeout); clearInterval(c.timer) }
         await sleep(500)
         clients.forEach(c => c.provider.destroy())
-        process.send({ ev: 'result', lat: Float64Array.from(lat), delivered })
+        // Exit only once the result is written: the channel drops what is still queued at exit,
+        // and on a loaded machine a result of 100k+ latencies can take longer than a moment.
+        process.send({ ev: 'result', lat: Float64Array.from(lat), delivered }, () => process.exit(0))
         lat = []
-        setTimeout(() => process.exit(0), 100)
         break
     }
   })

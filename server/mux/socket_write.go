@@ -117,7 +117,10 @@ func (s *socket) writeLoop() {
 // writeBatch writes the batch in one writev: one system call per turn of the writer instead of
 // one per frame. Bypassing gorilla's writer is safe because this goroutine is the only one
 // writing messages; gorilla's own control frames (close, pong answers) are single writes, which
-// the descriptor's write lock keeps whole between ours.
+// the descriptor's write lock keeps whole between ours. net.Buffers makes one writev only on the
+// net package's own connection types; through a wrapper that hides them it writes each buffer
+// on its own, two system calls and two TCP segments per frame (frontdoor.Listen's connections
+// keep the *net.TCPConn for this).
 func (s *socket) writeBatch(b *batch) error {
 	nc := s.ws.NetConn()
 	// Moving the deadline costs a runtime timer update per write; moving it only once it is
