@@ -5,7 +5,6 @@ package replica
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,121 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/yardhq/yard/server/chaos/internal/chaostest"
 	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/internal/yardtest"
 )
-
-// watchMsg is one message of /ws/watch.
-type watchMsg struct {
-	Type   string `json:"type"`
-	Kind   string `json:"kind"`
-	Object struct {
-		Metadata struct{ Namespace, Name, ResourceVersion string }
-	} `json:"object"`
-}
-
-// view replays a watch stream into the client's state: namespace/name -> resourceVersion.
-func view(ms []watchMsg) map[string]string {
-	out := map[string]string{}
-	for _, m := range ms {
-		name := m.Object.Metadata.Namespace + "/" + m.Object.Metadata.Name
-		switch m.Type {
-		case "ADDED", "MODIFIED":
-			out[name] = m.Object.Metadata.ResourceVersion
-		case "DELETED":
-			delete(out, name)
-		case "RESET":
-			clear(out)
-		}
-	}
-	return out
-}
-
-// follower follows one container's log on /ws/logs as the browser does: when the stream ends
-// or stays silent for 10 s (markers are appended every 50 ms), it reopens it with sinceTime set
-// to the time of the last line it received.
-type follower struct {
-	r      *replica
-	token  string
-	params url.Values
-
-	mu      sync.Mutex
-	markers []string // marker lines, as received
-	opens   int
-	ends    []string // why each stream ended
-}
-
-func (f *follower) run(ctx context.Context, since time.Time, prefix string) {
-	last := since.UTC().Format(time.RFC3339Nano)
-	for ctx.Err() == nil {
-		q := url.Values{}
-		for k, v := range f.params {
-			q[k] = v
-		}
-		q.Set("follow", "true")
-		q.Set("sinceTime", last)
-		conn, _, err := f.r.DialWS("/ws/logs", f.token, q)
-		if err != nil {
-			f.end("dial: " + err.Error())
-			sleep(ctx, 500*time.Millisecond)
-			continue
-		}
-		f.mu.Lock()
-		f.opens++
-		f.mu.Unlock()
-		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-		for {
-			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			_, b, err := conn.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				switch {
-				case ctx.Err() != nil:
-				case errors.As(err, &ce):
-					f.end(fmt.Sprintf("closed %d %s", ce.Code, ce.Text))
-				default:
-					f.end(err.Error())
-				}
-				break
-			}
-			var m struct{ Type, Text, Time, Code, Message string }
-			if json.Unmarshal(b, &m) != nil {
-				continue
-			}
-			switch m.Type {
-			case "line":
-				last = m.Time
-				if strings.HasPrefix(m.Text, prefix) {
-					f.mu.Lock()
-					f.markers = append(f.markers, m.Text)
-					f.mu.Unlock()
-				}
-			case "error":
-				f.end("error " + m.Code + " " + m.Message)
-			}
-		}
-		stop()
-		_ = conn.Close()
-		sleep(ctx, 500*time.Millisecond)
-	}
-}
-
-func (f *follower) end(why string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ends = append(f.ends, why)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
 
 // readiness polls /api/readyz and keeps what it saw.
 type readiness struct {
@@ -170,7 +61,7 @@ func (rd *readiness) run(ctx context.Context, r *replica) {
 			}
 			rd.mu.Unlock()
 		}
-		sleep(ctx, 200*time.Millisecond)
+		chaostest.Sleep(ctx, 200*time.Millisecond)
 	}
 }
 
@@ -180,11 +71,11 @@ func (rd *readiness) run(ctx context.Context, r *replica) {
 // numbered line exactly once and in order; /api/readyz reports the cluster degraded while the
 // apiserver is away, and ready after.
 func TestAPIServerRestart(t *testing.T) {
-	rp := newReport(t, "watches converge to a fresh list; log streams resume without duplicates or gaps; readyz reports the cluster degraded while the apiserver is down")
+	rp := chaostest.NewReport(t, "watches converge to a fresh list; log streams resume without duplicates or gaps; readyz reports the cluster degraded while the apiserver is down")
 	rg := newRig(t)
-	a, b := rg.replica("a"), rg.replica("b")
+	a, b := rg.Replica("a"), rg.Replica("b")
 	alice := yardtest.SignIn(t, a.URL, "alice", false)
-	admin := rg.admin()
+	admin := rg.Admin()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
@@ -193,33 +84,33 @@ func TestAPIServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	watch := yardtest.NewRecorder(conn, func(_ int, b []byte) watchMsg {
-		var m watchMsg
+	watch := yardtest.NewRecorder(conn, func(_ int, b []byte) chaostest.WatchMsg {
+		var m chaostest.WatchMsg
 		_ = json.Unmarshal(b, &m)
 		return m
 	})
 	watch.Start()
 	defer watch.Close()
-	watch.Wait(t, "SYNCED", 30*time.Second, func(ms []watchMsg) bool {
+	watch.Wait(t, "SYNCED", 30*time.Second, func(ms []chaostest.WatchMsg) bool {
 		for _, m := range ms {
 			if m.Type == "SYNCED" {
 				return true
 			}
 		}
 		return false
-	}, func(ms []watchMsg) string { return fmt.Sprintf("%d messages", len(ms)) })
+	}, func(ms []chaostest.WatchMsg) string { return fmt.Sprintf("%d messages", len(ms)) })
 
-	podName := runningPod(t, rg, "demo", "web")
+	podName := rg.RunningPod(t, "demo", "web")
 	pod, err := admin.CoreV1().Pods("demo").Get(ctx, podName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctr := pod.Spec.Containers[0].Name
 	prefix := fmt.Sprintf("chaos-%d-", time.Now().UnixNano()%1e9)
-	f := &follower{r: b, token: yardtest.SignIn(t, b.URL, "alice", false),
-		params: url.Values{"namespace": {"demo"}, "pod": {podName}, "container": {ctr}}}
+	f := &chaostest.Follower{Server: b.Server, Token: yardtest.SignIn(t, b.URL, "alice", false),
+		Params: url.Values{"namespace": {"demo"}, "pod": {podName}, "container": {ctr}}}
 	began := time.Now()
-	wg.Go(func() { f.run(ctx, began, prefix) })
+	wg.Go(func() { f.Run(ctx, began, prefix) })
 	rd := &readiness{}
 	wg.Go(func() { rd.run(ctx, a) })
 
@@ -234,7 +125,7 @@ func TestAPIServerRestart(t *testing.T) {
 				return
 			}
 			appended = n + 1
-			sleep(genCtx, 50*time.Millisecond)
+			chaostest.Sleep(genCtx, 50*time.Millisecond)
 		}
 	})
 	genWG.Go(func() {
@@ -251,7 +142,7 @@ func TestAPIServerRestart(t *testing.T) {
 				_ = admin.CoreV1().ConfigMaps("demo").Delete(cctx, fmt.Sprintf("%scm-%d", prefix, n-3), metav1.DeleteOptions{})
 			}
 			ccancel()
-			sleep(genCtx, 300*time.Millisecond)
+			chaostest.Sleep(genCtx, 300*time.Millisecond)
 		}
 	})
 	t.Cleanup(func() {
@@ -274,18 +165,18 @@ func TestAPIServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp.set("apiserver_back_after", "%s", seconds(time.Since(restartAt)))
+	rp.Set("apiserver_back_after", "%s", chaostest.Seconds(time.Since(restartAt)))
 	time.Sleep(5 * time.Second)
 	stopGen()
 	genWG.Wait()
-	rp.set("configmaps_created", "%d", cmMade)
-	rp.set("configmap_calls_failed", "%d", cmFailed)
-	rp.set("log_lines_appended", "%d", appended)
+	rp.Set("configmaps_created", "%d", cmMade)
+	rp.Set("configmap_calls_failed", "%d", cmFailed)
+	rp.Set("log_lines_appended", "%d", appended)
 
 	// The watch equals a fresh LIST (names and resourceVersions), without being reopened.
 	var fresh map[string]string
 	convergeFrom := time.Now()
-	watch.Wait(t, "the watch to equal a fresh list", time.Minute, func(ms []watchMsg) bool {
+	watch.Wait(t, "the watch to equal a fresh list", time.Minute, func(ms []chaostest.WatchMsg) bool {
 		l, err := admin.CoreV1().ConfigMaps("demo").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false
@@ -294,30 +185,20 @@ func TestAPIServerRestart(t *testing.T) {
 		for _, cm := range l.Items {
 			fresh["demo/"+cm.Name] = cm.ResourceVersion
 		}
-		v := view(ms)
-		if len(v) != len(fresh) {
-			return false
-		}
-		for k, rv := range fresh {
-			if v[k] != rv {
-				return false
-			}
-		}
-		return true
-	}, func(ms []watchMsg) string { return fmt.Sprintf("view %v, fresh %v", view(ms), fresh) })
-	rp.set("watch_converged_after_changes_stopped", "%s", seconds(time.Since(convergeFrom)))
-	rp.set("watch_objects", "%d", len(fresh))
+		return chaostest.SameObjects(chaostest.View(ms), fresh)
+	}, func(ms []chaostest.WatchMsg) string {
+		return fmt.Sprintf("view %v, fresh %v", chaostest.View(ms), fresh)
+	})
+	rp.Set("watch_converged_after_changes_stopped", "%s", chaostest.Seconds(time.Since(convergeFrom)))
+	rp.Set("watch_objects", "%d", len(fresh))
 
 	// Every numbered line once, in order.
 	last := fmt.Sprintf("%s%05d", prefix, appended-1)
 	testwait.Until(t, time.Minute, 200*time.Millisecond, "the log follower to reach "+last, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.markers) > 0 && f.markers[len(f.markers)-1] >= last
+		markers, _, _, _ := f.Received()
+		return len(markers) > 0 && markers[len(markers)-1] >= last
 	})
-	f.mu.Lock()
-	markers, opens, ends := append([]string(nil), f.markers...), f.opens, append([]string(nil), f.ends...)
-	f.mu.Unlock()
+	markers, _, opens, ends := f.Received()
 	seen := map[int]int{}
 	dups, disorder := 0, 0
 	prev := -1
@@ -337,11 +218,11 @@ func TestAPIServerRestart(t *testing.T) {
 			missing++
 		}
 	}
-	rp.set("log_lines_received", "%d", len(markers))
-	rp.set("log_duplicates", "%d", dups)
-	rp.set("log_missing", "%d", missing)
-	rp.set("log_stream_opens", "%d", opens)
-	rp.set("log_stream_ends", "%q", strings.Join(ends, "; "))
+	rp.Set("log_lines_received", "%d", len(markers))
+	rp.Set("log_duplicates", "%d", dups)
+	rp.Set("log_missing", "%d", missing)
+	rp.Set("log_stream_opens", "%d", opens)
+	rp.Set("log_stream_ends", "%q", strings.Join(ends, "; "))
 	if dups != 0 || missing != 0 || disorder != 0 {
 		t.Errorf("log lines: %d duplicated, %d missing, %d out of order of %d appended", dups, missing, disorder, appended)
 	}
@@ -355,11 +236,11 @@ func TestAPIServerRestart(t *testing.T) {
 	rd.mu.Lock()
 	degraded, detail := append([]time.Time(nil), rd.degraded...), rd.detail
 	rd.mu.Unlock()
-	rp.set("readyz_degraded_answers", "%d", len(degraded))
+	rp.Set("readyz_degraded_answers", "%d", len(degraded))
 	if len(degraded) == 0 {
 		t.Fatal("readyz never reported the cluster degraded while the apiserver restarted")
 	}
-	rp.set("readyz_degraded_from", "+%s", seconds(degraded[0].Sub(restartAt)))
-	rp.set("readyz_degraded_until", "+%s", seconds(degraded[len(degraded)-1].Sub(restartAt)))
+	rp.Set("readyz_degraded_from", "+%s", chaostest.Seconds(degraded[0].Sub(restartAt)))
+	rp.Set("readyz_degraded_until", "+%s", chaostest.Seconds(degraded[len(degraded)-1].Sub(restartAt)))
 	t.Logf("first degraded answer: %s", detail)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/server/chaos/internal/chaostest"
 	"github.com/yardhq/yard/server/deploy"
 	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/internal/yardtest"
@@ -28,7 +29,7 @@ func applyingOn(t *testing.T, a, b *replica) (string, string, deploy.Deploy) {
 	room := fmt.Sprintf("chaos-deploy-%d", time.Now().UnixNano()%1e9)
 	for i := range 2 {
 		body := fmt.Sprintf(`{"name":"chaos-web-%d-%d","x":%d,"y":0}`, time.Now().UnixNano()%1e6, i, i*600)
-		mustCall(t, b.Server, http.MethodPost, alice, "/api/rooms/"+room+"/workflow/templates/web-app", body, http.StatusOK, nil)
+		chaostest.MustCall(t, b.Server, http.MethodPost, alice, "/api/rooms/"+room+"/workflow/templates/web-app", body, http.StatusOK, nil)
 	}
 	// The namespace, written as a client writes it.
 	p := b.Join(t, alice, room)
@@ -37,20 +38,20 @@ func applyingOn(t *testing.T, a, b *replica) (string, string, deploy.Deploy) {
 	})
 	testwait.Until(t, 30*time.Second, 100*time.Millisecond, "the namespace reaches a", func() bool {
 		var doc map[string]any
-		_, err := call(a.Server, http.MethodGet, alice, "/api/rooms/"+room+"/doc", "", &doc)
+		_, err := chaostest.Call(a.Server, http.MethodGet, alice, "/api/rooms/"+room+"/doc", "", &doc)
 		b, _ := json.Marshal(doc["workflow"])
 		return err == nil && bytes.Contains(b, []byte(`"team-a"`))
 	})
 	var d deploy.Deploy
-	mustCall(t, a.Server, http.MethodPost, alice, "/api/rooms/"+room+"/deploys", `{}`, http.StatusCreated, &d)
-	mustCall(t, a.Server, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", http.StatusAccepted, nil)
+	chaostest.MustCall(t, a.Server, http.MethodPost, alice, "/api/rooms/"+room+"/deploys", `{}`, http.StatusCreated, &d)
+	chaostest.MustCall(t, a.Server, http.MethodPost, alice, "/api/rooms/"+room+"/deploys/"+d.ID+"/apply", "", http.StatusAccepted, nil)
 	return room, alice, d
 }
 
 func deployOn(t *testing.T, r *replica, token, room, id string) deploy.Deploy {
 	t.Helper()
 	var d deploy.Deploy
-	mustCall(t, r.Server, http.MethodGet, token, "/api/rooms/"+room+"/deploys/"+id, "", http.StatusOK, &d)
+	chaostest.MustCall(t, r.Server, http.MethodGet, token, "/api/rooms/"+room+"/deploys/"+id, "", http.StatusOK, &d)
 	return d
 }
 
@@ -89,13 +90,13 @@ type deployRun struct {
 // deployFault applies a deploy on a, applies fault to a while it is applying, and waits for b to
 // end the deploy, asserting the ending.
 func deployFault(t *testing.T, guarantee string, fault func(a *replica)) deployRun {
-	rp := newReport(t, guarantee)
+	rp := chaostest.NewReport(t, guarantee)
 	rg := newRig(t, "--write-enabled", "--deploy-timeout", "2m")
-	a, b := rg.replica("a"), rg.replica("b")
+	a, b := rg.Replica("a"), rg.Replica("b")
 	room, alice, d := applyingOn(t, a, b)
-	rp.set("nodes", "%d", len(d.Plan))
+	rp.Set("nodes", "%d", len(d.Plan))
 	now := deployOn(t, a, alice, room, d.ID)
-	rp.set("at_fault", "%s %s", now.State, nodeSummary(now))
+	rp.Set("at_fault", "%s %s", now.State, nodeSummary(now))
 	at := time.Now()
 	fault(a)
 	var got deploy.Deploy
@@ -103,8 +104,8 @@ func deployFault(t *testing.T, guarantee string, fault func(a *replica)) deployR
 		got = deployOn(t, b, alice, room, d.ID)
 		return got.State != deploy.StateApplying
 	})
-	rp.set("ended_after", "%s", seconds(time.Since(at)))
-	rp.set("end", "%s %q", got.State, got.Message)
+	rp.Set("ended_after", "%s", chaostest.Seconds(time.Since(at)))
+	rp.Set("end", "%s %q", got.State, got.Message)
 	checkEnded(t, got)
 	return deployRun{a: a, b: b, room: room, alice: alice, d: d, got: got, at: at}
 }
@@ -113,7 +114,7 @@ func deployFault(t *testing.T, guarantee string, fault func(a *replica)) deployR
 // the reason) once the lock's lease ran out; it never stays applying.
 func TestReplicaKilledMidDeploy(t *testing.T) {
 	deployFault(t, "a deploy whose replica dies ends succeeded or failed with a reason within lease + sweep (90 s); never stays applying",
-		func(a *replica) { a.proc.Kill(t) })
+		func(a *replica) { a.Proc.Kill(t) })
 }
 
 // The replica applying a deploy is SIGSTOPped past its lease (45 s): the other replica ends the
@@ -121,16 +122,16 @@ func TestReplicaKilledMidDeploy(t *testing.T) {
 // the ending (the lock's fencing token).
 func TestReplicaStoppedMidDeploy(t *testing.T) {
 	run := deployFault(t, "a deploy whose replica hangs past its lease is ended by the other replica, and the resumed replica does not change the ending",
-		func(a *replica) { a.proc.Stop(t) })
+		func(a *replica) { a.Proc.Stop(t) })
 	time.Sleep(time.Until(run.at.Add(45 * time.Second)))
-	run.a.proc.Continue(t)
+	run.a.Proc.Continue(t)
 	// Give the continued replica time to catch up and to try to finish its apply.
 	time.Sleep(15 * time.Second)
 	for _, r := range []*replica{run.a, run.b} {
 		after := deployOn(t, r, run.alice, run.room, run.d.ID)
 		if after.State != run.got.State || after.Message != run.got.Message {
 			t.Errorf("after a continued, %s serves the deploy as %s %q; it had ended %s %q",
-				r.name, after.State, after.Message, run.got.State, run.got.Message)
+				r.Name, after.State, after.Message, run.got.State, run.got.Message)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/yardhq/yard/crdt"
+	"github.com/yardhq/yard/server/chaos/internal/chaostest"
 	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/internal/yardtest"
 )
@@ -118,7 +119,7 @@ func (w *writer) move(ctx context.Context, room string, other func(*replica) *re
 func ledger(t *testing.T, r *replica, token, room string) map[string][]string {
 	t.Helper()
 	var doc map[string]any
-	mustCall(t, r.Server, "GET", token, "/api/rooms/"+room+"/doc", "", 200, &doc)
+	chaostest.MustCall(t, r.Server, "GET", token, "/api/rooms/"+room+"/doc", "", 200, &doc)
 	out := map[string][]string{}
 	for k, v := range doc {
 		arr, _ := v.([]any)
@@ -140,9 +141,9 @@ type fault struct {
 // editScenario runs writers on a and b, applies the fault to a after a few seconds, and checks
 // the ledger on every replica at the end.
 func editScenario(t *testing.T, name string, f fault) {
-	rp := newReport(t, "0 accepted updates lost: every entry a server sent back is, once, in every replica's document; replicas equal")
+	rp := chaostest.NewReport(t, "0 accepted updates lost: every entry a server sent back is, once, in every replica's document; replicas equal")
 	rg := newRig(t)
-	a, b := rg.replica("a"), rg.replica("b")
+	a, b := rg.Replica("a"), rg.Replica("b")
 	room := fmt.Sprintf("chaos-%s-%d", name, time.Now().UnixNano()%1e9)
 	other := func(r *replica) *replica {
 		if r == a {
@@ -182,7 +183,7 @@ func editScenario(t *testing.T, name string, f fault) {
 		}
 		return true
 	})
-	rp.set("all_writers_acknowledged_again_after", "%s", seconds(time.Since(faultAt)))
+	rp.Set("all_writers_acknowledged_again_after", "%s", chaostest.Seconds(time.Since(faultAt)))
 	replicas := []*replica{b}
 	if f.heal != nil {
 		time.Sleep(time.Until(faultAt.Add(f.healAfter)))
@@ -206,18 +207,18 @@ func editScenario(t *testing.T, name string, f fault) {
 		switches += w.switches
 		stall = max(stall, w.stall)
 	}
-	rp.set("writers", "%d", len(ws))
-	rp.set("sent", "%d", sent)
-	rp.set("accepted", "%d", accepted)
-	rp.set("moved", "%d", switches)
-	rp.set("longest_ack_wait", "%s", seconds(stall))
+	rp.Set("writers", "%d", len(ws))
+	rp.Set("sent", "%d", sent)
+	rp.Set("accepted", "%d", accepted)
+	rp.Set("moved", "%d", switches)
+	rp.Set("longest_ack_wait", "%s", chaostest.Seconds(stall))
 
 	tok := ws[len(ws)-1].token
 	var lost, dups int
 	var docs []map[string][]string
 	defer func() {
-		rp.set("lost", "%d", lost)
-		rp.set("duplicates", "%d", dups)
+		rp.Set("lost", "%d", lost)
+		rp.Set("duplicates", "%d", dups)
 	}()
 	testwait.Until(t, time.Minute, 250*time.Millisecond, "every replica holds every accepted entry", func() bool {
 		docs = docs[:0]
@@ -245,7 +246,7 @@ func editScenario(t *testing.T, name string, f fault) {
 		}
 		return lost == 0
 	})
-	rp.set("converged_after_stop", "%s", seconds(time.Since(stopped)))
+	rp.Set("converged_after_stop", "%s", chaostest.Seconds(time.Since(stopped)))
 	if dups != 0 {
 		t.Fatalf("%d duplicated entries", dups)
 	}
@@ -269,16 +270,16 @@ func editScenario(t *testing.T, name string, f fault) {
 	for _, arr := range docs[0] {
 		total += len(arr)
 	}
-	rp.set("in_document", "%d", total)
+	rp.Set("in_document", "%d", total)
 }
 
 // A replica is SIGKILLed while 20 clients edit one room; its clients reconnect to the other
 // replica; a replica started afterwards loads the room from Redis alone.
 func TestReplicaKilledMidEdit(t *testing.T) {
 	editScenario(t, "kill", fault{
-		inject:    func(a *replica) { a.proc.Kill(t) },
+		inject:    func(a *replica) { a.Proc.Kill(t) },
 		healAfter: 10 * time.Second,
-		heal:      func(rg *rig, _ *replica) []*replica { return []*replica{rg.replica("a2")} },
+		heal:      func(rg *rig, _ *replica) []*replica { return []*replica{rg.Replica("a2")} },
 	})
 }
 
@@ -286,10 +287,10 @@ func TestReplicaKilledMidEdit(t *testing.T) {
 // after ackTimeout and move to the other replica; the continued replica catches up.
 func TestReplicaStoppedMidEdit(t *testing.T) {
 	editScenario(t, "stop", fault{
-		inject:    func(a *replica) { a.proc.Stop(t) },
+		inject:    func(a *replica) { a.Proc.Stop(t) },
 		healAfter: 20 * time.Second,
 		heal: func(_ *rig, a *replica) []*replica {
-			a.proc.Continue(t)
+			a.Proc.Continue(t)
 			return []*replica{a}
 		},
 	})

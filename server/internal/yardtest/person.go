@@ -24,6 +24,7 @@ type Person struct {
 	server *crdt.Doc
 	conn   *websocket.Conn
 	done   chan struct{} // closed when conn's reader ended
+	heard  func(server *crdt.Doc)
 }
 
 // Join connects a person signed in with token to room on s; the connection closes when the test
@@ -100,6 +101,9 @@ func (p *Person) read(conn *websocket.Conn, done chan struct{}) {
 		reply, _ := yprotocol.HandleSync(p.doc, msg)
 		if msg.Sync != yprotocol.SyncStep1 {
 			_, _ = yprotocol.HandleSync(p.server, msg)
+			if p.heard != nil {
+				p.heard(p.server)
+			}
 		}
 		p.mu.Unlock()
 		if reply != nil {
@@ -127,6 +131,14 @@ func (p *Person) Confirmed(fn func(doc *crdt.Doc)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fn(p.server)
+}
+
+// OnConfirmed runs fn, under the person's lock, each time what the server sent has been applied
+// to the confirmed copy (see Confirmed): the moment an edit from anyone reaches this person.
+func (p *Person) OnConfirmed(fn func(server *crdt.Doc)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.heard = fn
 }
 
 // Edit changes the person's copy in one transaction and sends what changed to the server.
