@@ -53,6 +53,10 @@ test: deps build cluster-bins ## Run every test: Go (with -race), Node conforman
 chaos: deps build cluster-bins ## Kill, stop and cut off parts of a running Yard under load (results in docs/reliability.md).
 	@hack/chaos.sh
 
+.PHONY: soak
+soak: deps build cluster-bins ## One hour of 500 clients on three replicas; resources and latency must stay flat (docs/reliability.md).
+	@hack/soak.sh
+
 .PHONY: bench
 bench: deps build cluster-bins ## Run the benchmarks (results go in docs/benchmarks.md).
 	@hack/bench.sh
