@@ -42,11 +42,12 @@ func wireClusters(cfg config.Config, log *slog.Logger, m *metrics.Set, list []*c
 	set := cluster.NewSet(list)
 	mon := cluster.NewMonitor(list, cfg.Clusters.HealthInterval, m.Registry)
 	hub := watch.NewHub(watch.Options{
-		Grace:      cfg.Clusters.WatchGrace,
-		History:    cfg.Clusters.WatchHistory,
-		Recheck:    recheckEvery(cfg.Clusters.AccessTTL),
-		Logger:     log.With("component", "watch"),
-		Registerer: m.Registry,
+		Grace:        cfg.Clusters.WatchGrace,
+		History:      cfg.Clusters.WatchHistory,
+		HistoryBytes: cfg.Clusters.WatchHistoryBytes,
+		Recheck:      recheckEvery(cfg.Clusters.AccessTTL),
+		Logger:       log.With("component", "watch"),
+		Registerer:   m.Registry,
 	})
 	d := &clusters{set: set, monitor: mon, hub: hub, kind: watch.NewKind(hub, watch.FromSet(set)),
 		api: resources.New(set, mon, cfg.WriteEnabled, log.With("component", "resources"))}

@@ -117,6 +117,9 @@ type Clusters struct {
 	// WatchHistory is how many events each shared upstream watch keeps for clients resuming with
 	// a resourceVersion; older resume points get a fresh snapshot. Default 4096.
 	WatchHistory int
+	// WatchHistoryBytes bounds the same history by the size of its objects, whichever limit is
+	// reached first: memory per upstream stays the same whatever the objects weigh. Default 8 MiB.
+	WatchHistoryBytes int
 }
 
 // Rooms tunes the shared documents.
@@ -196,10 +199,11 @@ func Default() Config {
 			MaxConnInboundBytes: 8 << 20,
 		},
 		Clusters: Clusters{
-			HealthInterval: 30 * time.Second,
-			AccessTTL:      10 * time.Second,
-			WatchGrace:     30 * time.Second,
-			WatchHistory:   4096,
+			HealthInterval:    30 * time.Second,
+			AccessTTL:         10 * time.Second,
+			WatchGrace:        30 * time.Second,
+			WatchHistory:      4096,
+			WatchHistoryBytes: 8 << 20,
 		},
 		Streams: Streams{
 			LogBufferLines:       10000,
@@ -307,6 +311,9 @@ func (c Config) Validate() error {
 	}
 	if c.Clusters.WatchHistory < 1 {
 		bad("--watch-history must be positive (got %d)", c.Clusters.WatchHistory)
+	}
+	if c.Clusters.WatchHistoryBytes < 64<<10 {
+		bad("--watch-history-bytes must be at least 65536 (got %d)", c.Clusters.WatchHistoryBytes)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("--shutdown-timeout must be positive")

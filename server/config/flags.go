@@ -95,6 +95,7 @@ func bind(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Clusters.AccessTTL, "access-ttl", c.Clusters.AccessTTL, "how long a user's permission answers (SubjectAccessReviews) are cached")
 	fs.DurationVar(&c.Clusters.WatchGrace, "watch-grace", c.Clusters.WatchGrace, "how long a shared upstream watch outlives its last subscriber")
 	fs.IntVar(&c.Clusters.WatchHistory, "watch-history", c.Clusters.WatchHistory, "events kept per shared upstream watch for resuming clients")
+	fs.IntVar(&c.Clusters.WatchHistoryBytes, "watch-history-bytes", c.Clusters.WatchHistoryBytes, "bytes of objects kept in each shared upstream watch's history (the smaller of the two limits wins)")
 	fs.StringVar(&c.Replica, "replica-id", c.Replica, "name of this replica in presence and Redis (must differ between replicas); empty = host name + random suffix")
 	fs.Var((*listFlag)(&c.Rooms.ReadOnly), "room-read-only", "who may read rooms but not change them: user, group:name, room/user or room/group:name (comma-separated)")
 	fs.DurationVar(&c.Rooms.Grace, "room-grace", c.Rooms.Grace, "how long a room stays loaded after its last client left")

@@ -29,6 +29,9 @@ type Options struct {
 	Grace time.Duration
 	// History is how many changes each upstream keeps for resuming clients. Default 4096.
 	History int
+	// HistoryBytes bounds the same history by the size of the objects it holds, so an upstream
+	// of large objects (pods) keeps fewer changes instead of more memory. Default 8 MiB.
+	HistoryBytes int
 	// Recheck is how often a stream re-asks its user's permissions for the namespaces it serves
 	// (answers come from the cluster's access cache, so this bounds the delay on top of its TTL).
 	// Default 2s.
@@ -61,6 +64,9 @@ func NewHub(o Options) *Hub {
 	o.Grace = max(o.Grace, 0)
 	if o.History <= 0 {
 		o.History = 4096
+	}
+	if o.HistoryBytes <= 0 {
+		o.HistoryBytes = 8 << 20
 	}
 	if o.Recheck <= 0 {
 		o.Recheck = 2 * time.Second
@@ -137,7 +143,7 @@ func (h *Hub) acquire(key upKey, res cluster.Resource, dyn dynamic.Interface) (*
 		}
 		return u, true
 	}
-	u := newUpstream(key, res, dyn, h.opts.History, h.log)
+	u := newUpstream(key, res, dyn, historyLimit{changes: h.opts.History, bytes: h.opts.HistoryBytes}, h.log)
 	events := h.events.WithLabelValues(key.cluster, res.Name)
 	u.onEvent = events.Inc
 	ctx, cancel := context.WithCancel(h.ctx)

@@ -74,6 +74,34 @@ func (o *object) message(typ string) []byte {
 	return b
 }
 
+// historyLimit bounds an upstream's history by changes and by the bytes of their objects
+// (each object's JSON; the messages made from it, when a feed needs them, are about as large
+// again), whichever is reached first.
+type historyLimit struct{ changes, bytes int }
+
+// trimHistoryLocked drops the oldest changes past the limit. It trims in batches, a quarter of
+// the limit at a time, so a full history does not cost a copy per event; resume points before
+// the new base get a fresh snapshot.
+func (u *upstream) trimHistoryLocked() {
+	lim := u.maxHist
+	if len(u.history) <= lim.changes+lim.changes/4 && u.histLen <= lim.bytes+lim.bytes/4 {
+		return
+	}
+	drop := max(0, len(u.history)-lim.changes)
+	for _, c := range u.history[:drop] {
+		u.histLen -= len(c.obj.raw)
+	}
+	for drop < len(u.history) && u.histLen > lim.bytes {
+		u.histLen -= len(u.history[drop].obj.raw)
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	u.base = u.history[drop-1].rv
+	u.history = append(make([]*change, 0, len(u.history)-drop+lim.changes/4+1), u.history[drop:]...)
+}
+
 // change is one event in the upstream's history and fan-out.
 type change struct {
 	typ string
@@ -103,7 +131,7 @@ type upstream struct {
 	apiVersion string // of res, stamped on every object
 	client     dynamic.ResourceInterface
 	log        *slog.Logger
-	maxHist    int
+	maxHist    historyLimit
 	onEvent    func() // metrics hook
 
 	ready chan struct{} // closed after the first successful list
@@ -114,6 +142,7 @@ type upstream struct {
 	base    uint64 // history holds every change with rv > base
 	store   map[string]*object
 	history []*change
+	histLen int           // bytes of the objects in history
 	feeds   map[feed]bool // value: has had its snapshot
 	lastErr error
 
@@ -123,7 +152,7 @@ type upstream struct {
 	cancel context.CancelFunc
 }
 
-func newUpstream(key upKey, res cluster.Resource, dyn dynamic.Interface, maxHist int, log *slog.Logger) *upstream {
+func newUpstream(key upKey, res cluster.Resource, dyn dynamic.Interface, maxHist historyLimit, log *slog.Logger) *upstream {
 	var ri dynamic.ResourceInterface
 	if res.Namespaced && key.namespace != "" {
 		ri = dyn.Resource(res.GVR).Namespace(key.namespace)
@@ -342,7 +371,7 @@ func (u *upstream) replace(objs []*object, rv uint64) {
 		}
 	}
 	u.store = fresh
-	u.history = nil
+	u.history, u.histLen = nil, 0
 	u.base = rv
 	u.rv = rv
 	first := !u.synced
@@ -452,12 +481,8 @@ func (u *upstream) apply(ev kwatch.Event) error {
 	}
 	u.rv = max(u.rv, o.rv)
 	u.history = append(u.history, c)
-	if len(u.history) > u.maxHist+u.maxHist/4 {
-		// Trim in batches so a full history does not cost a copy per event.
-		drop := len(u.history) - u.maxHist
-		u.base = u.history[drop-1].rv
-		u.history = append(make([]*change, 0, u.maxHist+u.maxHist/4+1), u.history[drop:]...)
-	}
+	u.histLen += len(c.obj.raw)
+	u.trimHistoryLocked()
 	if u.onEvent != nil {
 		u.onEvent()
 	}

@@ -347,6 +347,53 @@ func TestResumeGivesOnlyMissedChanges(t *testing.T) {
 	}
 }
 
+// The history is bounded by the bytes of its objects too: with room for none, every change is
+// trimmed at once and an older resume point gets RESET and a snapshot.
+func TestHistoryBoundedByBytes(t *testing.T) {
+	e := newEnv(t, Options{HistoryBytes: 1})
+	for i := range 5 {
+		e.api.change(kwatch.Added, "demo", fmt.Sprintf("n%d", i), nil)
+	}
+	r, _ := e.open(t, "alice", "kinds=pods")
+	r.ch.waitFor(t, "SYNCED", synced("pods"))
+	e.api.change(kwatch.Modified, "demo", "n0", nil)
+	r.ch.waitFor(t, "the change", func(ms []wireMsg) bool { return has(ms, Modified, "demo/n0") })
+	old, _ := e.open(t, "alice", "kinds=pods&resourceVersion=3")
+	got := old.ch.waitFor(t, "SYNCED", synced("pods"))
+	if got[0].Type != Reset || len(state(got)) != 5 {
+		t.Fatalf("resume point older than a byte-trimmed history: %s", summary(got))
+	}
+}
+
+// trimHistoryLocked keeps at most the byte limit (trimming once a quarter over it) and the
+// change limit, and moves the base to the newest change dropped.
+func TestTrimHistory(t *testing.T) {
+	u := &upstream{maxHist: historyLimit{changes: 100, bytes: 1000}}
+	for i := range 50 {
+		u.history = append(u.history, &change{obj: &object{raw: make([]byte, 100)}, rv: uint64(i + 1)})
+		u.histLen += 100
+		u.trimHistoryLocked()
+		if u.histLen > 1250 || u.histLen != 100*len(u.history) {
+			t.Fatalf("after %d changes: %d bytes in %d changes", i+1, u.histLen, len(u.history))
+		}
+	}
+	if len(u.history) < 10 || u.base != u.history[0].rv-1 || u.history[len(u.history)-1].rv != 50 {
+		t.Fatalf("kept %d changes from rv %d (base %d)", len(u.history), u.history[0].rv, u.base)
+	}
+	u = &upstream{maxHist: historyLimit{changes: 8, bytes: 1 << 20}}
+	for i := range 50 {
+		u.history = append(u.history, &change{obj: &object{raw: make([]byte, 10)}, rv: uint64(i + 1)})
+		u.histLen += 10
+		u.trimHistoryLocked()
+		if len(u.history) > 10 {
+			t.Fatalf("after %d changes: %d kept, limit 8 (+ a quarter)", i+1, len(u.history))
+		}
+	}
+	if u.base != u.history[0].rv-1 {
+		t.Fatalf("base %d, oldest kept rv %d", u.base, u.history[0].rv)
+	}
+}
+
 func TestApiserverRestartConverges(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.api.change(kwatch.Added, "demo", "a", nil)
