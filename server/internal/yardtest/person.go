@@ -31,12 +31,22 @@ type Person struct {
 // ends. The person's copy fills as the server's sync arrives (see Root).
 func (s *Server) Join(t testing.TB, token, room string) *Person {
 	t.Helper()
-	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc()}
-	if err := p.Reconnect(s, token, room); err != nil {
+	p, err := s.Dial(token, room)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// Dial is Join for callers off the test's goroutine (many people joining at once): it returns
+// the error, and the caller closes the person.
+func (s *Server) Dial(token, room string) (*Person, error) {
+	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc()}
+	if err := p.Reconnect(s, token, room); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Reconnect closes the person's connection and opens one to room on s, keeping the person's

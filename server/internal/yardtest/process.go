@@ -90,6 +90,9 @@ func StartProcess(t testing.TB, bin string, env []string, args ...string) *Proce
 	return p
 }
 
+// PID is the process's id, for reading its resource use from /proc.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Process) Kill(t testing.TB) {
 	t.Helper()
