@@ -25,13 +25,18 @@ type Person struct {
 	conn   *websocket.Conn
 	done   chan struct{} // closed when conn's reader ended
 	heard  func(server *crdt.Doc)
+	cast   func(server *crdt.Doc)
+
+	synced      chan struct{} // closed when the first sync step 2 was applied
+	refusals    int
+	lastRefusal string
 }
 
 // Join connects a person signed in with token to room on s; the connection closes when the test
 // ends. The person's copy fills as the server's sync arrives (see Root).
 func (s *Server) Join(t testing.TB, token, room string) *Person {
 	t.Helper()
-	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc()}
+	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc(), synced: make(chan struct{})}
 	if err := p.Reconnect(s, token, room); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +99,17 @@ func (p *Person) read(conn *websocket.Conn, done chan struct{}) {
 			return
 		}
 		msg, _, err := yprotocol.DecodeMessage(data)
-		if err != nil || msg.Type != yprotocol.MessageSync {
+		if err != nil {
+			continue
+		}
+		if msg.Type == yprotocol.MessageAuth {
+			p.mu.Lock()
+			p.refusals++
+			p.lastRefusal = msg.Reason
+			p.mu.Unlock()
+			continue
+		}
+		if msg.Type != yprotocol.MessageSync {
 			continue
 		}
 		p.mu.Lock()
@@ -103,6 +118,18 @@ func (p *Person) read(conn *websocket.Conn, done chan struct{}) {
 			_, _ = yprotocol.HandleSync(p.server, msg)
 			if p.heard != nil {
 				p.heard(p.server)
+			}
+		}
+		switch msg.Sync {
+		case yprotocol.SyncUpdate:
+			if p.cast != nil {
+				p.cast(p.server)
+			}
+		case yprotocol.SyncStep2:
+			select {
+			case <-p.synced:
+			default:
+				close(p.synced)
 			}
 		}
 		p.mu.Unlock()
@@ -139,6 +166,27 @@ func (p *Person) OnConfirmed(fn func(server *crdt.Doc)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.heard = fn
+}
+
+// OnBroadcast is OnConfirmed for broadcasts only: fn runs after an update the server sent as it
+// sent it to the whole room, which it does once the update is stored, and not after a
+// handshake's step 2, which may hold what a server took in but could not store yet.
+func (p *Person) OnBroadcast(fn func(server *crdt.Doc)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cast = fn
+}
+
+// Synced is closed once the person's copy holds the room as the server had it: the first
+// handshake's step 2 arrived.
+func (p *Person) Synced() <-chan struct{} { return p.synced }
+
+// Refusals is how many of the person's messages servers refused (the y-protocols auth message,
+// permission denied) and the reason given last.
+func (p *Person) Refusals() (n int, last string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refusals, p.lastRefusal
 }
 
 // Edit changes the person's copy in one transaction and sends what changed to the server.
