@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 packages=(
   ./server/chaos/replica
-  ./e2e/chaos/redisfault
+  ./server/chaos/redisfault
 )
 out="$(mktemp -t yard-chaos.XXXXXX)"
 trap 'rm -f "$out"' EXIT

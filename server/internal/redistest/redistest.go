@@ -1,8 +1,9 @@
 // Package redistest runs a real redis-server for tests: one per call to Start,
 // on a free loopback port, with its data in the test's temporary directory and
 // the append-only file fsynced on every write, so a Restart (even after Kill)
-// keeps everything Redis acknowledged. Tests that need Redis fail, never skip,
-// when the binary is missing.
+// keeps everything Redis acknowledged. Faults are signals: Kill (a crash),
+// Terminate (a clean shutdown), Freeze and Thaw (a server that hangs). Tests
+// that need Redis fail, never skip, when the binary is missing.
 package redistest
 
 import (
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,7 +88,16 @@ func (s *Server) Dir() string { return s.dir }
 
 // Kill sends SIGKILL and waits for the process to exit: a crash, not a
 // shutdown. With appendfsync always, acknowledged writes survive it.
-func (s *Server) Kill() {
+func (s *Server) Kill() { s.end(syscall.SIGKILL) }
+
+// Terminate sends SIGTERM and waits for the process to exit: a clean shutdown,
+// which Redis ends by flushing its append-only file. A frozen server is
+// continued first, or it could not act on the signal; one still running after
+// 30 s is killed. Restart starts it again.
+func (s *Server) Terminate() { s.end(syscall.SIGTERM) }
+
+// end stops the process with sig and waits for it.
+func (s *Server) end(sig syscall.Signal) {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.cmd, s.done = nil, nil
@@ -94,12 +105,45 @@ func (s *Server) Kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	<-done
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
-// Restart kills the server (if it runs) and starts it again on the same port
-// with the same data directory, waiting until it has loaded its data.
+// Freeze sends SIGSTOP: the server keeps its connections and port but answers
+// nothing, as behind a network partition, until Thaw.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+}
+
+// Thaw sends SIGCONT to a frozen server, which then answers what waited.
+func (s *Server) Thaw(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		t.Fatalf("redistest: %v to a server that is not running", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("redistest: %v: %v", sig, err)
+	}
+}
+
+// Restart kills the server (if it runs: after Kill or Terminate it does not)
+// and starts it again on the same port with the same data directory, waiting
+// until it has loaded its data.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Kill()

@@ -2,6 +2,8 @@ package redistest
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,5 +97,72 @@ func TestClusterHasThreeMastersWithReplicas(t *testing.T) {
 		if ping(ctx, s.Addr()) == nil {
 			t.Errorf("node %s still answers after Stop", s.Addr())
 		}
+	}
+}
+
+// newClient is a go-redis client of s that fails fast: no retries, a short timeout.
+func newClient(t *testing.T, s *Server) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, time.Second, time.Second
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestTerminateShutsDownCleanlyAndRestarts(t *testing.T) {
+	s := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := newClient(t, s)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Terminate()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("PING succeeded against a terminated server")
+	}
+	// A clean shutdown is logged as such, unlike a crash.
+	if log := tail(filepath.Join(s.Dir(), "redis.log")); !strings.Contains(log, "ready to exit, bye bye") {
+		t.Fatalf("redis.log does not show a clean shutdown:\n%s", log)
+	}
+	s.Restart(t)
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("after SIGTERM and restart GET k = %q, %v; want v", got, err)
+	}
+}
+
+func TestFreezeHangsUntilThaw(t *testing.T) {
+	s := Start(t)
+	c := newClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Freeze(t)
+	// The port stays open: the connection is accepted or kept, the answer never comes.
+	if err := ping(ctx, s.Addr()); err == nil {
+		t.Fatal("a frozen server answered PING")
+	}
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("a frozen server answered a client's PING")
+	}
+
+	s.Thaw(t)
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after Thaw: %v", err)
+	}
+	// Kill ends a frozen server too (the test's cleanup relies on it).
+	s.Freeze(t)
+	s.Kill()
+	if err := ping(ctx, s.Addr()); err == nil {
+		t.Fatal("a killed server answered PING")
 	}
 }

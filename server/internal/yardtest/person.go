@@ -24,7 +24,11 @@ type Person struct {
 	server *crdt.Doc
 	conn   *websocket.Conn
 	done   chan struct{} // closed when conn's reader ended
-	heard  func(server *crdt.Doc)
+	cast   func(server *crdt.Doc)
+
+	synced      chan struct{} // closed when the first sync step 2 was applied
+	refusals    int
+	lastRefusal string
 }
 
 // Join connects a person signed in with token to room on s; the connection closes when the test
@@ -42,7 +46,7 @@ func (s *Server) Join(t testing.TB, token, room string) *Person {
 // Dial is Join for callers off the test's goroutine (many people joining at once): it returns
 // the error, and the caller closes the person.
 func (s *Server) Dial(token, room string) (*Person, error) {
-	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc()}
+	p := &Person{doc: crdt.NewDoc(), server: crdt.NewDoc(), synced: make(chan struct{})}
 	if err := p.Reconnect(s, token, room); err != nil {
 		return nil, err
 	}
@@ -104,15 +108,34 @@ func (p *Person) read(conn *websocket.Conn, done chan struct{}) {
 			return
 		}
 		msg, _, err := yprotocol.DecodeMessage(data)
-		if err != nil || msg.Type != yprotocol.MessageSync {
+		if err != nil {
+			continue
+		}
+		if msg.Type == yprotocol.MessageAuth {
+			p.mu.Lock()
+			p.refusals++
+			p.lastRefusal = msg.Reason
+			p.mu.Unlock()
+			continue
+		}
+		if msg.Type != yprotocol.MessageSync {
 			continue
 		}
 		p.mu.Lock()
 		reply, _ := yprotocol.HandleSync(p.doc, msg)
 		if msg.Sync != yprotocol.SyncStep1 {
 			_, _ = yprotocol.HandleSync(p.server, msg)
-			if p.heard != nil {
-				p.heard(p.server)
+		}
+		switch msg.Sync {
+		case yprotocol.SyncUpdate:
+			if p.cast != nil {
+				p.cast(p.server)
+			}
+		case yprotocol.SyncStep2:
+			select {
+			case <-p.synced:
+			default:
+				close(p.synced)
 			}
 		}
 		p.mu.Unlock()
@@ -143,12 +166,26 @@ func (p *Person) Confirmed(fn func(doc *crdt.Doc)) {
 	fn(p.server)
 }
 
-// OnConfirmed runs fn, under the person's lock, each time what the server sent has been applied
-// to the confirmed copy (see Confirmed): the moment an edit from anyone reaches this person.
-func (p *Person) OnConfirmed(fn func(server *crdt.Doc)) {
+// OnBroadcast runs fn, under the person's lock, after an update the server sent to the whole
+// room (which it does once the update is stored) has been applied to the confirmed copy (see
+// Confirmed): the moment an edit reaches this person. It does not run after a handshake's
+// step 2, which may hold what a server took in but could not store yet.
+func (p *Person) OnBroadcast(fn func(server *crdt.Doc)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.heard = fn
+	p.cast = fn
+}
+
+// Synced is closed once the person's copy holds the room as the server had it: the first
+// handshake's step 2 arrived.
+func (p *Person) Synced() <-chan struct{} { return p.synced }
+
+// Refusals is how many of the person's messages servers refused (the y-protocols auth message,
+// permission denied) and the reason given last.
+func (p *Person) Refusals() (n int, last string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refusals, p.lastRefusal
 }
 
 // Edit changes the person's copy in one transaction and sends what changed to the server.

@@ -93,6 +93,16 @@ func StartProcess(t testing.TB, bin string, env []string, args ...string) *Proce
 // PID is the process's id, for reading its resource use from /proc.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
+// Running reports whether the process still runs: false once it exited, killed or crashed.
+func (p *Process) Running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Process) Kill(t testing.TB) {
 	t.Helper()

@@ -23,7 +23,8 @@ import (
 // JWTSecret is shared by every replica of a rig, so a token from one works on the others.
 const JWTSecret = "chaos-replicas-share-this-secret"
 
-// Cluster is what a rig needs of the control plane the test started.
+// Cluster is what a rig needs of the control plane the test started. The zero Cluster is none:
+// the replicas run without any cluster, for scenarios of rooms only.
 type Cluster struct {
 	Kubeconfig string
 	REST       *rest.Config
@@ -78,14 +79,21 @@ type Replica struct {
 }
 
 // Replica starts a yard process named name (its --replica-id) with dev login on the rig's
-// Redis and control plane.
+// Redis and control plane; extra flags come last, so they override the rig's.
 func (r *Rig) Replica(name string, extra ...string) *Replica {
 	r.T.Helper()
-	args := append([]string{"--dev-auth", "--kubeconfig", r.Cluster.Kubeconfig, "--redis-url", r.Redis.URL(),
+	args := []string{"--dev-auth", "--redis-url", r.Redis.URL(),
 		"--replica-id", name, "--static-dir", r.T.TempDir(), "--recordings-dir", r.T.TempDir(),
-		"--max-conns-per-user", "200", "--cluster-health-interval", "1s"}, r.extra...)
-	args = append(args, extra...)
-	p := yardtest.StartProcess(r.T, r.bin, []string{"YARD_JWT_SECRET=" + JWTSecret}, args...)
+		"--max-conns-per-user", "200", "--cluster-health-interval", "1s"}
+	env := []string{"YARD_JWT_SECRET=" + JWTSecret}
+	if r.Cluster.Kubeconfig != "" {
+		args = append(args, "--kubeconfig", r.Cluster.Kubeconfig)
+	} else {
+		// No cluster: the machine's kubeconfig must not count.
+		env = append(env, "KUBECONFIG="+filepath.Join(r.T.TempDir(), "none"))
+	}
+	args = append(append(args, r.extra...), extra...)
+	p := yardtest.StartProcess(r.T, r.bin, env, args...)
 	return &Replica{Name: name, Proc: p, Server: &yardtest.Server{URL: p.URL}}
 }
 

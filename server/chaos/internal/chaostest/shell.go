@@ -79,17 +79,30 @@ func (c *Term) Ended() string {
 	if e := c.Find("exit"); e != nil {
 		return fmt.Sprintf("exit %v: %v", e["code"], e["reason"])
 	}
+	code, text, closed := c.CloseCode()
+	switch {
+	case !closed:
+		return ""
+	case code == 0:
+		return "dropped: " + text
+	}
+	return fmt.Sprintf("closed %d %s", code, text)
+}
+
+// CloseCode is the code and reason the server closed the socket with; closed is false while
+// the socket is open. A socket that ended without a close frame gives code 0 and the error.
+func (c *Term) CloseCode() (code int, reason string, closed bool) {
 	select {
 	case <-c.rec.Done():
 	default:
-		return ""
+		return 0, "", false
 	}
 	_, err := c.rec.Got()
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
-		return fmt.Sprintf("closed %d %s", ce.Code, ce.Text)
+		return ce.Code, ce.Text, true
 	}
-	return fmt.Sprintf("dropped: %v", err)
+	return 0, fmt.Sprint(err), true
 }
 
 // Wait waits until cond holds, failing the test after timeout with the output's tail.

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/yardhq/yard/server/chaos/internal/chaostest"
 )
 
 // workload is people editing rooms on every replica while a fault happens. Each writer adds
@@ -46,18 +47,18 @@ func startWorkload(t *testing.T, reps []*replica, rooms []string, every time.Dur
 	t.Helper()
 	w := &workload{reps: reps, rooms: rooms, watchers: map[string]map[string]*peer{}}
 	for _, r := range reps {
-		tok := r.signIn(t, "writer-"+r.name, false)
-		w.watchers[r.name] = map[string]*peer{}
+		tok := r.SignIn(t, "writer-"+r.Name, false)
+		w.watchers[r.Name] = map[string]*peer{}
 		for _, room := range rooms {
-			w.watchers[r.name][room] = join("watch-"+r.name, r.url, r.signIn(t, "watcher-"+r.name, false), room, true)
-			w.writers = append(w.writers, &writer{p: join("w-"+r.name+"-"+room, r.url, tok, room, false), replica: r.name, room: room,
+			w.watchers[r.Name][room] = join(t, "watch-"+r.Name, r, r.SignIn(t, "watcher-"+r.Name, false), room, true)
+			w.writers = append(w.writers, &writer{p: join(t, "w-"+r.Name+"-"+room, r, tok, room, false), replica: r.Name, room: room,
 				sent: map[string]time.Time{}, values: map[string]string{}})
 		}
 	}
 	t.Cleanup(w.close)
 	for _, p := range w.peers() {
 		select {
-		case <-p.synced:
+		case <-p.Synced():
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%s did not sync with its replica within 30 s", p.name)
 		}
@@ -115,12 +116,12 @@ func (w *workload) close() {
 }
 
 // refusals is how many writes the servers refused, and the last reason given.
-func (w *workload) refusals() (int64, string) {
-	var n int64
-	reason := ""
+func (w *workload) refusals() (int, string) {
+	n, reason := 0, ""
 	for _, wr := range w.writers {
-		n += wr.p.refusals.Load()
-		if r, ok := wr.p.lastReason.Load().(string); ok {
+		k, r := wr.p.Refusals()
+		n += k
+		if r != "" {
 			reason = r
 		}
 	}
@@ -163,13 +164,14 @@ func (w *workload) entries() []entry {
 // verdict is what a run found.
 type verdict struct {
 	written, accepted int
+	lost              int           // the most accepted writes any copy lacked
 	converged         time.Duration // from the end of writing until every copy held every write
 }
 
 // verify halts the writers and checks the guarantees: every copy (the watchers, a fresh client
 // on every replica, and a fresh client of a fresh replica that can only read Redis) converges
 // to every write, and above all holds every accepted one, with its value.
-func (w *workload) verify(t *testing.T, redisURL string) verdict {
+func (w *workload) verify(t *testing.T, rg *chaostest.Rig) verdict {
 	t.Helper()
 	w.halt()
 	halted := time.Now()
@@ -184,10 +186,10 @@ func (w *workload) verify(t *testing.T, redisURL string) verdict {
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, room := range w.rooms {
 		for _, r := range w.reps {
-			p := w.watchers[r.name][room]
+			p := w.watchers[r.Name][room]
 			for p.count() < written[room] {
 				if time.Now().After(deadline) {
-					t.Fatalf("the watcher on %s holds %d of the %d writes to %s after 2 min", r.name, p.count(), written[room], room)
+					t.Fatalf("the watcher on %s holds %d of the %d writes to %s after 2 min", r.Name, p.count(), written[room], room)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -221,6 +223,7 @@ func (w *workload) verify(t *testing.T, redisURL string) verdict {
 				wrong++
 			}
 		}
+		v.lost = max(v.lost, len(lostAccepted))
 		if len(lostAccepted) > 0 {
 			t.Errorf("%s lost %d accepted writes: %v", who, len(lostAccepted), lostAccepted[:min(10, len(lostAccepted))])
 		}
@@ -230,25 +233,25 @@ func (w *workload) verify(t *testing.T, redisURL string) verdict {
 	}
 	for _, room := range w.rooms {
 		for _, r := range w.reps {
-			check(fmt.Sprintf("the watcher on %s in %s", r.name, room), w.watchers[r.name][room].ledger(), byRoom[room])
+			check(fmt.Sprintf("the watcher on %s in %s", r.Name, room), ledger(w.watchers[r.Name][room].Person), byRoom[room])
 		}
 	}
 	// Fresh copies: a new client on every replica, and a new replica that loads from Redis.
-	fresh := startReplica(t, "fresh", redisURL)
+	fresh := rg.Replica("fresh")
 	for _, r := range append(slices.Clone(w.reps), fresh) {
-		tok := r.signIn(t, "auditor", false)
+		tok := r.SignIn(t, "auditor", false)
 		for _, room := range w.rooms {
-			p := join("fresh-"+r.name, r.url, tok, room, false)
+			p := r.Join(t, tok, room)
 			select {
-			case <-p.synced:
+			case <-p.Synced():
 			case <-time.After(30 * time.Second):
-				p.close()
-				t.Fatalf("a fresh client of %s did not sync %s", r.name, room)
+				p.Close()
+				t.Fatalf("a fresh client of %s did not sync %s", r.Name, room)
 			}
-			check(fmt.Sprintf("a fresh client of %s in %s", r.name, room), p.ledger(), byRoom[room])
-			p.close()
+			check(fmt.Sprintf("a fresh client of %s in %s", r.Name, room), ledger(p), byRoom[room])
+			p.Close()
 		}
-		r.alive(t)
+		alive(t, r)
 	}
 	return v
 }
@@ -264,10 +267,10 @@ func (w *workload) latencies(from, to time.Time, across bool) string {
 				continue
 			}
 			for _, r := range w.reps {
-				if (r.name != wr.replica) != across {
+				if (r.Name != wr.replica) != across {
 					continue
 				}
-				if seen, ok := w.watchers[r.name][wr.room].seenAt(k); ok {
+				if seen, ok := w.watchers[r.Name][wr.room].seenAt(k); ok {
 					ds = append(ds, seen.Sub(at))
 				}
 			}
@@ -298,15 +301,14 @@ func (w *workload) latenciesTo(src, dst string, from, to time.Time) string {
 	return summarize(ds)
 }
 
+// summarize is a report figure: n:…,p50:…,p95:…,p99:…,max:….
 func summarize(ds []time.Duration) string {
 	if len(ds) == 0 {
-		return "n=0"
+		return "n:0"
 	}
 	slices.Sort(ds)
-	q := func(f float64) time.Duration {
-		return ds[min(len(ds)-1, int(f*float64(len(ds))))].Round(time.Millisecond)
-	}
-	return fmt.Sprintf("n=%d p50=%s p95=%s p99=%s max=%s", len(ds), q(0.5), q(0.95), q(0.99), ds[len(ds)-1].Round(time.Millisecond))
+	q := func(f float64) string { return ms(ds[min(len(ds)-1, int(f*float64(len(ds))))]) }
+	return fmt.Sprintf("n:%d,p50:%s,p95:%s,p99:%s,max:%s", len(ds), q(0.5), q(0.95), q(0.99), ms(ds[len(ds)-1]))
 }
 
 // readyzWatch polls /api/readyz on every replica and remembers each answer.
@@ -330,20 +332,15 @@ func watchReadyz(t *testing.T, reps []*replica) *readyzWatch {
 		rw.wg.Go(func() {
 			for ctx.Err() == nil {
 				s := readySample{start: time.Now(), ok: map[string]bool{}}
-				rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-				rd, answered := r.ready(rctx)
-				rcancel()
+				rd, answered := ready(r) // bounded at 10 s
 				s.end, s.answered = time.Now(), answered
 				for name := range rd.Checks {
 					s.ok[name] = rd.checkOK(name)
 				}
 				rw.mu.Lock()
-				rw.samples[r.name] = append(rw.samples[r.name], s)
+				rw.samples[r.Name] = append(rw.samples[r.Name], s)
 				rw.mu.Unlock()
-				select {
-				case <-ctx.Done():
-				case <-time.After(200 * time.Millisecond):
-				}
+				chaostest.Sleep(ctx, 200*time.Millisecond)
 			}
 		})
 	}
@@ -388,24 +385,22 @@ func (rw *readyzWatch) okThroughout(replica, check string, from, to time.Time) b
 }
 
 // degradedDuring asserts that every replica's /api/readyz named check as failing after fault and
-// ok again after heal, and returns the figures.
-func (rw *readyzWatch) degradedDuring(t *testing.T, reps []*replica, check string, fault, heal time.Time) string {
+// ok again after heal, and reports the figures (readyz_<replica>=degraded_after:…,ok_after:…).
+func (rw *readyzWatch) degradedDuring(t *testing.T, rp *chaostest.Report, reps []*replica, check string, fault, heal time.Time) {
 	t.Helper()
-	var out []string
 	for _, r := range reps {
-		detect, ok := rw.firstAfter(r.name, check, fault, false)
+		detect, ok := rw.firstAfter(r.Name, check, fault, false)
 		if !ok || fault.Add(detect).After(heal.Add(10*time.Second)) {
-			t.Errorf("%s: /api/readyz never said %s was degraded during the fault", r.name, check)
+			t.Errorf("%s: /api/readyz never said %s was degraded during the fault", r.Name, check)
 			continue
 		}
-		back, ok := rw.firstAfter(r.name, check, heal, true)
+		back, ok := rw.firstAfter(r.Name, check, heal, true)
 		if !ok {
-			t.Errorf("%s: /api/readyz did not say %s was ok again after the fault", r.name, check)
+			t.Errorf("%s: /api/readyz did not say %s was ok again after the fault", r.Name, check)
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s: degraded after %s, ok %s after healing", r.name, detect.Round(time.Millisecond), back.Round(time.Millisecond)))
+		rp.Set("readyz_"+r.Name, "degraded_after:%s,ok_after:%s", ms(detect), ms(back))
 	}
-	return strings.Join(out, "; ")
 }
 
 // acceptedAgain is how long after heal the first write sent at or after heal was accepted.
