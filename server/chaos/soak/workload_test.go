@@ -46,8 +46,7 @@ func newRoomClient(t *testing.T, r *chaostest.Replica, room, id string, lat *lat
 	tok := yardtest.SignIn(t, r.URL, id, false)
 	c := &roomClient{id: id, room: room, at: r, seen: map[string]string{}}
 	c.p = r.Join(t, tok, room)
-	seeded := false
-	c.p.OnConfirmed(func(doc *crdt.Doc) {
+	c.p.OnBroadcast(func(doc *crdt.Doc) {
 		now := time.Now()
 		m := doc.GetMap(editRoot)
 		for _, k := range m.Keys() {
@@ -60,12 +59,10 @@ func newRoomClient(t *testing.T, r *chaostest.Replica, room, id string, lat *lat
 				continue
 			}
 			c.seen[k] = s
-			// The first message is the room's state (the handshake), not a delivery.
-			if sentAt, err := strconv.ParseInt(s, 10, 64); err == nil && seeded {
+			if sentAt, err := strconv.ParseInt(s, 10, 64); err == nil {
 				lat.add(now.Sub(time.Unix(0, sentAt)))
 			}
 		}
-		seeded = true
 	})
 	return c
 }
