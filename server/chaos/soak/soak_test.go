@@ -86,7 +86,7 @@ const (
 func TestSoak(t *testing.T) {
 	st := readSettings(t)
 	window := min(10*time.Minute, st.duration/3)
-	rp := chaostest.NewReport(t, fmt.Sprintf("medians of the last %[1]s against the %[1]s after a %[1]s warm-up (first/warm/last): goroutines and fds within %[2].2fx+%[3]d, heap within %[4].2fx; room delivery p99 of the last %[1]s within %[5].1fx of the first; nothing lost",
+	rp := chaostest.NewReport(t, fmt.Sprintf("medians of the last %[1]s against the %[1]s after a %[1]s warm-up (first/warm/last): goroutines and fds within %.2[2]fx+%[3]d, heap within %.2[4]fx; room delivery p99 of the last %[1]s within %.1[5]fx of the first; nothing lost",
 		window, countBound, countSlack, heapBound, latencyBound))
 	rp.Set("duration", "%s", st.duration)
 	rp.Set("clients", "%d", st.clients)
