@@ -217,7 +217,7 @@ func TestMetricsAndOpenAPI(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`yard_http_request_duration_seconds_count{code="200",method="GET",route="/api/healthz"}`, "go_goroutines", "process_resident_memory_bytes"} {
+	for _, want := range []string{`yard_http_request_duration_seconds_count{code="200",method="GET",route="/api/healthz"}`, "go_goroutines", "go_gc_heap_live_bytes", "process_resident_memory_bytes"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"regexp"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -21,11 +23,16 @@ type Set struct {
 	Connections *prometheus.GaugeVec
 }
 
+// liveHeap is the Go runtime metric of the heap the last collection found live
+// (go_gc_heap_live_bytes): the memory signal that does not swing with the collector's phase, as
+// go_memstats_heap_inuse_bytes does between two collections.
+var liveHeap = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)}
+
 // New returns a Set with the Go and process collectors registered.
 func New() *Set {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(liveHeap)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	s := &Set{

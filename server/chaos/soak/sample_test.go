@@ -23,7 +23,8 @@ type sample struct {
 	at         time.Duration // since the load started
 	replica    string
 	goroutines float64
-	heapInuse  float64 // bytes
+	heapLive   float64 // bytes the last collection found live
+	heapInuse  float64 // bytes, live or not yet collected
 	fds        float64
 	rss        float64 // bytes
 }
@@ -43,17 +44,19 @@ type sampler struct {
 
 var metricNames = map[string]func(*sample, float64){
 	"go_goroutines":                 func(s *sample, v float64) { s.goroutines = v },
+	"go_gc_heap_live_bytes":         func(s *sample, v float64) { s.heapLive = v },
 	"go_memstats_heap_inuse_bytes":  func(s *sample, v float64) { s.heapInuse = v },
 	"process_open_fds":              func(s *sample, v float64) { s.fds = v },
 	"process_resident_memory_bytes": func(s *sample, v float64) { s.rss = v },
 }
 
-// run writes one CSV row per round: the seconds since the load started, then goroutines, heap
-// in use (MiB), open fds and RSS (MiB) of each replica in order (NaN for a failed reading).
+// run writes one CSV row per round: the seconds since the load started, then goroutines, live
+// heap and heap in use (MiB), open fds and RSS (MiB) of each replica in order (NaN for a failed
+// reading).
 func (sp *sampler) run(ctx context.Context, every time.Duration) {
 	header := "seconds"
 	for _, r := range sp.replicas {
-		header += fmt.Sprintf(",%[1]s_goroutines,%[1]s_heap_inuse_mib,%[1]s_open_fds,%[1]s_rss_mib", r.Name)
+		header += fmt.Sprintf(",%[1]s_goroutines,%[1]s_heap_live_mib,%[1]s_heap_inuse_mib,%[1]s_open_fds,%[1]s_rss_mib", r.Name)
 	}
 	fmt.Fprintln(sp.csv, header)
 	c := http.Client{Timeout: 5 * time.Second}
@@ -64,10 +67,10 @@ func (sp *sampler) run(ctx context.Context, every time.Duration) {
 			sp.mu.Lock()
 			if err != nil {
 				sp.misses++
-				row += ",NaN,NaN,NaN,NaN"
+				row += ",NaN,NaN,NaN,NaN,NaN"
 			} else {
 				sp.samples = append(sp.samples, s)
-				row += fmt.Sprintf(",%.0f,%.2f,%.0f,%.2f", s.goroutines, s.heapInuse/(1<<20), s.fds, s.rss/(1<<20))
+				row += fmt.Sprintf(",%.0f,%.2f,%.2f,%.0f,%.2f", s.goroutines, s.heapLive/(1<<20), s.heapInuse/(1<<20), s.fds, s.rss/(1<<20))
 			}
 			sp.mu.Unlock()
 		}
