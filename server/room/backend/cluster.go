@@ -60,7 +60,7 @@ func (r *Redis) superviseSlots() {
 		}
 		r.mu.Unlock()
 		select {
-		case <-r.wake:
+		case <-r.newRooms:
 		case <-r.ctx.Done():
 			return
 		}
