@@ -20,8 +20,9 @@ import (
 //	                   string whose slot is s, so the key can share an XREAD with s's rooms
 //
 // Following a room in a slot whose reader is blocked (or about to block) XADDs an entry to that
-// slot's wake stream (MAXLEN 1), which ends the reader's XREAD at once; the reader then reads
-// again with the new room. The reader reads the wake stream from the last wake entry it has
+// slot's wake stream, which ends the reader's XREAD at once; the reader then reads again with
+// the new room. MAXLEN 1 (exact, so cheap on a one-entry stream) is enough: a reader only needs
+// some entry newer than its cursor, and the newest entry is never trimmed. The reader reads the wake stream from the last wake entry it has
 // seen or this process wrote, never from "$": a wake written after the reader took its room
 // list but before its XREAD reached Redis is then already newer than its cursor, and the XREAD
 // returns at once instead of missing it. Wake entries are never delivered to followers. Wakes
@@ -118,8 +119,8 @@ func (r *Redis) sendWakes() {
 // writeWakes adds an entry to the wake stream of each of slots and returns the slots whose add
 // failed. The readers of this process need not see their own wakes again: each written id
 // becomes the slot's wake cursor (wakeAt) unless the reader has seen a later one, so a reader
-// that takes its room list after the add (and so sees the room the wake is for) does not wake
-// for it.
+// that takes its room list after that (and so already has the room the wake is for) does not
+// wake for it.
 func (r *Redis) writeWakes(ctx context.Context, slots []int) (failed []int, err error) {
 	if len(slots) == 0 {
 		return nil, nil
