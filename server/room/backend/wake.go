@@ -22,7 +22,12 @@ import (
 // Following a room in a slot whose reader is blocked (or about to block) XADDs an entry to that
 // slot's wake stream, which ends the reader's XREAD at once; the reader then reads again with
 // the new room. MAXLEN 1 (exact, so cheap on a one-entry stream) is enough: a reader only needs
-// some entry newer than its cursor, and the newest entry is never trimmed. The reader reads the wake stream from the last wake entry it has
+// some entry newer than its cursor, and the newest entry is never trimmed. A wake stream expires
+// wakeTTL after its last wake: a stream costs about 4.7 KB however short (its first node is
+// allocated whole), so only slots with recent follows keep one. A reader's cursor survives the
+// expiry: the stream's next wake is created with a newer id (ids come from Redis's clock; only
+// a clock set back by more than wakeTTL would make a wake older than a cursor, and then Block
+// is the safety net). The reader reads the wake stream from the last wake entry it has
 // seen or this process wrote, never from "$": a wake written after the reader took its room
 // list but before its XREAD reached Redis is then already newer than its cursor, and the XREAD
 // returns at once instead of missing it. Wake entries are never delivered to followers. Wakes
@@ -30,6 +35,13 @@ import (
 // one extra XREAD and keeps the keys bounded (at most one per slot, each one entry long),
 // whatever replicas come and go. With wakes, RedisOptions.Block is only a safety net (a wake
 // lost with the node that held it) and the bound on an idle reader's round trips.
+
+// wakeTTL is how long a wake stream outlives its last wake; wakeEvery is the least time between
+// two batches of wakes of one process (see sendWakes).
+const (
+	wakeTTL   = time.Minute
+	wakeEvery = 20 * time.Millisecond
+)
 
 // wakeKey is the wake stream of the reader of slot (or of the single reader, allSlots).
 func wakeKey(slot int) string {
@@ -69,7 +81,10 @@ func (r *Redis) wakeLocked(slot int) {
 
 // sendWakes writes the wakes that Follow and stop ask for, off their callers' path (they do not
 // wait for Redis), several in one pipeline when they come together. Failed wakes are retried:
-// a reader that is not woken would wait for up to Block.
+// a reader that is not woken would wait for up to Block. After each batch it waits wakeEvery, so
+// a burst of follows (rooms opening together) wakes a reader at most 50 times a second: a woken
+// reader reads all of its rooms again, which on single Redis can be thousands of streams. A
+// wake alone goes out at once.
 func (r *Redis) sendWakes() {
 	var failingSince time.Time
 	backoff := 50 * time.Millisecond
@@ -88,6 +103,11 @@ func (r *Redis) sendWakes() {
 			if !failingSince.IsZero() {
 				r.opts.Logger.Info("waking log readers again", "after", time.Since(failingSince).Round(time.Millisecond))
 				failingSince, backoff = time.Time{}, 50*time.Millisecond
+			}
+			select {
+			case <-time.After(wakeEvery):
+			case <-r.ctx.Done():
+				return
 			}
 			continue
 		}
@@ -126,10 +146,12 @@ func (r *Redis) writeWakes(ctx context.Context, slots []int) (failed []int, err 
 		return nil, nil
 	}
 	adds := make([]*redis.StringCmd, len(slots))
-	// Each add's own error says which failed; the pipeline's is one of them.
+	// Each add's own error says which failed; the pipeline's is one of them. The expiry only
+	// bounds memory: whether it is set does not matter to readers.
 	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, s := range slots {
 			adds[i] = p.XAdd(ctx, &redis.XAddArgs{Stream: wakeKey(s), MaxLen: 1, Values: []any{"r", r.opts.Replica}})
+			p.PExpire(ctx, wakeKey(s), wakeTTL)
 		}
 		return nil
 	})

@@ -270,6 +270,9 @@ func TestRedisWakesNeverReachFollowers(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("wake stream %s holds %d entries (%v), want 1", wakeKey(reader), n, err)
 		}
+		if ttl, err := b.rdb.PTTL(ctx, wakeKey(reader)).Result(); err != nil || ttl <= 0 || ttl > wakeTTL {
+			t.Fatalf("wake stream %s expires in %v (%v), want within %v", wakeKey(reader), ttl, err, wakeTTL)
+		}
 		time.Sleep(300 * time.Millisecond) // several more reads of b's (Block is 50 ms here)
 		c.mu.Lock()
 		defer c.mu.Unlock()
