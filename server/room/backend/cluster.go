@@ -12,7 +12,9 @@ import (
 // On a Redis Cluster one command's keys must share a hash slot, so the one multi-stream XREAD of
 // single Redis becomes one XREAD BLOCK loop per slot that has followed rooms: a room's keys share
 // its slot (the {room} hash tag), and rooms whose ids hash to one slot are read together. Each
-// loop holds one connection of the cluster client's pool of its node while it blocks.
+// loop holds one connection of the cluster client's pool of its node while it blocks, which is
+// for up to Block (5 s) when its rooms are idle: it also reads its slot's wake stream (wake.go),
+// so following a room in its slot ends the wait at once rather than after a short poll.
 
 // slotCount is the number of hash slots of a Redis Cluster.
 const slotCount = 16384
@@ -60,7 +62,7 @@ func (r *Redis) superviseSlots() {
 		}
 		r.mu.Unlock()
 		select {
-		case <-r.wake:
+		case <-r.newRooms:
 		case <-r.ctx.Done():
 			return
 		}

@@ -47,7 +47,7 @@ func TestRoomKeysShareASlot(t *testing.T) {
 
 // Follow groups rooms by slot, and stopping the last room of a slot drops the group.
 func TestFollowGroupsBySlot(t *testing.T) {
-	r := &Redis{follows: map[string]*follow{}, bySlot: map[uint16]map[string]struct{}{}, wake: make(chan struct{}, 1)}
+	r := &Redis{follows: map[string]*follow{}, bySlot: map[uint16]map[string]struct{}{}, newRooms: make(chan struct{}, 1)}
 	rooms := map[string]uint16{}
 	var stops []func()
 	for i := range 200 {
@@ -88,6 +88,15 @@ func TestKeySlotMatchesCluster(t *testing.T) {
 		}
 		if got := keySlot(key); int64(got) != want {
 			t.Fatalf("keySlot(%q) = %d, cluster says %d", key, got, want)
+		}
+	}
+	for slot := 0; slot < slotCount; slot += 331 {
+		got, err := rdb.ClusterKeySlot(ctx, wakeKey(slot)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != int64(slot) {
+			t.Fatalf("wake key %q of slot %d: cluster says slot %d", wakeKey(slot), slot, got)
 		}
 	}
 }

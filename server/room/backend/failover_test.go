@@ -96,6 +96,50 @@ func TestClusterFailoverKeepsAcknowledgedAppends(t *testing.T) {
 	t.Logf("%d appends acknowledged, %d refused during the failover, all acknowledged ones stored", len(acked), refused)
 }
 
+// A reader blocked in XREAD (for a minute here) on a master that fails over reads the room from
+// the new master as soon as it takes writes: Redis redirects the blocked read, so neither a wake
+// nor Block is what recovers it.
+func TestClusterFailoverRedirectsBlockedReader(t *testing.T) {
+	c := redistest.StartCluster(t)
+	tg := redistest.Target{URL: c.URL(), Cluster: true}
+	admin := c.Client(t)
+	a := newBackendOn(t, tg, "a")
+	b := blockedBackend(t, tg, "failover-b")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const room = "failover-read"
+	slot := int64(roomSlot(room))
+	_, replica := shardOf(t, ctx, admin, slot)
+	col := newCollector()
+	defer b.Follow(room, Pos{}, col.fn)()
+	appendOne := func(u byte) {
+		testwait.Until(t, 60*time.Second, 50*time.Millisecond, "an append to succeed", func() bool {
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			defer acancel()
+			_, err := a.Append(actx, room, []byte{u})
+			return err == nil
+		})
+	}
+	appendOne(1)
+	col.waitFor(t, 1)
+	waitBlocked(t, b, 1)
+
+	rc := redis.NewClient(&redis.Options{Addr: replica})
+	defer rc.Close()
+	if err := rc.Do(ctx, "cluster", "failover").Err(); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Until(t, 60*time.Second, 50*time.Millisecond, "the replica to become master", func() bool {
+		m, _ := shardOf(t, ctx, admin, slot)
+		return m == replica
+	})
+	appendOne(2)
+	got := col.waitWithin(t, 2, 5*time.Second, "update appended on the new master")
+	if got[1].Update[0] != 2 {
+		t.Fatalf("second entry %x", got[1].Update)
+	}
+}
+
 // shardOf returns the addresses of the master and a replica serving slot.
 func shardOf(t *testing.T, ctx context.Context, rdb *redis.ClusterClient, slot int64) (master, replica string) {
 	t.Helper()

@@ -42,8 +42,12 @@ type RedisOptions struct {
 	// LogRetention keeps compacted log entries this long, so a replica that fell behind can still
 	// read them. Default 60s.
 	LogRetention time.Duration
-	// Block is how long one XREAD waits; rooms started while it waits are read from the next
-	// one. Default 250ms.
+	// Block is how long one XREAD waits when nothing arrives. A room followed while a reader
+	// waits wakes it through its wake stream (see wake.go), so Block is only a safety net, and
+	// each idle reader asks Redis once per Block. Longer would cost less still, but a reader
+	// notices a master that died without closing its connections only when its read times out
+	// (Block plus the client's 10 s): at 5 s that is within the 15 s a Redis Cluster takes by
+	// default to replace the master, so the reader is back no later than the cluster. Default 5s.
 	Block time.Duration
 	// ReplicaWait bounds how long an append on a Redis Cluster waits (WAIT 1) for a replica of
 	// its master to confirm it; unconfirmed, the append counts as failed. Default 500ms.
@@ -65,7 +69,17 @@ type Redis struct {
 	// indexed is when this process last recorded a room in the rooms index.
 	indexed map[string]time.Time
 	subs    map[string]*subscriber
-	wake    chan struct{}
+	// newRooms tells the slot supervisor (on a cluster) or the idle reader (on single Redis)
+	// that a room was followed.
+	newRooms chan struct{}
+
+	// reading holds the readers (by slot, or allSlots) that took their room list and wait, or
+	// are about to wait, in XREAD: the ones a newly followed room must wake. wakeAt is each
+	// reader's wake-stream cursor; wakePending the readers sendWakes is to wake.
+	reading     map[int]bool
+	wakeAt      map[int]Pos
+	wakePending map[int]struct{}
+	wakeNeeded  chan struct{}
 
 	// cluster is rdb on a Redis Cluster, nil on single Redis.
 	cluster *redis.ClusterClient
@@ -75,6 +89,9 @@ type Redis struct {
 	slotReaders map[uint16]bool
 
 	pubsub *redis.PubSub
+
+	// beforeXRead, when set (by tests), runs between a reader taking its room list and its XREAD.
+	beforeXRead func(slot int)
 }
 
 type subscriber struct{ fn func(AwarenessMessage) }
@@ -96,7 +113,7 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 		o.LogRetention = 60 * time.Second
 	}
 	if o.Block <= 0 {
-		o.Block = 250 * time.Millisecond
+		o.Block = 5 * time.Second
 	}
 	if o.ReplicaWait <= 0 {
 		o.ReplicaWait = 500 * time.Millisecond
@@ -110,14 +127,23 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 		follows: map[string]*follow{},
 		indexed: map[string]time.Time{},
 		subs:    map[string]*subscriber{},
-		wake:    make(chan struct{}, 1),
 		pubsub:  rdb.Subscribe(ctx),
+
+		newRooms:    make(chan struct{}, 1),
+		reading:     map[int]bool{},
+		wakeAt:      map[int]Pos{},
+		wakePending: map[int]struct{}{},
+		wakeNeeded:  make(chan struct{}, 1),
 
 		bySlot:      map[uint16]map[string]struct{}{},
 		slotReaders: map[uint16]bool{},
 	}
 	r.cluster, _ = rdb.(*redis.ClusterClient)
+	if r.cluster != nil {
+		wakeTags() // computed once, here rather than when the first reader needs it
+	}
 	r.wg.Go(r.readLogs)
+	r.wg.Go(r.sendWakes)
 	r.wg.Go(r.readAwareness)
 	return r, nil
 }
@@ -126,6 +152,18 @@ func NewRedis(rdb redis.UniversalClient, o RedisOptions) (*Redis, error) {
 func (r *Redis) Close() error {
 	r.cancel()
 	err := r.pubsub.Close()
+	// A cancelled context does not end an XREAD that blocks (the client does not interrupt a
+	// read for it): wake every reader that may block, or Close would wait for up to Block. A
+	// reader that takes its room list after this sees the context cancelled (readStreams checks
+	// it under r.mu).
+	r.mu.Lock()
+	slots := slices.Collect(maps.Keys(r.reading))
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if _, werr := r.writeWakes(ctx, slots); werr != nil {
+		r.opts.Logger.Warn("waking log readers to stop them", "err", werr)
+	}
+	cancel()
 	r.wg.Wait()
 	return err
 }
@@ -225,43 +263,58 @@ func (r *Redis) Append(ctx context.Context, room string, update []byte) (Pos, er
 }
 
 // Follow implements Store. One follower per room per process: a later one replaces an earlier
-// one, whose stop then does nothing.
+// one, whose stop then does nothing. Following wakes the room's reader if it waits in XREAD
+// (see wake.go), so the room is read at once, from the new follower's position.
 func (r *Redis) Follow(room string, after Pos, fn func([]Entry)) (stop func()) {
 	f := &follow{cursor: after, fn: fn}
 	slot := roomSlot(room)
+	reader := r.readerOf(slot)
 	r.mu.Lock()
 	r.follows[room] = f
 	if r.bySlot[slot] == nil {
 		r.bySlot[slot] = map[string]struct{}{}
 	}
 	r.bySlot[slot][room] = struct{}{}
+	r.wakeLocked(reader)
 	r.mu.Unlock()
-	r.poke()
+	select {
+	case r.newRooms <- struct{}{}:
+	default:
+	}
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.follows[room] == f {
-			delete(r.follows, room)
-			if rs := r.bySlot[slot]; rs != nil {
-				delete(rs, room)
-				if len(rs) == 0 {
-					delete(r.bySlot, slot)
-				}
+		if r.follows[room] != f {
+			return
+		}
+		delete(r.follows, room)
+		if rs := r.bySlot[slot]; rs != nil {
+			delete(rs, room)
+			if len(rs) == 0 {
+				delete(r.bySlot, slot)
 			}
+		}
+		// A reader left without rooms is woken too: a slot's reader then ends (and returns
+		// its connection to the pool) now rather than after Block.
+		if reader == allSlots && len(r.follows) == 0 || reader != allSlots && r.bySlot[slot] == nil {
+			r.wakeLocked(reader)
 		}
 	}
 }
 
-func (r *Redis) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+// readerOf is the reader of the rooms of slot: the slot's on a cluster, the single one else.
+func (r *Redis) readerOf(slot uint16) int {
+	if r.cluster != nil {
+		return int(slot)
 	}
+	return allSlots
 }
 
 // readLogs reads the followed rooms' streams: on single Redis in one XREAD loop, every followed
 // room's stream in one blocking read, so a thousand idle rooms cost one connection; on a cluster,
-// where one command's keys must share a slot, in one loop per slot (see superviseSlots).
+// where one command's keys must share a slot, in one loop per slot (see superviseSlots). Each
+// read also names the loop's wake stream, so a loop blocks for up to Block (5 s) when its rooms
+// are idle and still reads a newly followed room at once (see wake.go).
 func (r *Redis) readLogs() {
 	if r.cluster != nil {
 		r.superviseSlots()
@@ -273,12 +326,13 @@ func (r *Redis) readLogs() {
 // allSlots makes readStreams read every followed room and wait for one when there is none.
 const allSlots = -1
 
-// readStreams is one XREAD BLOCK loop over the followed rooms of slot (or of every slot). A slot's
-// loop ends once its slot has no followed room left.
+// readStreams is one XREAD BLOCK loop over the followed rooms of slot (or of every slot) and the
+// loop's wake stream. A slot's loop ends once its slot has no followed room left.
 func (r *Redis) readStreams(slot int) {
 	var failingSince time.Time
 	backoff := 50 * time.Millisecond
-	for r.ctx.Err() == nil {
+	wake := wakeKey(slot)
+	for {
 		r.mu.Lock()
 		var rooms []string
 		if slot == allSlots {
@@ -287,25 +341,42 @@ func (r *Redis) readStreams(slot int) {
 			rooms = slices.Collect(maps.Keys(r.bySlot[uint16(slot)]))
 		}
 		n := len(rooms)
-		streams := make([]string, 0, 2*n)
-		for _, room := range rooms {
-			streams = append(streams, updatesKey(room))
-		}
-		for _, room := range rooms {
-			streams = append(streams, r.follows[room].cursor.String())
-		}
-		if n == 0 && slot != allSlots {
-			delete(r.slotReaders, uint16(slot))
+		// Checked under r.mu: Close wakes the readers it finds reading after cancelling, so a
+		// reader that passes this check is one Close wakes.
+		if r.ctx.Err() != nil || n == 0 && slot != allSlots {
+			delete(r.reading, slot)
+			if slot != allSlots {
+				delete(r.slotReaders, uint16(slot))
+			}
 			r.mu.Unlock()
 			return
 		}
-		r.mu.Unlock()
 		if n == 0 {
+			delete(r.reading, slot)
+			r.mu.Unlock()
 			select {
-			case <-r.wake:
+			case <-r.newRooms:
 			case <-r.ctx.Done():
 			}
 			continue
+		}
+		// Taking the room list and the wake cursor together, under r.mu, is what makes a wake
+		// for a room not in the list newer than the cursor.
+		r.reading[slot] = true
+		fs := make([]*follow, n)
+		streams := make([]string, 0, 2*n+2)
+		for i, room := range rooms {
+			fs[i] = r.follows[room]
+			streams = append(streams, updatesKey(room))
+		}
+		streams = append(streams, wake)
+		for _, f := range fs {
+			streams = append(streams, f.cursor.String())
+		}
+		streams = append(streams, r.wakeAt[slot].String())
+		r.mu.Unlock()
+		if r.beforeXRead != nil {
+			r.beforeXRead(slot)
 		}
 		res, err := r.rdb.XRead(r.ctx, &redis.XReadArgs{Streams: streams, Count: 1000, Block: r.opts.Block}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -333,7 +404,28 @@ func (r *Redis) readStreams(slot int) {
 				r.deliverAll(rooms)
 			}
 		}
+		// readFor is which follower each stream was read for: a follower that replaced it
+		// meanwhile is read from its own position by the next XREAD (its Follow woke this loop).
+		var readFor map[string]*follow
 		for _, s := range res {
+			if s.Stream == wake {
+				// Only a cursor to move: wake entries are not updates.
+				if len(s.Messages) > 0 {
+					p, err := ParsePos(s.Messages[len(s.Messages)-1].ID)
+					r.mu.Lock()
+					if err == nil && r.wakeAt[slot].Less(p) {
+						r.wakeAt[slot] = p
+					}
+					r.mu.Unlock()
+				}
+				continue
+			}
+			if readFor == nil {
+				readFor = make(map[string]*follow, n)
+				for i, room := range rooms {
+					readFor[room] = fs[i]
+				}
+			}
 			room := roomOfUpdatesKey(s.Stream)
 			entries := make([]Entry, 0, len(s.Messages))
 			for _, m := range s.Messages {
@@ -349,7 +441,7 @@ func (r *Redis) readStreams(slot int) {
 			}
 			r.mu.Lock()
 			f := r.follows[room]
-			if f == nil || !f.cursor.Less(entries[0].Pos) {
+			if f == nil || f != readFor[room] || !f.cursor.Less(entries[0].Pos) {
 				// Stopped, or replaced by a follower that started later.
 				r.mu.Unlock()
 				continue
