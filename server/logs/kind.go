@@ -64,6 +64,7 @@ type counters struct {
 	lines   prometheus.Counter
 	bytes   prometheus.Counter
 	dropped prometheus.Counter
+	resumes prometheus.Counter
 	streams prometheus.Gauge
 }
 
@@ -90,12 +91,15 @@ func New(clusters Lookup, cfg Config, log *slog.Logger, reg prometheus.Registere
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "yard_log_dropped_lines_total", Help: "Log lines dropped because a client read too slowly.",
 		}),
+		resumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "yard_log_resumes_total", Help: "Container log streams cut while the container ran, reopened from the last line.",
+		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "yard_log_streams", Help: "Open log streams (channels, /ws/logs and downloads).",
 		}),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{c.lines, c.bytes, c.dropped, c.streams} {
+		for _, col := range []prometheus.Collector{c.lines, c.bytes, c.dropped, c.resumes, c.streams} {
 			if err := reg.Register(col); err != nil {
 				return nil, fmt.Errorf("logs metrics: %w", err)
 			}

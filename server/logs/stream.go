@@ -42,6 +42,12 @@ type stream struct {
 	log      *slog.Logger
 	counters *counters
 
+	// pods is the informer's view of the followed pods (nil when not following): a stream that
+	// ends while its container still runs there was broken, not finished, and is resumed.
+	pods cache.Store
+	// resumeBackoff is the first wait before resuming a broken stream (doubling to 10 s).
+	resumeBackoff time.Duration
+
 	wg     sync.WaitGroup // container readers
 	mu     sync.Mutex
 	states map[streamKey]*containerState
@@ -62,7 +68,7 @@ type containerState struct {
 func newStream(req Request, client kubernetes.Interface, out *pending, log *slog.Logger, c *counters) *stream {
 	return &stream{
 		req: req, client: client, openLogs: clientOpenLogs(client), out: out, log: log, counters: c,
-		states: map[streamKey]*containerState{}, done: make(chan struct{}),
+		states: map[streamKey]*containerState{}, done: make(chan struct{}), resumeBackoff: time.Second,
 	}
 }
 
@@ -100,6 +106,7 @@ func (s *stream) run(ctx context.Context) error {
 			o.LabelSelector, o.FieldSelector = sel.label, sel.field
 		}))
 	inf := factory.Core().V1().Pods().Informer()
+	s.pods = inf.GetStore()
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onPod(ctx, obj) },
 		UpdateFunc: func(_, obj any) { s.onPod(ctx, obj) },
@@ -280,7 +287,7 @@ func (s *stream) ensure(ctx context.Context, pod *corev1.Pod) {
 		since := cs.last
 		s.wg.Go(func() {
 			defer cancel()
-			s.read(rctx, k, opts, since)
+			s.readResuming(rctx, k, opts, since)
 		})
 	}
 	s.mu.Unlock()
@@ -304,27 +311,117 @@ func (s *stream) logOptions(container string, first bool, last time.Time) *corev
 	return o
 }
 
-// read copies one container stream into the buffer.
-func (s *stream) read(ctx context.Context, k streamKey, opts *corev1.PodLogOptions, after time.Time) {
-	state, message := StateEnded, ""
-	defer func() {
+// readResuming reads one container stream until it is over. Following, a stream that ends or
+// breaks while the informer still shows its container running (same restart count) was cut
+// (an apiserver restarting, a proxy), not finished: it is reopened from the time of the last
+// line delivered, with backoff, and the status says so meanwhile. Lines at or before that time
+// are skipped, so a resumed stream repeats nothing it delivered.
+func (s *stream) readResuming(ctx context.Context, k streamKey, opts *corev1.PodLogOptions, after time.Time) {
+	finish := func(r readResult, pod *corev1.Pod) {
 		s.mu.Lock()
 		cs := s.states[k]
 		cs.reading = false
 		if cs.state != StateDeleted {
-			cs.state, cs.message = state, message
+			cs.state, cs.message = r.state, r.message
 		}
 		s.mu.Unlock()
 		s.publishStatus()
+		if pod != nil && ctx.Err() == nil {
+			// An informer event that came while this stream was read (a restart) is acted on now.
+			s.ensure(ctx, pod)
+		}
 		s.checkDone()
-	}()
+	}
+	backoff := s.resumeBackoff
+	for {
+		r := s.read(ctx, k, opts, after)
+		pod := s.followedPod(k.pod)
+		if !s.req.Follow || ctx.Err() != nil || r.permanent || !s.stillRunning(k, pod) {
+			finish(r, pod)
+			return
+		}
+		why := r.message
+		if why == "" {
+			why = "the log stream ended while the container runs"
+		}
+		s.mu.Lock()
+		cs := s.states[k]
+		if cs.state != StateDeleted {
+			cs.state, cs.message = StateFailed, fmt.Sprintf("%s; reconnecting in %s", why, backoff)
+		}
+		after = cs.last
+		s.mu.Unlock()
+		s.publishStatus()
+		s.counters.resumes.Inc()
+		s.log.Debug("log stream cut, resuming", "pod", k.pod, "container", k.container, "reason", why, "in", backoff)
+		if r.delivered {
+			backoff = s.resumeBackoff
+		}
+		select {
+		case <-ctx.Done():
+			finish(readResult{state: StateEnded}, nil)
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+		if !after.IsZero() {
+			opts = s.logOptions(k.container, false, after)
+		}
+	}
+}
+
+// followedPod is the informer's copy of the followed pod name (nil when not following or gone).
+func (s *stream) followedPod(name string) *corev1.Pod {
+	if s.pods == nil {
+		return nil
+	}
+	obj, ok, err := s.pods.GetByKey(s.req.Namespace + "/" + name)
+	if err != nil || !ok {
+		return nil
+	}
+	pod, _ := obj.(*corev1.Pod)
+	return pod
+}
+
+// stillRunning reports whether the informer shows k's container running with the restart count
+// its current read began at.
+func (s *stream) stillRunning(k streamKey, pod *corev1.Pod) bool {
+	if pod == nil || pod.DeletionTimestamp != nil {
+		return false
+	}
+	s.mu.Lock()
+	cs := s.states[k]
+	deleted, restarts := cs.state == StateDeleted, cs.restarts
+	s.mu.Unlock()
+	if deleted {
+		return false
+	}
+	for _, st := range pod.Status.ContainerStatuses {
+		if st.Name == k.container {
+			return st.State.Running != nil && st.RestartCount == restarts
+		}
+	}
+	return false
+}
+
+// readResult is how one read of a container stream ended.
+type readResult struct {
+	state, message string
+	permanent      bool // refused for good (forbidden, not found, bad request): do not reopen
+	delivered      bool // at least one line was delivered
+}
+
+// read copies one container stream into the buffer until it ends.
+func (s *stream) read(ctx context.Context, k streamKey, opts *corev1.PodLogOptions, after time.Time) (r readResult) {
+	r.state = StateEnded
 	rc, err := s.openLogs(ctx, s.req.Namespace, k.pod, opts)
 	if err != nil {
 		if ctx.Err() == nil {
-			state, message = StateFailed, mux.AsError(upstreamError(err, "reading logs")).Message
+			r.state, r.message = StateFailed, mux.AsError(upstreamError(err, "reading logs")).Message
+			r.permanent = apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsBadRequest(err) || apierrors.IsUnauthorized(err)
 			s.log.Debug("log stream refused", "pod", k.pod, "container", k.container, "err", err)
 		}
-		return
+		return r
 	}
 	defer rc.Close()
 	s.mu.Lock()
@@ -351,19 +448,21 @@ func (s *stream) read(ctx context.Context, k streamKey, opts *corev1.PodLogOptio
 			}
 			line, long = long, nil
 		}
-		if len(line) > 0 {
-			s.deliver(ctx, k, line, after)
+		if len(line) > 0 && s.deliver(ctx, k, line, after) {
+			r.delivered = true
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				state, message = StateFailed, "the log stream broke: "+err.Error()
+				r.state, r.message = StateFailed, "the log stream broke: "+err.Error()
 			}
-			return
+			return r
 		}
 	}
 }
 
-func (s *stream) deliver(ctx context.Context, k streamKey, line []byte, after time.Time) {
+// deliver queues one line for the client; false when it was skipped (resumed past it) or not
+// queued.
+func (s *stream) deliver(ctx context.Context, k streamKey, line []byte, after time.Time) bool {
 	if n := len(line); n > 0 && line[n-1] == '\n' {
 		line = line[:n-1]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
@@ -372,13 +471,13 @@ func (s *stream) deliver(ctx context.Context, k streamKey, line []byte, after ti
 	}
 	t, ts, text := splitTimestamp(line)
 	if skipsResumed(s.req.SinceTime, t) || (!after.IsZero() && !t.After(after)) {
-		return
+		return false
 	}
 	if len(text) > maxLineBytes {
 		text = text[:maxLineBytes]
 	}
 	if err := s.out.push(ctx, t, encodeLine(k.pod, k.container, ts, text)); err != nil {
-		return
+		return false
 	}
 	s.counters.lines.Inc()
 	s.counters.bytes.Add(float64(len(text)))
@@ -389,6 +488,7 @@ func (s *stream) deliver(ctx context.Context, k streamKey, line []byte, after ti
 		}
 		s.mu.Unlock()
 	}
+	return true
 }
 
 // publishStatus queues the current state of every stream.
