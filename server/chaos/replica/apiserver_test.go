@@ -107,8 +107,10 @@ func TestAPIServerRestart(t *testing.T) {
 	}
 	ctr := pod.Spec.Containers[0].Name
 	prefix := fmt.Sprintf("chaos-%d-", time.Now().UnixNano()%1e9)
+	// The follower waits out far more silence than the restart lasts before reopening by itself:
+	// the server is to resume the cut stream, so it opens once.
 	f := &chaostest.Follower{Server: b.Server, Token: yardtest.SignIn(t, b.URL, "alice", false),
-		Params: url.Values{"namespace": {"demo"}, "pod": {podName}, "container": {ctr}}}
+		Params: url.Values{"namespace": {"demo"}, "pod": {podName}, "container": {ctr}}, Silence: 3 * time.Minute}
 	began := time.Now()
 	wg.Go(func() { f.Run(ctx, began, prefix) })
 	rd := &readiness{}
@@ -223,6 +225,14 @@ func TestAPIServerRestart(t *testing.T) {
 	rp.Set("log_missing", "%d", missing)
 	rp.Set("log_stream_opens", "%d", opens)
 	rp.Set("log_stream_ends", "%q", strings.Join(ends, "; "))
+	resumes := f.Resumes()
+	rp.Set("log_server_resumes", "%d", len(resumes))
+	if len(resumes) > 0 {
+		rp.Set("log_first_resume_status", "%q", resumes[0])
+	}
+	if opens != 1 {
+		t.Errorf("the follower opened its stream %d times (ends: %q): the server did not resume the cut stream", opens, ends)
+	}
 	if dups != 0 || missing != 0 || disorder != 0 {
 		t.Errorf("log lines: %d duplicated, %d missing, %d out of order of %d appended", dups, missing, disorder, appended)
 	}

@@ -30,6 +30,7 @@ type Follower struct {
 	arrived []time.Time
 	opens   int
 	ends    []string // why each stream ended
+	resumes []string // status messages saying the server is reconnecting a container's stream
 }
 
 // Run follows from since until ctx ends, keeping the lines that start with prefix.
@@ -70,7 +71,10 @@ func (f *Follower) Run(ctx context.Context, since time.Time, prefix string) {
 				}
 				break
 			}
-			var m struct{ Type, Text, Time, Code, Message string }
+			var m struct {
+				Type, Text, Time, Code, Message string
+				Pods                            []struct{ State, Message string }
+			}
 			if json.Unmarshal(b, &m) != nil {
 				continue
 			}
@@ -85,6 +89,14 @@ func (f *Follower) Run(ctx context.Context, since time.Time, prefix string) {
 				}
 			case "error":
 				f.end("error " + m.Code + " " + m.Message)
+			case "status":
+				for _, p := range m.Pods {
+					if strings.Contains(p.Message, "reconnecting") {
+						f.mu.Lock()
+						f.resumes = append(f.resumes, p.Message)
+						f.mu.Unlock()
+					}
+				}
 			}
 		}
 		stop()
@@ -97,6 +109,13 @@ func (f *Follower) end(why string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ends = append(f.ends, why)
+}
+
+// Resumes are the status messages in which the server said it was reconnecting a cut stream.
+func (f *Follower) Resumes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.resumes)
 }
 
 // Received is what the follower has kept so far: the marker lines with their arrival times,
