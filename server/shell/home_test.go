@@ -80,3 +80,44 @@ func TestHomeThatStoodStillKeepsItsParticipants(t *testing.T) {
 	}
 	owner.stop(t)
 }
+
+// A participant the home dropped while it was still attached (its replica stood still past
+// three beats while the home ran on) is asked to join again at its next event, and does: the
+// owner drives again instead of typing into a session that ignores it without a word.
+func TestDroppedParticipantJoinsAgain(t *testing.T) {
+	hub := NewMemoryHub()
+	m := testManager(t, hub, "r1")
+	info := startSession(t, m, "alice", nil)
+	owner := attach(m, info, "alice", RoleDriver)
+	owner.ch.waitTerminal(t, "bash$ ")
+	m.mu.Lock()
+	s := m.local[info.ID]
+	m.mu.Unlock()
+	s.mu.Lock()
+	for _, p := range s.parts {
+		p.lastSeen = time.Now().Add(-time.Minute)
+	}
+	s.mu.Unlock()
+	if reason := s.housekeep(); reason != "" {
+		t.Fatalf("the session ended: %s", reason)
+	}
+	if got, err := m.lookup(context.Background(), info.ID); err != nil || len(got.Participants) != 0 {
+		t.Fatalf("participants after the drop: %+v %v", got.Participants, err)
+	}
+	// Its next keys are not typed, but bring it back.
+	owner.ch.keys("x")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := m.lookup(context.Background(), info.ID)
+		if err == nil && len(got.Participants) == 1 && got.Participants[0].User == "alice" && got.Driver == "alice" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped owner did not join again: %+v %v", got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	owner.ch.keys("back again\n")
+	owner.ch.waitTerminal(t, "back again\r\n")
+	owner.stop(t)
+}

@@ -297,6 +297,19 @@ wait:
 				continue
 			}
 			out = textMsg(errorMsg{Type: "error", Code: e.Err, Message: e.Msg})
+		case "rejoin":
+			// The home dropped this participant while its replica stood still. It has kept
+			// every output since (the relay never stopped), so joining again is all it takes;
+			// only the owner asks for the keyboard back.
+			if e.P != pid {
+				continue
+			}
+			role := RoleObserver
+			if current == RoleDriver && u.Name == info.Owner {
+				role = RoleDriver
+			}
+			_ = send(event{K: "join", U: u.Name, Role: role, Msg: m.dir.Replica()})
+			continue
 		case "exit":
 			_ = ch.Send(ctx, textMsg(exitMsg{Type: "exit", Code: deref(e.Code), Reason: e.Msg}))
 			return nil

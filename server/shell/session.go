@@ -15,7 +15,7 @@ import (
 
 // event is what travels on a session's topics. Participants send join, leave, hb (heartbeat),
 // in, resize, request-driver and grant-driver toward the home (and an admin sends kill); the
-// home sends snapshot, out, resize, participants, driver-request, error and exit back.
+// home sends snapshot, out, resize, participants, driver-request, rejoin, error and exit back.
 type event struct {
 	K    string        `json:"k"`
 	P    string        `json:"p,omitempty"` // sending or addressed participant
@@ -142,6 +142,14 @@ func (s *session) handle(e event) (startExec bool) {
 	now := s.m.now()
 	s.mu.Lock()
 	p := s.parts[e.P]
+	if p == nil && e.P != "" && e.K != "join" && e.K != "leave" {
+		// A participant the home dropped for silence (its replica hung longer than three
+		// beats) is still attached and still sending: ask it to join again rather than
+		// ignoring its keys without a word.
+		s.publish(event{K: "rejoin", P: e.P})
+		s.mu.Unlock()
+		return false
+	}
 	switch e.K {
 	case "join":
 		if p == nil {
