@@ -40,20 +40,7 @@ func (c *collector) fn(es []Entry) {
 
 func (c *collector) waitFor(t *testing.T, n int) []Entry {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		c.mu.Lock()
-		got := append([]Entry(nil), c.entries...)
-		c.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-c.ch:
-		case <-deadline:
-			t.Fatalf("follower got %d entries, want %d", len(got), n)
-		}
-	}
+	return c.waitWithin(t, n, 10*time.Second, "waiting")
 }
 
 func newRedisBackend(t *testing.T, url, replica string) *Redis {
