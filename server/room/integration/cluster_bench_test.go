@@ -349,13 +349,7 @@ func snapshot(ctx context.Context, b *testing.B, nodes []*benchNode) clusterStat
 }
 
 // cpu is the seconds of CPU (system and user) every node used so far.
-func (s clusterState) cpu() float64 {
-	t := 0.0
-	for _, f := range s.info {
-		t += f.float("used_cpu_sys") + f.float("used_cpu_user")
-	}
-	return t
-}
+func (s clusterState) cpu() float64 { return s.sum("used_cpu_sys") + s.sum("used_cpu_user") }
 
 // sum adds up field k of every node.
 func (s clusterState) sum(k string) float64 {
