@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/yardhq/yard/server/audit"
 	"github.com/yardhq/yard/server/errcode"
+	"github.com/yardhq/yard/server/internal/testwait"
 	"github.com/yardhq/yard/server/write"
 )
 
@@ -90,6 +92,12 @@ func TestApplyCreatesThenUnchangedThenConfigured(t *testing.T) {
 		t.Fatalf("audit of the first apply: %+v", es)
 	}
 
+	// The deployment controller writes the object too (its revision annotation); an apply made
+	// while it does sees that change between its read and its write. Apply again once it is done.
+	testwait.Until(t, 30*time.Second, 50*time.Millisecond, "the deployment controller's revision annotation", func() bool {
+		d, err := k.AppsV1().Deployments("team-a").Get(ctx(t), dep, metav1.GetOptions{})
+		return err == nil && d.Annotations["deployment.kubernetes.io/revision"] != ""
+	})
 	status, r, raw = s.apply(t, bob, "namespace=team-a", body, nil)
 	if status != http.StatusOK || r.Results[0].Action != write.ActionUnchanged || r.Results[1].Action != write.ActionUnchanged ||
 		r.Results[0].Diff != "" || r.Results[1].Diff != "" {
