@@ -197,10 +197,10 @@ func TestAPIServerRestart(t *testing.T) {
 	// Every numbered line once, in order.
 	last := fmt.Sprintf("%s%05d", prefix, appended-1)
 	testwait.Until(t, time.Minute, 200*time.Millisecond, "the log follower to reach "+last, func() bool {
-		markers, _, _, _ := f.Received()
+		markers, _, _ := f.Received()
 		return len(markers) > 0 && markers[len(markers)-1] >= last
 	})
-	markers, _, opens, ends := f.Received()
+	markers, opens, ends := f.Received()
 	seen := map[int]int{}
 	dups, disorder := 0, 0
 	prev := -1

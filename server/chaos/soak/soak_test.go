@@ -329,7 +329,7 @@ func checkLogs(t *testing.T, rp *chaostest.Report, fs []*chaostest.Follower, pre
 	want := fmt.Sprintf("%s%07d", prefix, appended-1)
 	testwait.Until(t, 2*time.Minute, time.Second, "every follower to reach "+want, func() bool {
 		for _, f := range fs {
-			m, _, _, _ := f.Received()
+			m, _, _ := f.Received()
 			if len(m) == 0 || m[len(m)-1] < want {
 				return false
 			}
@@ -338,7 +338,7 @@ func checkLogs(t *testing.T, rp *chaostest.Report, fs []*chaostest.Follower, pre
 	})
 	bad, opens := 0, 0
 	for _, f := range fs {
-		m, _, o, ends := f.Received()
+		m, o, ends := f.Received()
 		opens += o
 		if len(m) != appended || !slices.IsSorted(m) || len(slices.Compact(slices.Clone(m))) != appended {
 			bad++

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -33,7 +32,6 @@ const editRoot = "soak"
 type roomClient struct {
 	id   string
 	room string
-	at   *chaostest.Replica
 	p    *yardtest.Person
 
 	mu   sync.Mutex
@@ -44,7 +42,7 @@ type roomClient struct {
 
 func newRoomClient(t *testing.T, r *chaostest.Replica, room, id string, lat *latencies) *roomClient {
 	tok := yardtest.SignIn(t, r.URL, id, false)
-	c := &roomClient{id: id, room: room, at: r, seen: map[string]string{}}
+	c := &roomClient{id: id, room: room, seen: map[string]string{}}
 	c.p = r.Join(t, tok, room)
 	c.p.OnBroadcast(func(doc *crdt.Doc) {
 		now := time.Now()
@@ -98,7 +96,9 @@ func (w *watchClient) run(ctx context.Context, t *testing.T, r *chaostest.Replic
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-		view := map[string]string{}
+		w.mu.Lock()
+		w.view = map[string]string{} // a new stream starts with a snapshot
+		w.mu.Unlock()
 		synced := false // the snapshot's ADDED are not deliveries
 		for {
 			_, b, err := conn.ReadMessage()
@@ -122,9 +122,8 @@ func (w *watchClient) run(ctx context.Context, t *testing.T, r *chaostest.Replic
 			if at, err := strconv.ParseInt(data.Object.Data["at"], 10, 64); err == nil && m.Type == "ADDED" && synced {
 				lat.add(time.Since(time.Unix(0, at)))
 			}
-			chaostest.Apply(view, m)
 			w.mu.Lock()
-			w.view = maps.Clone(view)
+			chaostest.Apply(w.view, m)
 			w.events++
 			w.mu.Unlock()
 		}

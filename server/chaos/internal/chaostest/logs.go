@@ -27,7 +27,6 @@ type Follower struct {
 
 	mu      sync.Mutex
 	markers []string // marker lines, as received
-	arrived []time.Time
 	opens   int
 	ends    []string // why each stream ended
 	resumes []string // status messages saying the server is reconnecting a container's stream
@@ -84,7 +83,6 @@ func (f *Follower) Run(ctx context.Context, since time.Time, prefix string) {
 				if strings.HasPrefix(m.Text, prefix) {
 					f.mu.Lock()
 					f.markers = append(f.markers, m.Text)
-					f.arrived = append(f.arrived, time.Now())
 					f.mu.Unlock()
 				}
 			case "error":
@@ -118,10 +116,10 @@ func (f *Follower) Resumes() []string {
 	return slices.Clone(f.resumes)
 }
 
-// Received is what the follower has kept so far: the marker lines with their arrival times,
-// how many times it opened the stream and why each stream ended.
-func (f *Follower) Received() (markers []string, arrived []time.Time, opens int, ends []string) {
+// Received is what the follower has kept so far: the marker lines, how many times it opened the
+// stream and why each stream ended.
+func (f *Follower) Received() (markers []string, opens int, ends []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.markers), slices.Clone(f.arrived), f.opens, slices.Clone(f.ends)
+	return slices.Clone(f.markers), f.opens, slices.Clone(f.ends)
 }
