@@ -446,10 +446,12 @@ func (s *session) finish(r execResult, execWG *sync.WaitGroup) {
 	}
 	s.mu.Unlock()
 	code := r.code
-	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
+	// Out of the directory before anyone hears of the exit: a participant told the session
+	// ended must not still find it listed, or end it again.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = s.m.dropSession(ctx, s.id)
+	s.publish(event{K: "exit", Code: &code, Msg: r.reason})
 	o := audit.Outcome{Result: audit.ResultOK, Detail: fmt.Sprintf("exit %d", code)}
 	if r.reason != "" {
 		o.Detail += ": " + r.reason
