@@ -16,11 +16,16 @@ const writeEvery = 100 * time.Millisecond
 
 var rooms = []string{"chaos-a", "chaos-b"}
 
-// twoReplicas starts replicas a and b on the rig's Redis (b's flags may point it elsewhere), a
-// readiness watch of both, and the workload on both.
-func twoReplicas(t *testing.T, rg *chaostest.Rig, bFlags ...string) ([]*replica, *readyzWatch, *workload) {
+// twoReplicas starts replicas a and b on the rig's Redis, a readiness watch of both, and the
+// workload on both.
+func twoReplicas(t *testing.T, rg *chaostest.Rig) ([]*replica, *readyzWatch, *workload) {
 	t.Helper()
-	reps := []*replica{rg.Replica("a"), rg.Replica("b", bFlags...)}
+	return withWorkload(t, rg.Replica("a"), rg.Replica("b"))
+}
+
+// withWorkload starts a readiness watch of reps and the workload on them.
+func withWorkload(t *testing.T, reps ...*replica) ([]*replica, *readyzWatch, *workload) {
+	t.Helper()
 	return reps, watchReadyz(t, reps), startWorkload(t, reps, rooms, writeEvery)
 }
 
@@ -117,22 +122,28 @@ func TestRedisUnreachable30s(t *testing.T) {
 	afterHealing(t, rp, rg, reps, rw, w, fault, heal)
 }
 
-// 200 ms delay and 5 % loss between one replica and Redis (see lossyLink), the other replica
-// direct: nothing accepted is lost, the replicas converge, and the figures say what the delay
-// costs delivery across replicas.
+// 200 ms delay and 5 % loss on the packets one replica sends to Redis (b runs in a network
+// namespace behind slowLink), the other replica direct: nothing accepted is lost, the replicas
+// converge, and the figures say what the delay costs delivery across replicas.
 func TestDelayAndLossToRedis(t *testing.T) {
 	rp := chaostest.NewReport(t, "200 ms delay and 5 % loss between replica b and Redis for 30 s: 0 accepted updates lost, every copy converges")
 	rg := newRig(t)
-	link := startLossyLink(t, rg.Redis.Addr(), 200*time.Millisecond, 400*time.Millisecond, 0.05)
-	reps, rw, w := twoReplicas(t, rg, "--redis-url", "redis://"+link.addr()+"/0")
+	link := startSlowLink(t, rg.Redis, 200*time.Millisecond, 0.05)
+	retransBefore := link.retransmits(t)
+	reps, rw, w := withWorkload(t, rg.Replica("a"), rg.ReplicaInNetns(link.netns, link.nsIP, "b", "--redis-url", link.redisURL()))
 	began := time.Now()
 	time.Sleep(30 * time.Second)
 	end := time.Now()
 	v := w.verify(t, rg)
-	total, lost := link.stats()
+	impaired, lost := link.stats()
+	retransmits := link.retransmits(t) - retransBefore
 	reportWrites(rp, w, v)
-	rp.Set("link_chunks", "%d", total)
-	rp.Set("link_lost", "%d", lost)
+	rp.Set("link_packets", "%d", impaired)
+	rp.Set("link_dropped", "%d", lost)
+	rp.Set("b_tcp_retransmits", "%d", retransmits)
+	if lost == 0 || retransmits == 0 {
+		t.Errorf("the link dropped %d packets and b's TCP resent %d segments: the loss did not happen", lost, retransmits)
+	}
 	rp.Set("ack_a", "%s", w.latenciesTo("a", "a", began, end))
 	rp.Set("ack_b", "%s", w.latenciesTo("b", "b", began, end))
 	rp.Set("a_to_b", "%s", w.latenciesTo("a", "b", began, end))

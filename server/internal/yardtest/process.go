@@ -16,12 +16,12 @@ import (
 
 // Process is a `yard` binary running as its own process, for tests that kill a replica.
 type Process struct {
-	URL    string // http://127.0.0.1:port
+	URL    string // http://host:port, the address it listens on
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
-var listening = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
+var listening = regexp.MustCompile(`"url":"(http://[0-9.]+:\d+)"`)
 
 // BuildBinary builds ./server/cmd/yard from root (the repository's top directory, relative to
 // the test's package) into a temporary directory and returns its path.
@@ -41,7 +41,15 @@ func BuildBinary(t testing.TB, root string) string {
 // its log is shown when the test failed.
 func StartProcess(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	return StartCommand(t, []string{bin}, env, args...)
+}
+
+// StartCommand is StartProcess of a command line that ends with the binary and execs it in
+// place, such as `ip netns exec <ns> <bin>` (a later --listen in args overrides the loopback one).
+func StartCommand(t testing.TB, command []string, env []string, args ...string) *Process {
+	t.Helper()
+	argv := append(append(command[1:len(command):len(command)], "serve", "--listen", "127.0.0.1:0", "--log-format", "json"), args...)
+	cmd := exec.Command(command[0], argv...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

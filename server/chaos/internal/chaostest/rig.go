@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,6 +83,19 @@ type Replica struct {
 // Redis and control plane; extra flags come last, so they override the rig's.
 func (r *Rig) Replica(name string, extra ...string) *Replica {
 	r.T.Helper()
+	return r.replica([]string{r.bin}, name, extra...)
+}
+
+// ReplicaInNetns is Replica run in the network namespace netns, listening on ip there (with dev
+// login allowed off loopback, since the test reaches it from outside the namespace).
+func (r *Rig) ReplicaInNetns(netns, ip, name string, extra ...string) *Replica {
+	r.T.Helper()
+	flags := append([]string{"--listen", net.JoinHostPort(ip, "0"), "--insecure-dev-auth-anywhere"}, extra...)
+	return r.replica([]string{"ip", "netns", "exec", netns, r.bin}, name, flags...)
+}
+
+func (r *Rig) replica(command []string, name string, extra ...string) *Replica {
+	r.T.Helper()
 	args := []string{"--dev-auth", "--redis-url", r.Redis.URL(),
 		"--replica-id", name, "--static-dir", r.T.TempDir(), "--recordings-dir", r.T.TempDir(),
 		"--max-conns-per-user", "200", "--cluster-health-interval", "1s"}
@@ -93,7 +107,7 @@ func (r *Rig) Replica(name string, extra ...string) *Replica {
 		env = append(env, "KUBECONFIG="+filepath.Join(r.T.TempDir(), "none"))
 	}
 	args = append(append(args, r.extra...), extra...)
-	p := yardtest.StartProcess(r.T, r.bin, env, args...)
+	p := yardtest.StartCommand(r.T, command, env, args...)
 	return &Replica{Name: name, Proc: p, Server: &yardtest.Server{URL: p.URL}}
 }
 
