@@ -1,6 +1,6 @@
 // The server says what is degraded in the UI: a banner polling /api/readyz names Redis while
 // redis-server is frozen (SIGSTOP: connections hang, as when it is unreachable) and disappears
-// when it resumes.
+// when it resumes. Only an admin reads why a check fails: the reason can name hosts.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -17,12 +17,14 @@ describe('degraded banner', { timeout: 180_000 }, () => {
   let yard: Yard
   let browser: Browser
   let page: Page
+  let admin: Page
 
   before(async () => {
     redis = await startRedis()
     yard = await startYard({ redisUrl: redis.url })
     browser = await launchBrowser()
     ;({ page } = await signIn(browser, yard.url, 'alice'))
+    ;({ page: admin } = await signIn(browser, yard.url, 'root', 'yard-admins'))
   })
 
   after(async () => {
@@ -46,6 +48,11 @@ describe('degraded banner', { timeout: 180_000 }, () => {
       assert.match((await banner.innerText()) ?? '', /redis/)
       // Only redis is degraded.
       assert.equal(await banner.getAttribute('data-checks'), 'redis')
+      // alice is told what, not why; the admin is told why.
+      assert.equal(await page.locator('[data-check="redis"] .muted').count(), 0)
+      const reason = admin.locator('[data-testid="degraded"] [data-check="redis"] .muted')
+      await reason.waitFor({ timeout: 30_000 })
+      assert.match(await reason.innerText(), /\(.+\)/)
       console.log(`banner named redis ${shownAfter} ms after SIGSTOP`)
     } finally {
       redis.signal('SIGCONT')

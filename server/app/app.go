@@ -88,7 +88,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	tickets := auth.NewMemoryTickets(nil)
+	// A ticket may be redeemed by another replica than the one that issued it (a load balancer
+	// picks each request's replica), so with Redis the replicas share them.
+	var tickets auth.TicketStore = auth.NewMemoryTickets(nil)
+	if rdb != nil {
+		tickets = auth.NewRedisTickets(rdb)
+	}
 
 	muxCfg := mux.DefaultConfig()
 	muxCfg.MaxFrameBytes = cfg.Limits.MaxFrameBytes

@@ -25,7 +25,7 @@ func TestReadyzReportsRecordings(t *testing.T) {
 			c.StaticDir = filepath.Join(t.TempDir(), "none")
 			c.Streams.RecordingsDir = dir
 		})
-		resp, body := s.Request(t, http.MethodGet, "", "/api/readyz", nil)
+		resp, body := s.Request(t, http.MethodGet, s.SignIn(t, "root", true), "/api/readyz", nil)
 		var r struct {
 			Checks map[string]struct {
 				OK    bool   `json:"ok"`

@@ -74,7 +74,7 @@ func New(d Deps) http.Handler {
 	r.Get("/api/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r.Get("/api/readyz", readyz(d.Checks))
+	r.Get("/api/readyz", readyz(d.Checks, d.Verifier, d.Logger))
 	r.Get("/api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(d.OpenAPI)
@@ -116,22 +116,43 @@ func MetricsHandler(m *metrics.Set) http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
-func readyz(checks []Check) http.HandlerFunc {
+// readyz answers which checks pass. It is public (load balancers and the browser app's banner
+// ask it before anyone signs in), so a failure's text, which can name hosts and addresses, is
+// only in the answer to an admin's bearer token; every check going from ok to failing and back
+// is logged once, with the text, for the operator.
+func readyz(checks []Check, v TokenVerifier, log *slog.Logger) http.HandlerFunc {
 	type result struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error,omitempty"`
 	}
+	var failingMu sync.Mutex
+	failing := map[string]bool{}
+	noteState := func(name string, err error) {
+		failingMu.Lock()
+		was := failing[name]
+		failing[name] = err != nil
+		failingMu.Unlock()
+		switch {
+		case err != nil && !was:
+			log.Warn("readiness check failing", "check", name, "err", err)
+		case err == nil && was:
+			log.Info("readiness check ok again", "check", name)
+		}
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
+		u, err := v.Verify(auth.BearerToken(r.Header.Get("Authorization")))
+		detail := err == nil && u.Admin
 		results := make(map[string]result, len(checks))
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, c := range checks {
 			wg.Go(func() {
 				err := c.Check(ctx)
+				noteState(c.Name, err)
 				res := result{OK: err == nil}
-				if err != nil {
+				if err != nil && detail {
 					res.Error = err.Error()
 				}
 				mu.Lock()

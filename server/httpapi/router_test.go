@@ -188,11 +188,32 @@ func TestReadyzReportsEachDependency(t *testing.T) {
 		t.Fatalf("healthy: %d %v", resp.StatusCode, out)
 	}
 	f = newAPI(t, false, []Check{healthy, broken}, nil)
-	resp, out := do(t, "GET", f.srv.URL+"/api/readyz", "", nil)
-	checks, _ := out["checks"].(map[string]any)
-	c, _ := checks["cluster:dev"].(map[string]any)
-	if resp.StatusCode != 503 || out["status"] != "unavailable" || c["ok"] != false || !strings.Contains(c["error"].(string), "refused") {
-		t.Fatalf("broken: %d %v", resp.StatusCode, out)
+	failing := func(token string) map[string]any {
+		t.Helper()
+		resp, out := do(t, "GET", f.srv.URL+"/api/readyz", token, nil)
+		checks, _ := out["checks"].(map[string]any)
+		c, _ := checks["cluster:dev"].(map[string]any)
+		if resp.StatusCode != 503 || out["status"] != "unavailable" || c["ok"] != false {
+			t.Fatalf("broken: %d %v", resp.StatusCode, out)
+		}
+		return c
+	}
+	// The reason can name hosts and addresses: anyone may ask which check fails, only an admin
+	// reads why.
+	if c := failing(""); c["error"] != nil {
+		t.Fatalf("an anonymous request was told why: %v", c)
+	}
+	user, _, _ := f.verifier.Issue(identity.User{ID: "bob", Name: "bob"})
+	if c := failing(user); c["error"] != nil {
+		t.Fatalf("a non-admin was told why: %v", c)
+	}
+	admin, _, _ := f.verifier.Issue(identity.User{ID: "ada", Name: "ada", Groups: []string{"yard-admins"}})
+	if c, _ := failing(admin)["error"].(string); !strings.Contains(c, "refused") {
+		t.Fatalf("an admin was not told why: %q", c)
+	}
+	// The operator reads it in the log: once when the check starts failing, not on every poll.
+	if n := strings.Count(f.logs.String(), `msg="readiness check failing" check=cluster:dev err="connection refused"`); n != 1 {
+		t.Fatalf("the failing check was logged %d times:\n%s", n, f.logs.String())
 	}
 }
 

@@ -9,6 +9,7 @@ package wsgate
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -105,6 +106,13 @@ func (g *Gate) Handler(endpoint, subprotocol string, serve Serve) http.Handler {
 			return
 		}
 		user, err := g.authenticate(r)
+		var authErr *auth.Error
+		if err != nil && !errors.As(err, &authErr) {
+			// The ticket store (Redis) did not answer: the ticket may be good; the client retries.
+			g.opts.Logger.Warn("cannot redeem a ticket", "err", err)
+			g.refuse(w, http.StatusServiceUnavailable, "tickets_unavailable", "cannot check the ticket now")
+			return
+		}
 		if err != nil {
 			g.refuse(w, http.StatusUnauthorized, auth.CodeOf(err), "authentication failed: "+auth.MessageOf(err))
 			return

@@ -1,9 +1,11 @@
 import { useEffect, useState } from 'react'
+import { getToken } from './api.ts'
 import { failingChecks, nextDelay, type Failing } from './readiness.ts'
 
 /**
  * A banner naming what the server reports as degraded on /api/readyz (Redis, recordings, a
- * cluster), or that the server does not answer; hidden while everything is ready. It asks every
+ * cluster), with the reasons for an admin, or that the server does not answer; hidden while
+ * everything is ready. It asks every
  * few seconds, backing off while the server is unreachable.
  */
 export function Degraded() {
@@ -18,7 +20,11 @@ export function Degraded() {
       const limit = setTimeout(() => abort.abort(), 10_000)
       try {
         // 503 carries the checks too: only a missing or unreadable answer is "unreachable".
-        const res = await fetch('/api/readyz', { signal: abort.signal, headers: { Accept: 'application/json' } })
+        // Signed in as an admin, the answer also says why each check fails.
+        const headers: Record<string, string> = { Accept: 'application/json' }
+        const tok = getToken()
+        if (tok) headers.Authorization = `Bearer ${tok}`
+        const res = await fetch('/api/readyz', { signal: abort.signal, headers })
         const body: unknown = await res.json()
         failures = 0
         if (!stopped) setFailing(res.ok ? [] : failingChecks(body))
