@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/yardhq/yard/server/auth"
 	"github.com/yardhq/yard/server/config"
@@ -38,7 +39,7 @@ func newFrontServer(cfg config.Config, log *slog.Logger, handler http.Handler) *
 	})
 }
 
-// metricsServer serves /metrics alone on --metrics-listen; nil when it is not set (then the main
+// metricsServer serves /metrics (and with --pprof the runtime profiles) on --metrics-listen; nil when it is not set (then the main
 // router serves /metrics to admins).
 type metricsServer struct {
 	srv  *http.Server
@@ -61,6 +62,15 @@ func newMetricsServer(cfg config.Config, log *slog.Logger, m *metrics.Set) *metr
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", httpapi.MetricsHandler(m))
+	if cfg.Door.Pprof {
+		// Profiles show what the process allocates and runs, not its memory's contents; still
+		// only here, on the listener operators keep private.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	d := cfg.Door
 	return &metricsServer{
 		addr: d.MetricsListen,

@@ -106,3 +106,38 @@ func TestSilentSignInBodyIsCutAtTheBound(t *testing.T) {
 		t.Fatalf("answer %q", b)
 	}
 }
+
+// Runtime profiles are off by default; --pprof serves them on the metrics listener only, never
+// on the app's.
+func TestProfilesOnlyOnTheMetricsListenerWhenAsked(t *testing.T) {
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, on := range []bool{false, true} {
+		s := yardtest.Start(t, func(cfg *config.Config) {
+			cfg.Kubeconfig = ""
+			cfg.StaticDir = filepath.Join(t.TempDir(), "none")
+			cfg.Streams.RecordingsDir = "off"
+			cfg.Door.MetricsListen = "127.0.0.1:0"
+			cfg.Door.Pprof = on
+		})
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		if got := get("http://" + s.App.MetricsAddr().String() + "/debug/pprof/heap?gc=1"); got != want {
+			t.Errorf("--pprof=%v: heap profile on the metrics listener: %d, want %d", on, got, want)
+		}
+		if resp, _ := s.Request(t, http.MethodGet, s.SignIn(t, "ada", true), "/debug/pprof/heap", nil); resp.StatusCode == http.StatusOK &&
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("--pprof=%v: a profile on the main listener (%s)", on, resp.Header.Get("Content-Type"))
+		}
+	}
+}

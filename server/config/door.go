@@ -20,6 +20,9 @@ type Door struct {
 	// MetricsListen serves /metrics on its own listener (host:port) without authentication.
 	// Empty (the default): /metrics is on the main listener for admins only (bearer token).
 	MetricsListen string
+	// Pprof adds Go's runtime profiles (/debug/pprof/) to the --metrics-listen listener, which
+	// it requires: never on the main listener. Default off.
+	Pprof bool
 
 	// JWTAudience and JWTIssuer, when set, must match every token's aud and iss; both are
 	// required with --jwks-url, since a provider signs tokens for many applications.
@@ -97,6 +100,9 @@ func (c Config) validateDoor(bad func(string, ...any)) {
 			bad("--metrics-listen must differ from --listen")
 		}
 	}
+	if d.Pprof && d.MetricsListen == "" {
+		bad("--pprof needs --metrics-listen: profiles are served there only")
+	}
 	if c.JWKSURL != "" && (d.JWTAudience == "" || d.JWTIssuer == "") {
 		bad("--jwks-url needs --jwt-audience and --jwt-issuer: a provider's keys sign tokens for " +
 			"other applications too, and only aud and iss tell Yard's apart")
@@ -138,6 +144,7 @@ func bindDoor(fs *flag.FlagSet, c *Config) {
 	d := &c.Door
 	fs.Var((*listFlag)(&d.AllowedHosts), "allowed-hosts", "host names (or name:port) browsers use to reach the server, e.g. behind a proxy; other names get 421 (comma-separated)")
 	fs.StringVar(&d.MetricsListen, "metrics-listen", d.MetricsListen, "serve /metrics without authentication on this host:port only; empty = on the main listener for admins")
+	fs.BoolVar(&d.Pprof, "pprof", d.Pprof, "serve Go's runtime profiles at /debug/pprof/ on --metrics-listen (which it needs)")
 	fs.StringVar(&d.JWTAudience, "jwt-audience", d.JWTAudience, "audience (aud) every token must name; required with --jwks-url")
 	fs.StringVar(&d.JWTIssuer, "jwt-issuer", d.JWTIssuer, "issuer (iss) every token must name; required with --jwks-url")
 	fs.StringVar(&d.JWTUserClaim, "jwt-user-claim", d.JWTUserClaim, "token claim whose value is the Kubernetes user name to impersonate (a stable id, not a display name)")

@@ -52,6 +52,7 @@ func TestDoorValidate(t *testing.T) {
 		"host with bad port":    {func(c *Config) { c.Door.AllowedHosts = []string{"yard.example.com:99999"} }, "--allowed-hosts"},
 		"metrics without port":  {func(c *Config) { c.Door.MetricsListen = "127.0.0.1" }, "--metrics-listen"},
 		"metrics on the app":    {func(c *Config) { c.Door.MetricsListen = c.Listen }, "--metrics-listen"},
+		"pprof without metrics": {func(c *Config) { c.Door.Pprof = true }, "--pprof"},
 		"empty user claim":      {func(c *Config) { c.Door.JWTUserClaim = "" }, "--jwt-user-claim"},
 		"session under ttl":     {func(c *Config) { c.Door.SessionMax = time.Hour }, "--session-max"},
 		"no header timeout":     {func(c *Config) { c.Door.ReadHeaderTimeout = 0 }, "--read-header-timeout"},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -187,7 +188,7 @@ func TestAPIServerRestart(t *testing.T) {
 		for _, cm := range l.Items {
 			fresh["demo/"+cm.Name] = cm.ResourceVersion
 		}
-		return chaostest.SameObjects(chaostest.View(ms), fresh)
+		return maps.Equal(chaostest.View(ms), fresh)
 	}, func(ms []chaostest.WatchMsg) string {
 		return fmt.Sprintf("view %v, fresh %v", chaostest.View(ms), fresh)
 	})

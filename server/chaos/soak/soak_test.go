@@ -5,6 +5,9 @@ package soak
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,7 +97,7 @@ func TestSoak(t *testing.T) {
 
 	cp := controlplane.Shared(t)
 	rg := chaostest.NewRig(t, chaostest.Cluster{Kubeconfig: cp.Kubeconfig(), REST: cp.RESTConfig()},
-		"--max-conns-per-user", "1000", "--max-shells-per-user", "100")
+		"--max-conns-per-user", "1000", "--max-shells-per-user", "100", "--metrics-listen", "127.0.0.1:0", "--pprof")
 	replicas := []*chaostest.Replica{rg.Replica("a"), rg.Replica("b"), rg.Replica("c")}
 	admin := rg.Admin()
 	alice := yardtest.SignIn(t, replicas[0].URL, "alice", false) // cluster-admin: watches, logs, shells
@@ -178,11 +181,17 @@ func TestSoak(t *testing.T) {
 		}
 	})
 
+	warm := false
 	for elapsed := time.Duration(0); elapsed < st.duration; elapsed = time.Since(began) {
 		chaostest.Sleep(ctx, min(time.Minute, st.duration-elapsed))
 		p99, n := roomLat.quantile(0.99, int(elapsed/time.Minute), int(elapsed/time.Minute)+1)
 		t.Logf("%s: room delivery p99 %.1f ms over %d edits in the minute", time.Since(began).Round(time.Second), ms(p99), n)
+		if !warm && time.Since(began) >= window {
+			warm = true
+			saveHeapProfiles(t, replicas, st.out, "warm")
+		}
 	}
+	saveHeapProfiles(t, replicas, st.out, "end")
 	stopLoad()
 	gen.Wait()
 	loadEnded := time.Since(began)
@@ -308,7 +317,7 @@ func checkWatches(t *testing.T, rp *chaostest.Report, kc kubernetes.Interface, w
 		diverged, events, closures = 0, 0, 0
 		for _, w := range ws {
 			w.mu.Lock()
-			if !chaostest.SameObjects(w.view, fresh) {
+			if !maps.Equal(w.view, fresh) {
 				diverged++
 			}
 			events += w.events
@@ -384,6 +393,29 @@ func deleteConfigMaps(kc kubernetes.Interface, prefix string) {
 	for _, cm := range l.Items {
 		if strings.HasPrefix(cm.Name, prefix) {
 			_ = kc.CoreV1().ConfigMaps(namespace).Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
+		}
+	}
+}
+
+// saveHeapProfiles writes each replica's heap profile (after a collection) to
+// dir/heap-<replica>-<tag>.pb.gz: the warm-up's and the end's, for
+// `go tool pprof -base heap-a-warm.pb.gz heap-a-end.pb.gz` to show what grew in between.
+func saveHeapProfiles(t *testing.T, replicas []*chaostest.Replica, dir, tag string) {
+	for _, r := range replicas {
+		u := strings.TrimSuffix(r.Proc.MetricsURL, "/metrics") + "/debug/pprof/heap?gc=1"
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Errorf("heap profile of %s: %v", r.Name, err)
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("heap profile of %s: %d %v", r.Name, resp.StatusCode, err)
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, "heap-"+r.Name+"-"+tag+".pb.gz"), b, 0o644); err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -16,12 +16,17 @@ import (
 
 // Process is a `yard` binary running as its own process, for tests that kill a replica.
 type Process struct {
-	URL    string // http://host:port, the address it listens on
-	cmd    *exec.Cmd
-	exited chan struct{}
+	URL string // http://host:port, the address it listens on
+	// MetricsURL is http://host:port/metrics with --metrics-listen (empty without).
+	MetricsURL string
+	cmd        *exec.Cmd
+	exited     chan struct{}
 }
 
-var listening = regexp.MustCompile(`"url":"(http://[0-9.]+:\d+)"`)
+var (
+	listening        = regexp.MustCompile(`"url":"(http://[0-9.]+:\d+)"`)
+	metricsListening = regexp.MustCompile(`"url":"(http://[0-9.]+:\d+/metrics)"`)
+)
 
 // BuildBinary builds ./server/cmd/yard from root (the repository's top directory, relative to
 // the test's package) into a temporary directory and returns its path.
@@ -62,11 +67,15 @@ func StartCommand(t testing.TB, command []string, env []string, args ...string) 
 	urlCh := make(chan string, 1)
 	var logMu sync.Mutex
 	var logs strings.Builder
+	var metricsURL string
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logMu.Lock()
 			logs.WriteString(sc.Text() + "\n")
+			if m := metricsListening.FindStringSubmatch(sc.Text()); m != nil {
+				metricsURL = m[1] // logged before the main listener's line
+			}
 			logMu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
@@ -90,6 +99,9 @@ func StartCommand(t testing.TB, command []string, env []string, args ...string) 
 	})
 	select {
 	case p.URL = <-urlCh:
+		logMu.Lock()
+		p.MetricsURL = metricsURL
+		logMu.Unlock()
 	case <-p.exited:
 		t.Fatal("yard exited before listening")
 	case <-time.After(60 * time.Second):

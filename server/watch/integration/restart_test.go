@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"testing"
 	"time"
@@ -59,15 +60,6 @@ func TestStreamConvergesAcrossAPIServerRestart(t *testing.T) {
 		for _, cm := range l.Items {
 			fresh["demo/"+cm.Name] = cm.ResourceVersion
 		}
-		v := view(ms, "configmaps")
-		if len(v) != len(fresh) {
-			return false
-		}
-		for k, rv := range fresh {
-			if v[k] != rv {
-				return false
-			}
-		}
-		return true
+		return maps.Equal(view(ms, "configmaps"), fresh)
 	})
 }

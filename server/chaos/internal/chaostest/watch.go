@@ -30,17 +30,3 @@ func Apply(view map[string]string, m WatchMsg) {
 		clear(view)
 	}
 }
-
-// SameObjects reports whether a watch's view holds exactly the names and resourceVersions of a
-// fresh LIST.
-func SameObjects(view, fresh map[string]string) bool {
-	if len(view) != len(fresh) {
-		return false
-	}
-	for k, rv := range fresh {
-		if view[k] != rv {
-			return false
-		}
-	}
-	return true
-}
