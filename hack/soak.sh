@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The soak (not part of make test): three replicas, SOAK_CLIENTS clients (default 500) for
 # SOAK_DURATION (default 1h), as server/chaos/soak describes. The CSV files, the test's log and
-# soak.png (heap, goroutines and delivery p99 over time) go to SOAK_OUT (default
+# soak.png (heap, goroutines and delivery p99 over time) and each replica's heap profiles (after
+# the warm-up and at the end, for go tool pprof -base) go to SOAK_OUT (default
 # .yard/soak/<UTC time>); the summary ends with the run's RESULT line. docs/reliability.md
 # records a run.
 set -uo pipefail

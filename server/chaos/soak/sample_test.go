@@ -33,7 +33,6 @@ type sample struct {
 // as it goes, so a run cut short still leaves its figures.
 type sampler struct {
 	replicas []*chaostest.Replica
-	token    string // an admin's: /metrics is for admins
 	began    time.Time
 	csv      io.Writer
 
@@ -84,11 +83,11 @@ func (sp *sampler) run(ctx context.Context, every time.Duration) {
 }
 
 func (sp *sampler) read(ctx context.Context, c *http.Client, r *chaostest.Replica) (sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+"/metrics", nil)
+	// The replicas serve /metrics on --metrics-listen (with the heap profiles), without a token.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.Proc.MetricsURL, nil)
 	if err != nil {
 		return sample{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+sp.token)
 	resp, err := c.Do(req)
 	if err != nil {
 		return sample{}, err
