@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -291,5 +292,40 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if err := (Options{}).Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A document whose writers keep overwriting their own map key (a krate's position while it is
+// dragged, a cursor) does not grow: the overwritten items merge, so a long-lived room's memory
+// and state stay flat whatever its number of edits.
+func TestOverwrittenMapKeysDoNotGrowTheDocument(t *testing.T) {
+	server := NewDoc()
+	writers := []*Doc{NewDoc(), NewDoc(), NewDoc()}
+	for _, w := range writers {
+		w.OnUpdate(func(u []byte) {
+			if err := server.ApplyUpdate(u); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	sizes := map[int][2]int{}
+	for n := 1; n <= 20_000; n++ {
+		for i, w := range writers {
+			w.Transact(func(tx *Transaction) {
+				_ = w.GetMap("soak").Set(tx, "w"+strconv.Itoa(i), "v"+strconv.Itoa(n))
+			})
+		}
+		if n == 1_000 || n == 20_000 {
+			st, err := server.EncodeStateAsUpdate(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes[n] = [2]int{server.structCount(), len(st)}
+		}
+	}
+	early, late := sizes[1_000], sizes[20_000]
+	if late[0] > early[0] || late[0] > 2*len(writers) || late[1] > early[1]+16 {
+		t.Fatalf("after 1,000 overwrites per writer: %d structs, %d bytes; after 20,000: %d structs, %d bytes",
+			early[0], early[1], late[0], late[1])
 	}
 }
